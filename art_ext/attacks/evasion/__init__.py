@@ -1,0 +1,1 @@
+"""Evasion-type components (ART's :class:`~art.attacks.EvasionAttack` interface)."""

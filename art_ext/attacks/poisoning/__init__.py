@@ -1,0 +1,1 @@
+"""Poisoning attacks (ART's poisoning-attack interfaces)."""

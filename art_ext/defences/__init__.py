@@ -1,0 +1,1 @@
+"""Defences: preprocessors, trainers and detectors, as in :mod:`art.defences`."""

@@ -1,0 +1,1 @@
+"""Detectors, as in :mod:`art.defences.detector`."""

@@ -1,0 +1,1 @@
+"""Evasion detectors (ART's :class:`~art.defences.detector.evasion.EvasionDetector`)."""

@@ -1,0 +1,1 @@
+"""Differentiable TensorFlow preprocessors (ART's ``PreprocessorTensorFlowV2``)."""

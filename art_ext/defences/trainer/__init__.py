@@ -1,0 +1,1 @@
+"""Training-time defences (ART's :class:`~art.defences.trainer.Trainer` interface)."""

@@ -1,0 +1,189 @@
+"""The shared harness of the reproductions: seeds, scale presets, a model cache, result files.
+
+A :class:`Run` collects settings, numbers and tables and writes a results folder::
+
+    results.json   every number and setting
+    report.md      Markdown tables (the paper's numbers beside ours) and links to plots
+    *.png          plots
+
+>>> run = Run("demo", scale="smoke", seed=0)
+>>> run.table("Accuracy", ["defence", "clean"], [["none", 0.98]])
+>>> run.finish()
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+SCALES = ("smoke", "small", "paper")
+CACHE_ENV = "ART_EXT_CACHE"
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (via Keras) for a deterministic run."""
+    keras.utils.set_random_seed(int(seed))
+
+
+def default_cache_dir() -> str:
+    """``$ART_EXT_CACHE`` or ``~/.cache/art_ext``."""
+    return os.environ.get(CACHE_ENV, os.path.join(os.path.expanduser("~"), ".cache", "art_ext"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _atomic_write(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+    return "" if value is None else str(value)
+
+
+def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class Run:
+    """One reproduction run: its settings, results, tables and plots, written to ``out_dir``.
+
+    :param paper: Name of the reproduction (``art-ext reproduce <paper>``).
+    :param scale: ``smoke`` (seconds, for tests), ``small`` (minutes on 2 CPU cores) or ``paper``.
+    :param seed: Seed for NumPy, Python and TensorFlow.
+    :param out_dir: Results folder; default ``results/<paper>-<scale>`` under the working directory.
+    :param verbose: Print tables as they are added.
+    """
+
+    def __init__(self, paper: str, scale: str = "small", seed: int = 0, out_dir: str | None = None,
+                 verbose: bool = True):
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        self.paper, self.scale, self.seed, self.verbose = paper, scale, int(seed), verbose
+        self.out_dir = out_dir or os.path.join("results", f"{paper}-{scale}")
+        self.settings: dict[str, Any] = {"paper": paper, "scale": scale, "seed": self.seed}
+        self.results: dict[str, Any] = {}
+        self._sections: list[str] = []
+        self._start = time.time()
+        set_seed(self.seed)
+
+    def pick(self, smoke: Any, small: Any, paper: Any) -> Any:
+        """The value for this run's scale."""
+        return {"smoke": smoke, "small": small, "paper": paper}[self.scale]
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]], note: str = "") -> str:
+        """Add a Markdown table to the report (and to ``results['tables']``); return its text."""
+        text = f"## {title}\n\n{markdown_table(columns, rows)}\n" + (f"\n{note}\n" if note else "")
+        self._sections.append(text)
+        self.results.setdefault("tables", {})[title] = {"columns": columns, "rows": _jsonable(rows)}
+        if self.verbose:
+            print("\n" + text)
+        return text
+
+    def text(self, text: str) -> None:
+        """Add a paragraph to the report."""
+        self._sections.append(text.strip() + "\n")
+
+    def figure(self, fig, name: str, caption: str = "") -> str:
+        """Save a matplotlib figure as ``<name>.png`` and link it in the report; return its path."""
+        import matplotlib.pyplot as plt
+
+        os.makedirs(self.out_dir, exist_ok=True)
+        path = os.path.join(self.out_dir, f"{name}.png")
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self._sections.append(f"![{caption or name}]({name}.png)\n" + (f"\n{caption}\n" if caption else ""))
+        return path
+
+    def finish(self) -> dict[str, Any]:
+        """Write ``results.json`` and ``report.md`` atomically; return the results."""
+        self.settings["seconds"] = round(time.time() - self._start, 1)
+        payload = {"settings": _jsonable(self.settings), "results": _jsonable(self.results)}
+        _atomic_write(os.path.join(self.out_dir, "results.json"), json.dumps(payload, indent=2))
+        header = (f"# {self.paper} ({self.scale} scale, seed {self.seed})\n\n"
+                  f"Settings: `{json.dumps(_jsonable(self.settings))}`\n")
+        _atomic_write(os.path.join(self.out_dir, "report.md"), "\n".join([header, *self._sections]))
+        if self.verbose:
+            print(f"\nwrote {self.out_dir}/results.json and report.md ({self.settings['seconds']} s)")
+        return payload
+
+
+def cache_key(**parts: Any) -> str:
+    """A short stable hash of the settings that determine a trained model."""
+    return hashlib.sha256(json.dumps(_jsonable(parts), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_classifier(name: str, build: Callable[[], keras.Model], train: Callable[[keras.Model], None],
+                      key: dict[str, Any], cache_dir: str | None = None, use_cache: bool = True,
+                      **wrap_options):
+    """Build and train a model once, cache it as ``.keras``, and return it wrapped for ART.
+
+    :param name: Readable name, part of the file name.
+    :param build: Returns a fresh, untrained Keras model.
+    :param train: Trains the model in place.
+    :param key: Everything that determines the trained weights (data, epochs, seed, ...).
+    :param cache_dir: Folder of the cache; default :func:`default_cache_dir`.
+    :param use_cache: ``False`` always trains (and does not write the cache).
+    :param wrap_options: Passed to :func:`art_ext.estimators.wrap`.
+    :return: An ART ``TensorFlowV2Classifier``.
+    """
+    from art_ext.estimators import wrap
+
+    path = os.path.join(cache_dir or default_cache_dir(), "models", f"{name}-{cache_key(name=name, **key)}.keras")
+    if use_cache and os.path.isfile(path):
+        model = keras.models.load_model(path, compile=False)
+    else:
+        model = build()
+        train(model)
+        if use_cache:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = path + ".tmp.keras"
+            model.save(tmp)
+            os.replace(tmp, path)
+    return wrap(model, **wrap_options)
+
+
+def train_model(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int = 128,
+                optimizer: keras.optimizers.Optimizer | None = None, verbose: bool = False) -> keras.Model:
+    """Train a logits model with sparse cross-entropy through its ART wrapper (cached train step)."""
+    from art_ext.estimators import wrap
+
+    classifier = wrap(model, optimizer=optimizer)
+    classifier.fit(x, y, batch_size=batch_size, nb_epochs=epochs, verbose=verbose)
+    return model
+
+
+def accuracy(classifier, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+    """Top-1 accuracy of an ART classifier on ``(x, y)`` (``y``: indices or one-hot)."""
+    y = np.asarray(y)
+    labels = y.argmax(axis=1) if y.ndim == 2 else y
+    return float(np.mean(classifier.predict(x, batch_size=batch_size).argmax(axis=1) == labels))

@@ -1,0 +1,45 @@
+"""The papers' reference Keras architectures, by name.
+
+Every builder has the signature ``(input_shape, nb_classes, **options) -> keras.Model`` and
+returns a model that outputs **logits** for inputs in [0, 1].
+
+>>> from art_ext.models import get_model
+>>> model = get_model("kwon_d1", (28, 28, 1), 10)
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+
+from art_ext.models import kwon, small, vgg
+
+MODELS: dict[str, Callable[..., keras.Model]] = {
+    **{f"kwon_{k}": fn for k, fn in kwon.MNIST.items()},
+    **{f"kwon_cifar_{k}": fn for k, fn in kwon.CIFAR.items()},
+    "vgg19_bn": vgg.vgg19_bn,
+    "vgg16_bn": vgg.vgg16_bn,
+    "vgg11_bn": vgg.vgg11_bn,
+    "vgg_small": vgg.vgg_small,
+    "deepconfuse_victim": small.deepconfuse_victim,
+    "simple_cnn": small.simple_cnn,
+    "simple_mlp": small.simple_mlp,
+}
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`get_model`."""
+    return sorted(MODELS)
+
+
+def get_model(name: str, input_shape: tuple[int, ...], nb_classes: int, **options) -> keras.Model:
+    """Build the reference architecture ``name`` (see :func:`list_models`).
+
+    :raises ValueError: For an unknown name, a bad input shape or class count.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {list_models()}")
+    return MODELS[name](input_shape, nb_classes, **options)
+
+
+__all__ = ["MODELS", "get_model", "list_models"]

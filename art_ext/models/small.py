@@ -1,0 +1,43 @@
+"""Small models: the DeepConfuse victim (Feng et al. 2019) and fast CNN/MLP for tests and demos."""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from art_ext.models._layers import build, check_shape, dense_head
+
+
+def deepconfuse_victim(input_shape, nb_classes, batch_norm: bool = True) -> keras.Model:
+    """The MNIST victim of Feng et al. (2019): conv 20 -> conv 50 (5x5, 2x2 max pooling) -> FC 500 -> logits, with BN."""
+    shape = check_shape(input_shape, nb_classes, min_side=12)
+
+    def body(x):
+        for width in (20, 50):
+            x = layers.Conv2D(width, 5, use_bias=not batch_norm)(x)
+            if batch_norm:
+                x = layers.BatchNormalization()(x)
+            x = layers.MaxPooling2D(2)(layers.ReLU()(x))
+        x = layers.Dense(500, use_bias=not batch_norm)(layers.Flatten()(x))
+        if batch_norm:
+            x = layers.BatchNormalization()(x)
+        return layers.Dense(nb_classes, name="logits")(layers.ReLU()(x))
+
+    return build(shape, body, "deepconfuse_victim")
+
+
+def simple_cnn(input_shape, nb_classes, filters: tuple[int, int] = (8, 16), dense_units: int = 32) -> keras.Model:
+    """A fast CNN (about 14k parameters on MNIST): two 3x3 conv + 2x2 max-pool stages, a dense layer, logits."""
+    shape = check_shape(input_shape, nb_classes, min_side=10)
+
+    def body(x):
+        for f in filters:
+            x = layers.MaxPooling2D(2)(layers.Conv2D(f, 3, activation="relu")(x))
+        return dense_head(x, [dense_units], nb_classes)
+
+    return build(shape, body, "simple_cnn")
+
+
+def simple_mlp(input_shape, nb_classes, units: tuple[int, ...] = (128,), dropout: float = 0.0) -> keras.Model:
+    """A multi-layer perceptron on flattened pixels."""
+    shape = check_shape(input_shape, nb_classes)
+    return build(shape, lambda x: dense_head(x, list(units), nb_classes, dropout), "simple_mlp")
