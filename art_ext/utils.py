@@ -1,0 +1,147 @@
+"""Shared helpers: input validation at the public boundary, and TensorFlow building blocks
+(C&W change of variables, FGSM / I-FGSM steps, batching) used by several methods.
+
+Validation functions raise ``ValueError`` naming the argument and what was expected; they
+never modify their input (they return a converted copy where a conversion is needed).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+# ---------------------------------------------------------------- validation (NumPy boundary)
+
+
+def check_inputs(x, name: str = "x", clip_values: tuple[float, float] | None = None,
+                 input_shape: tuple[int, ...] | None = None, min_samples: int = 1) -> np.ndarray:
+    """Validate a batch of inputs and return it as float32.
+
+    :param x: Array-like of shape ``(n, *input_shape)``.
+    :param name: Argument name used in error messages.
+    :param clip_values: If given, every value must lie in ``[min, max]`` (tolerance 1e-6).
+    :param input_shape: If given, the expected shape of one sample.
+    :param min_samples: Minimum batch size.
+    :raises ValueError: Wrong type, shape, too few samples, NaN/inf, or values outside ``clip_values``.
+    """
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as err:  # pragma: no cover - exotic inputs
+            raise ValueError(f"{name} must be a NumPy array, got {type(x).__name__}") from err
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be a real numeric array, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"{name} must be a batch of shape (n, ...), got shape {x.shape}")
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"{name} must have samples of shape {tuple(input_shape)}, got {tuple(x.shape[1:])}")
+    if len(x) < min_samples:
+        raise ValueError(f"{name} must hold at least {min_samples} sample(s), got {len(x)}")
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or inf")
+    if clip_values is not None and x.size:
+        lo, hi = float(x.min()), float(x.max())
+        if lo < clip_values[0] - 1e-6 or hi > clip_values[1] + 1e-6:
+            raise ValueError(f"{name} values must lie within clip_values {tuple(clip_values)}, got [{lo:.4g}, {hi:.4g}]")
+    return x
+
+
+def check_labels(y, n: int, nb_classes: int, name: str = "y") -> np.ndarray:
+    """Validate labels (class indices ``(n,)`` or one-hot ``(n, nb_classes)``); return int64 indices.
+
+    :raises ValueError: Missing labels, wrong length or width, non-integers, or classes out of range.
+    """
+    if y is None:
+        raise ValueError(f"{name} (the labels) is required")
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[1] != nb_classes:
+            raise ValueError(f"one-hot {name} must have {nb_classes} columns, got {y.shape[1]}")
+        y = y.argmax(axis=1)
+    elif y.ndim != 1:
+        raise ValueError(f"{name} must be class indices (n,) or one-hot (n, {nb_classes}), got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"{name} has {len(y)} labels but there are {n} inputs")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        if not (np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0)):
+            raise ValueError(f"{name} must hold integer class indices")
+    y = y.astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= nb_classes):
+        raise ValueError(f"{name} must lie in [0, {nb_classes}), got values in [{y.min()}, {y.max()}]")
+    return y
+
+
+def check_clip_values(clip_values, name: str = "clip_values") -> tuple[float, float]:
+    """Validate ``(min, max)`` with ``min < max``; return it as floats."""
+    try:
+        lo, hi = (float(v) for v in clip_values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a pair (min, max), got {clip_values!r}") from err
+    if not lo < hi:
+        raise ValueError(f"{name} must satisfy min < max, got {clip_values!r}")
+    return lo, hi
+
+
+def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Slices ``[0:b], [b:2b], ...`` covering ``range(n)``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+# ---------------------------------------------------------------- TensorFlow building blocks
+
+
+def to_tanh_space(x: tf.Tensor, clip_min: float, clip_max: float, eps: float = 1e-6) -> tf.Tensor:
+    """C&W change of variables: ``w = arctanh(2 (x - min) / (max - min) - 1)`` (inputs clipped away from the box edges)."""
+    unit = (x - clip_min) / (clip_max - clip_min)
+    return tf.atanh(tf.clip_by_value(unit * 2.0 - 1.0, -1.0 + eps, 1.0 - eps))
+
+
+def from_tanh_space(w: tf.Tensor, clip_min: float, clip_max: float) -> tf.Tensor:
+    """Inverse of :func:`to_tanh_space`: ``x = (tanh(w) + 1) / 2 * (max - min) + min``, always inside the box."""
+    return (tf.tanh(w) + 1.0) / 2.0 * (clip_max - clip_min) + clip_min
+
+
+def _per_sample(eps, x: tf.Tensor) -> tf.Tensor:
+    """Broadcast a scalar or per-sample ``eps`` of shape ``(n,)`` against ``x``."""
+    eps = tf.cast(eps, x.dtype)
+    if eps.shape.rank == 1:
+        eps = tf.reshape(eps, [-1] + [1] * (x.shape.rank - 1))
+    return eps
+
+
+def input_gradient(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor,
+                   targeted: bool = False) -> tf.Tensor:
+    """Gradient of the per-sample cross-entropy w.r.t. ``x`` (negated for targeted attacks)."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(y, tf.int32), logits=logits_fn(x))
+    grad = tape.gradient(loss, x)
+    return -grad if targeted else grad
+
+
+def fgsm(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor, eps,
+         clip_values: tuple[float, float] = (0.0, 1.0), targeted: bool = False) -> tf.Tensor:
+    """One FGSM step ``clip(x + eps * sign(grad_x CE))``, with a scalar or per-sample ``eps`` of shape ``(n,)``.
+
+    Pure TF: call it inside a ``tf.function`` (e.g. a training step) to generate adversarials in-graph.
+    """
+    grad = input_gradient(logits_fn, x, y, targeted)
+    return tf.clip_by_value(x + _per_sample(eps, x) * tf.sign(grad), clip_values[0], clip_values[1])
+
+
+def iterative_fgsm(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor, eps, steps: int,
+                   step_size=None, clip_values: tuple[float, float] = (0.0, 1.0), targeted: bool = False) -> tf.Tensor:
+    """I-FGSM (BIM): ``steps`` FGSM steps of ``step_size`` (default ``eps / steps``), projected on the L-inf ball."""
+    eps = _per_sample(eps, x)
+    step = eps / steps if step_size is None else _per_sample(step_size, x)
+    x_adv = x
+    for _ in range(int(steps)):
+        grad = input_gradient(logits_fn, x_adv, y, targeted)
+        x_adv = tf.clip_by_value(x_adv + step * tf.sign(grad), x - eps, x + eps)
+        x_adv = tf.clip_by_value(x_adv, clip_values[0], clip_values[1])
+    return x_adv
