@@ -50,7 +50,8 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     :param optimizer: Optimiser for ``fit``; default Adam with ``learning_rate``.
     :param learning_rate: Learning rate of the default optimiser.
     :param sparse_labels: Train with sparse categorical cross-entropy (ART then passes class indices
-        to the train step). With ``False``, categorical cross-entropy on one-hot labels.
+        to the train step). With ``False``, categorical cross-entropy on one-hot labels. Either way
+        ``fit`` accepts indices or one-hot labels, and ``loss_gradient`` wants one-hot labels, as in ART.
     :param from_logits: Whether the model outputs logits; default: ``False`` only when its last layer
         has a softmax activation.
     :param kwargs: Passed on to ``TensorFlowV2Classifier`` (``preprocessing_defences``, ``preprocessing``, ...).

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from art_ext.utils import (batches, check_clip_values, check_inputs, check_labels, fgsm, from_tanh_space,
+                           iterative_fgsm, to_tanh_space)
+
+
+def test_check_inputs_accepts_and_does_not_modify():
+    x = np.full((2, 3), 0.5, np.float64)
+    out = check_inputs(x, clip_values=(0, 1), input_shape=(3,))
+    assert out.dtype == np.float32 and x.dtype == np.float64
+
+
+@pytest.mark.parametrize("x, kwargs, match", [
+    (np.zeros(3), {}, "batch"),
+    (np.zeros((2, 3)), dict(input_shape=(4,)), "shape"),
+    (np.array([[np.nan]]), {}, "NaN"),
+    (np.array([[2.0]]), dict(clip_values=(0, 1)), "clip_values"),
+    (np.array([["a"]]), {}, "numeric"),
+    (np.zeros((0, 3)), {}, "at least"),
+])
+def test_check_inputs_errors(x, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        check_inputs(x, **kwargs)
+
+
+def test_check_labels():
+    np.testing.assert_array_equal(check_labels(np.eye(3)[[2, 0]], 2, 3), [2, 0])
+    for y, match in [(None, "required"), (np.array([0, 3]), "lie in"), (np.array([0]), "1 labels"),
+                     (np.array([0.5, 1]), "integer"), (np.zeros((2, 4)), "columns")]:
+        with pytest.raises(ValueError, match=match):
+            check_labels(y, 2, 3)
+
+
+def test_clip_values_and_batches():
+    assert check_clip_values([0, 255]) == (0.0, 255.0)
+    with pytest.raises(ValueError):
+        check_clip_values((1, 1))
+    assert [(s.start, s.stop) for s in batches(5, 2)] == [(0, 2), (2, 4), (4, 5)]
+    with pytest.raises(ValueError):
+        list(batches(5, 0))
+
+
+def test_tanh_space_round_trip_stays_in_box():
+    x = tf.constant([[0.0, 0.25, 1.0]])
+    back = from_tanh_space(to_tanh_space(x, 0.0, 1.0), 0.0, 1.0)
+    np.testing.assert_allclose(back.numpy(), x.numpy(), atol=1e-5)
+    assert float(tf.reduce_max(from_tanh_space(tf.constant([1e3]), 0.0, 1.0))) <= 1.0
+
+
+def test_fgsm_steps_are_bounded_per_sample():
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3)])
+    x = tf.constant(np.random.default_rng(0).random((3, 4), dtype=np.float32) * 0.5 + 0.25)
+    y = tf.constant([0, 1, 2])
+    eps = tf.constant([0.0, 0.1, 0.2])
+    delta = np.abs((fgsm(model, x, y, eps) - x).numpy()).max(axis=1)
+    np.testing.assert_allclose(delta, [0.0, 0.1, 0.2], atol=1e-6)
+    delta = np.abs((iterative_fgsm(model, x, y, 0.1, steps=4) - x).numpy()).max()
+    assert delta <= 0.1 + 1e-6
