@@ -225,7 +225,7 @@ class _ExtendedLabelTrainer(Trainer):
 
     # ------------------------------------------------------------------ public
 
-    def fit(self, x: np.ndarray, y: np.ndarray, nb_epochs: int = 20, batch_size: int = 128, **kwargs) -> None:
+    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20, **kwargs) -> None:
         """Train the classifier's model with 2N / NULL labeling (Fig. 1 of the paper).
 
         Per batch, ``perturbed_fraction`` of the samples (chosen at random) are perturbed with
@@ -237,9 +237,9 @@ class _ExtendedLabelTrainer(Trainer):
 
         :param x: Clean training inputs (NHWC, within the classifier's clip values).
         :param y: Labels over the N original classes (indices or one-hot).
-        :param nb_epochs: Maximum number of epochs.
         :param batch_size: Batch size.
-        :param kwargs: Unused (ART's signature).
+        :param nb_epochs: Maximum number of epochs.
+        :param kwargs: Unused (ART's signature, as ``AdversarialTrainer.fit``).
         :raises ValueError: For bad inputs, labels, ``nb_epochs`` or ``batch_size``.
         """
         clf = self._classifier
