@@ -1,4 +1,7 @@
 """Metrics the papers report and ART lacks (distortion, filtering accuracy, ...)."""
 from art_ext.metrics.distortion import distortion_norms, summarize
+from art_ext.metrics.filtering import (accuracy_after_filtering, constant_accuracy_ratio, filtering_accuracy,
+                                       filtering_helps, sensitivity, transferability)
 
-__all__ = ["distortion_norms", "summarize"]
+__all__ = ["distortion_norms", "summarize", "accuracy_after_filtering", "constant_accuracy_ratio",
+           "filtering_accuracy", "filtering_helps", "sensitivity", "transferability"]

@@ -1,1 +1,2 @@
 """Evasion detectors (ART's :class:`~art.defences.detector.evasion.EvasionDetector`)."""
+from art_ext.defences.detector.evasion.two_n_labeling import NullLabelingDetector, TwoNLabelingDetector

@@ -1,0 +1,348 @@
+"""2N labeling and NULL labeling training (Szűcs & Kiss 2023; Hosseini et al. 2017, L-inf variant).
+
+Both defences teach one network to classify AND to flag adversarial inputs, by extending the label
+set. A simulated attacker perturbs part of every training batch with FGSM:
+
+* **2N labeling** (Szűcs & Kiss 2023): 2N outputs; a perturbed input of class ``y`` gets label
+  ``y + N``. ``P(attack)`` is the sum of the last N probabilities, the class is ``argmax_i p_i + p_{N+i}``.
+* **NULL labeling** (Hosseini et al. 2017, the L-inf variant of Sec. 3.4 of Szűcs & Kiss): N + 1
+  outputs; a perturbed input gets NULL probability ``f(eps) = eps / eps_max``, the rest q-smoothed on ``y``.
+
+The FGSM perturbations are made inside the compiled training step (one TF graph per batch: attack,
+soft targets, loss, update), only for the perturbed share of the batch.
+
+| Paper link: https://doi.org/10.1007/s11042-022-14021-5
+| NULL labeling: https://arxiv.org/abs/1703.04318
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from art.defences.trainer.trainer import Trainer
+from art.estimators.classification import TensorFlowV2Classifier
+from tqdm.auto import trange
+
+from art_ext.estimators.two_n_view import check_extended_classifier, n_class_logits, outputs_logits
+from art_ext.utils import batches, check_inputs, check_labels, fgsm
+
+logger = logging.getLogger(__name__)
+
+
+def extend_classes(model: keras.Model, kind: str = "2n", keep_weights: bool = True, name: str | None = None
+                   ) -> keras.Model:
+    """Turn an N-class Keras model into a 2N (``kind="2n"``) or N + 1 (``"null"``) one by replacing its last layer.
+
+    The last layer must be a ``Dense`` layer; the new one outputs logits (no activation) and the
+    rest of the network is shared with ``model`` (not copied: clone the model first to keep the
+    original intact). With ``keep_weights``, the new layer starts from the old weights: both the
+    clean and the adversarial copy of each class (2N), or the N classes with a zero NULL column.
+
+    :param model: A built functional or sequential Keras model whose last layer is ``Dense(N)``.
+    :param kind: ``"2n"`` or ``"null"``.
+    :param keep_weights: Initialise the new layer from the old one.
+    :param name: Name of the new model (default ``<name>_2n`` / ``<name>_null``).
+    :return: The new model.
+    :raises ValueError: If ``kind`` is unknown or the last layer is not ``Dense``.
+    """
+    if kind not in ("2n", "null"):
+        raise ValueError(f"kind must be '2n' or 'null', got {kind!r}")
+    if not isinstance(model, keras.Model) or not getattr(model, "layers", None):
+        raise ValueError(f"model must be a built keras.Model, got {type(model).__name__}")
+    last = model.layers[-1]
+    if not isinstance(last, keras.layers.Dense):
+        raise ValueError(f"the last layer of model must be Dense (the class layer), got {type(last).__name__}")
+    n = int(last.units)
+    width = 2 * n if kind == "2n" else n + 1
+    head = keras.layers.Dense(width, name=f"logits_{kind}")
+    outputs = head(last.input)
+    if keep_weights:
+        kernel, bias = (np.asarray(w) for w in last.get_weights()) if last.use_bias else (last.get_weights()[0], None)
+        if bias is None:
+            bias = np.zeros(n, np.float32)
+        if kind == "2n":
+            new_kernel, new_bias = np.concatenate([kernel, kernel], 1), np.concatenate([bias, bias])
+        else:
+            new_kernel = np.concatenate([kernel, np.zeros((kernel.shape[0], 1), kernel.dtype)], 1)
+            new_bias = np.concatenate([bias, [bias.min()]])
+        head.set_weights([new_kernel.astype(np.float32), new_bias.astype(np.float32)])
+    return keras.Model(model.inputs, outputs, name=name or f"{model.name}_{kind}")
+
+
+def smoothed_targets(y: tf.Tensor, perturbed: tf.Tensor, eps: tf.Tensor, nb_classes: int, kind: str,
+                     smoothing: float, eps_max: float) -> tf.Tensor:
+    """Soft training targets of 2N or NULL labeling (TF, batched).
+
+    ``"2n"``: probability ``q`` on ``y`` (clean) or ``y + N`` (perturbed), ``(1 - q) / (2N - 1)`` on
+    every other class. ``"null"``: clean inputs get ``q`` on ``y`` and ``(1 - q) / (N - 1)`` on the
+    other original classes; perturbed ones get ``f = eps / eps_max`` on NULL and ``(1 - f)`` times
+    the clean distribution on the rest (Hosseini et al. 2017 with the L-inf ``f`` of Sec. 3.4).
+
+    :param y: Class indices ``(b,)``.
+    :param perturbed: Boolean ``(b,)``.
+    :param eps: Per-sample attack amplitude ``(b,)`` (0 for clean inputs).
+    :param nb_classes: N.
+    """
+    q = tf.constant(smoothing, tf.float32)
+    y = tf.cast(y, tf.int32)
+    if kind == "2n":
+        k = 2 * nb_classes
+        target = tf.where(perturbed, y + nb_classes, y)
+        return tf.one_hot(target, k) * (q - (1.0 - q) / (k - 1)) + (1.0 - q) / (k - 1)
+    clean = tf.one_hot(y, nb_classes) * (q - (1.0 - q) / (nb_classes - 1)) + (1.0 - q) / (nb_classes - 1)
+    f = tf.where(perturbed, tf.clip_by_value(tf.cast(eps, tf.float32) / eps_max, 0.0, 1.0), 0.0)[:, None]
+    return tf.concat([clean * (1.0 - f), f], axis=1)
+
+
+class _ExtendedLabelTrainer(Trainer):
+    """Shared training loop of 2N and NULL labeling; subclasses set ``_kind``."""
+
+    _kind = "2n"
+    params = ["substitute", "eps_max", "perturbed_fraction", "smoothing", "optimizer", "learning_rate", "momentum",
+              "cosine_annealing", "validation_split", "patience", "seed", "verbose"]
+
+    def __init__(self, classifier: TensorFlowV2Classifier, substitute: TensorFlowV2Classifier | None = None,
+                 eps_max: float = 0.3, perturbed_fraction: float = 0.5, smoothing: float = 0.8,
+                 optimizer: keras.optimizers.Optimizer | None = None, learning_rate: float = 0.01,
+                 momentum: float = 0.9, cosine_annealing: bool = True, validation_split: float = 0.0,
+                 patience: int = 5, seed: int | None = None, verbose: bool = False) -> None:
+        super().__init__(classifier=classifier)
+        self.substitute = substitute
+        self.eps_max = eps_max
+        self.perturbed_fraction = perturbed_fraction
+        self.smoothing = smoothing
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.cosine_annealing = cosine_annealing
+        self.validation_split = validation_split
+        self.patience = patience
+        self.seed = seed
+        self.verbose = verbose
+        self._check_params()
+        self._nb_classes = check_extended_classifier(classifier, self._kind)
+        self._step_fns: dict[str, Callable] = {}
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_params(self) -> None:
+        if isinstance(self.eps_max, bool) or not isinstance(self.eps_max, (int, float)) or not self.eps_max > 0:
+            raise ValueError(f"eps_max must be a positive number, got {self.eps_max!r}")
+        clip = self._classifier.clip_values if isinstance(self._classifier, TensorFlowV2Classifier) else None
+        if clip is not None and self.eps_max > float(clip[1]) - float(clip[0]):
+            raise ValueError(f"eps_max must not exceed the input range {tuple(clip)}, got {self.eps_max}")
+        if not 0.0 < self.perturbed_fraction <= 1.0:
+            raise ValueError(f"perturbed_fraction must be in (0, 1], got {self.perturbed_fraction!r}")
+        if not 0.0 < self.smoothing <= 1.0:
+            raise ValueError(f"smoothing (q) must be in (0, 1], got {self.smoothing!r}")
+        if self.optimizer is not None and not isinstance(self.optimizer, keras.optimizers.Optimizer):
+            raise ValueError(f"optimizer must be a keras Optimizer or None, got {type(self.optimizer).__name__}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
+        if not isinstance(self.patience, (int, np.integer)) or self.patience < 1:
+            raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
+        if self.substitute is not None:
+            if not isinstance(self.substitute, TensorFlowV2Classifier):
+                raise ValueError("substitute must be an ART TensorFlowV2Classifier or None, "
+                                 f"got {type(self.substitute).__name__}")
+            n = check_extended_classifier(self._classifier, self._kind)
+            if self.substitute.nb_classes != n:
+                raise ValueError(f"substitute must have the classifier's N = {n} original classes, "
+                                 f"got {self.substitute.nb_classes}")
+            if tuple(self.substitute.input_shape) != tuple(self._classifier.input_shape):
+                raise ValueError(f"substitute input shape {tuple(self.substitute.input_shape)} differs from the "
+                                 f"classifier's {tuple(self._classifier.input_shape)}")
+
+    # ------------------------------------------------------------------ the compiled step
+
+    def _attacker_logits(self) -> Callable[[tf.Tensor], tf.Tensor]:
+        """N-class logits the simulated attacker differentiates (substitute, or the model's own N-class view)."""
+        if self.substitute is not None:
+            model, logits = self.substitute.model, outputs_logits(self.substitute)
+            return (lambda x: model(x, training=False)) if logits else (
+                lambda x: tf.math.log(tf.maximum(model(x, training=False), 1e-12)))
+        model, kind = self._classifier.model, self._kind
+        if not outputs_logits(self._classifier):
+            return lambda x: n_class_logits(tf.math.log(tf.maximum(model(x, training=False), 1e-12)), kind)
+        return lambda x: n_class_logits(model(x, training=False), kind)
+
+    def _build_steps(self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator,
+                     val_generator: tf.random.Generator) -> None:
+        model, kind, n = self._classifier.model, self._kind, self._nb_classes
+        clip = self._classifier.clip_values if self._classifier.clip_values is not None else (-np.inf, np.inf)
+        clip = (float(clip[0]), float(clip[1]))
+        attacker, eps_max, fraction, q = self._attacker_logits(), float(self.eps_max), float(self.perturbed_fraction), \
+            float(self.smoothing)
+        from_logits = outputs_logits(self._classifier)
+        spec = (tf.TensorSpec([None, *self._classifier.input_shape], tf.float32), tf.TensorSpec([None], tf.int64))
+
+        def batch_and_targets(x, y, gen):
+            b = tf.shape(x)[0]
+            k = tf.cast(tf.round(fraction * tf.cast(b, tf.float32)), tf.int32)
+            chosen = tf.argsort(gen.uniform([b]))[:k]  # k distinct random samples to perturb
+            eps = gen.uniform([k], 0.0, eps_max)
+            x_adv = fgsm(attacker, tf.gather(x, chosen), tf.gather(y, chosen), eps, clip)
+            x_in = tf.tensor_scatter_nd_update(x, chosen[:, None], x_adv)
+            perturbed = tf.scatter_nd(chosen[:, None], tf.ones([k], tf.bool), [b])
+            eps_all = tf.scatter_nd(chosen[:, None], eps, [b])
+            return x_in, smoothed_targets(y, perturbed, eps_all, n, kind, q, eps_max)
+
+        def loss_fn(targets, outputs):
+            if from_logits:
+                return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, outputs))
+            return tf.reduce_mean(-tf.reduce_sum(targets * tf.math.log(tf.maximum(outputs, 1e-12)), axis=1))
+
+        @tf.function(input_signature=spec)
+        def train_step(x, y):
+            x_in, targets = batch_and_targets(x, y, generator)
+            with tf.GradientTape() as tape:
+                loss = loss_fn(targets, model(x_in, training=True))
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            return loss
+
+        @tf.function(input_signature=spec)
+        def val_step(x, y):
+            x_in, targets = batch_and_targets(x, y, val_generator)
+            return loss_fn(targets, model(x_in, training=False))
+
+        self._step_fns = {"train": train_step, "val": val_step}
+
+    def _make_optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
+        if self.optimizer is not None:
+            return self.optimizer
+        lr = self.learning_rate
+        if self.cosine_annealing:
+            lr = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, total_steps))
+        return keras.optimizers.SGD(learning_rate=lr, momentum=self.momentum)
+
+    # ------------------------------------------------------------------ public
+
+    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20, **kwargs) -> None:
+        """Train the classifier's model with 2N / NULL labeling (Fig. 1 of the paper).
+
+        Per batch, ``perturbed_fraction`` of the samples (chosen at random) are perturbed with
+        untargeted FGSM of the substitute, ``eps ~ U(0, eps_max)`` per sample, relabelled, and the
+        model takes one optimiser step on the soft-label cross-entropy. With ``validation_split > 0``
+        that share of ``x`` is held out; training stops when its loss (the same task, with fixed
+        perturbation draws) has not improved for ``patience`` epochs, and the best weights are restored.
+        The default optimiser is SGD with momentum and a cosine-annealed learning rate over all steps.
+
+        :param x: Clean training inputs (NHWC, within the classifier's clip values).
+        :param y: Labels over the N original classes (indices or one-hot).
+        :param batch_size: Batch size.
+        :param nb_epochs: Maximum number of epochs.
+        :param kwargs: Unused (ART's signature, as ``AdversarialTrainer.fit``).
+        :raises ValueError: For bad inputs, labels, ``nb_epochs`` or ``batch_size``.
+        """
+        clf = self._classifier
+        x = check_inputs(x, "x", clf.clip_values, tuple(clf.input_shape), min_samples=2)
+        y = check_labels(y, len(x), self._nb_classes)
+        if not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
+            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        rng = np.random.default_rng(self.seed)
+        seed = int(rng.integers(2**31))
+        order = rng.permutation(len(x))
+        n_val = int(round(self.validation_split * len(x)))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        if len(train_idx) == 0:
+            raise ValueError("validation_split leaves no training samples")
+        steps_per_epoch = int(np.ceil(len(train_idx) / batch_size))
+        optimizer = self._make_optimizer(steps_per_epoch * int(nb_epochs))
+        optimizer.build(clf.model.trainable_variables)
+        val_generator = tf.random.Generator.from_seed(seed + 1)
+        self._build_steps(optimizer, tf.random.Generator.from_seed(seed), val_generator)
+        train_step, val_step = self._step_fns["train"], self._step_fns["val"]
+
+        self.history_: dict[str, list[float]] = {"loss": [], "val_loss": []}
+        best, best_weights, waited = np.inf, None, 0
+        self.best_epoch_ = int(nb_epochs) - 1
+        bar = trange(int(nb_epochs), desc=f"{type(self).__name__} epochs", disable=not self.verbose)
+        for epoch in bar:
+            perm = train_idx[rng.permutation(len(train_idx))]
+            losses = [float(train_step(x[perm[s]], y[perm[s]])) for s in batches(len(perm), batch_size)]
+            self.history_["loss"].append(float(np.mean(losses)))
+            if n_val:
+                val_generator.reset_from_seed(seed + 1)  # the same eps / sample draws every epoch
+                val = float(np.mean([float(val_step(x[val_idx[s]], y[val_idx[s]])) for s in batches(n_val, batch_size)]))
+                self.history_["val_loss"].append(val)
+                if val < best:
+                    best, waited, self.best_epoch_ = val, 0, epoch
+                    best_weights = copy.deepcopy(clf.model.get_weights())
+                else:
+                    waited += 1
+                bar.set_postfix(loss=self.history_["loss"][-1], val_loss=val)
+                if waited >= self.patience:
+                    logger.info("early stopping after epoch %d (best %d)", epoch, self.best_epoch_)
+                    break
+            else:
+                bar.set_postfix(loss=self.history_["loss"][-1])
+        if best_weights is not None:
+            clf.model.set_weights(best_weights)
+
+
+class TwoNLabelingTrainer(_ExtendedLabelTrainer):
+    """2N labeling (Szűcs & Kiss 2023): train a 2N-output model to classify and to flag FGSM-perturbed inputs.
+
+    Class ``N + i`` means "class ``i`` carrying an adversarial perturbation". Per training batch a
+    simulated attacker perturbs ``perturbed_fraction`` of the images with FGSM made on
+    ``substitute`` (paper: a separately trained clean model of the same architecture), with
+    ``eps ~ U(0, eps_max)`` drawn per image; their label becomes ``y + N``; targets are
+    label-smoothed with ``q``; the model is trained with cross-entropy and SGD with cosine
+    annealing (Fig. 1, Sec. 4.5). At test time use :class:`~art_ext.defences.detector.evasion.TwoNLabelingDetector`
+    and :class:`~art_ext.estimators.NClassView` (or :class:`~art_ext.estimators.FilteringPipeline`).
+
+    Where the paper is vague we chose: label smoothing spreads ``1 - q`` evenly over the other
+    2N - 1 classes; exactly ``round(perturbed_fraction * batch)`` images of each batch are perturbed;
+    early stopping watches the training loss on a held-out split (``validation_split``); the learning
+    rate (not given in the paper) defaults to 0.01 with momentum 0.9.
+
+    | Paper link: https://doi.org/10.1007/s11042-022-14021-5
+
+    :param classifier: ART ``TensorFlowV2Classifier`` whose model outputs 2N logits (or probabilities);
+        see :func:`extend_classes`.
+    :param substitute: N-class ART ``TensorFlowV2Classifier`` used by the simulated attacker; ``None``
+        uses the classifier's own N-class view (white-box FGSM on the current model).
+    :param eps_max: Upper bound of the per-sample FGSM amplitude ``eps ~ U(0, eps_max)`` (paper: 0.3).
+    :param perturbed_fraction: Share of each batch that is perturbed (paper: 0.5).
+    :param smoothing: Label smoothing ``q``, the target probability of the true (extended) class (paper: 0.8).
+    :param optimizer: A Keras optimiser to use instead of SGD (then ``learning_rate``, ``momentum`` and
+        ``cosine_annealing`` are ignored; it keeps its state across ``fit`` calls).
+    :param learning_rate: Initial SGD learning rate.
+    :param momentum: SGD momentum.
+    :param cosine_annealing: Anneal the learning rate to 0 along a cosine over all steps of a ``fit`` call.
+    :param validation_split: Share of the training data held out for early stopping (0 disables it).
+    :param patience: Epochs without validation improvement before stopping.
+    :param seed: Seed of the shuffling, perturbed-sample choice and eps draws.
+    :param verbose: Show a progress bar over epochs.
+    :raises ValueError: For a classifier without 2N outputs, a substitute with other than N classes,
+        or parameters out of range.
+    """
+
+    _kind = "2n"
+
+
+class NullLabelingTrainer(_ExtendedLabelTrainer):
+    """NULL labeling (Hosseini et al. 2017), the L-inf variant of Szűcs & Kiss (2023, Sec. 3.4): N + 1 outputs.
+
+    Like :class:`TwoNLabelingTrainer`, but a perturbed input keeps its class and gets NULL
+    probability ``f(eps) = eps / eps_max``; the remaining ``1 - f`` follows the clean target, which
+    puts ``q`` on ``y`` and ``(1 - q) / (N - 1)`` on the other original classes. The paper's
+    clean pre-training phase is left to the user (train the N-class model first, then
+    :func:`extend_classes` with ``keep_weights=True``). Parameters as :class:`TwoNLabelingTrainer`;
+    the classifier's model outputs N + 1 logits, the last one being NULL.
+
+    | Paper link: https://doi.org/10.1007/s11042-022-14021-5
+    | NULL labeling: https://arxiv.org/abs/1703.04318
+    """
+
+    _kind = "null"

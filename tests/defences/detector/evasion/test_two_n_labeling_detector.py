@@ -1,0 +1,82 @@
+import keras
+import numpy as np
+import pytest
+
+from art_ext.data import load_dataset
+from art_ext.defences.detector.evasion import NullLabelingDetector, TwoNLabelingDetector
+from art_ext.defences.trainer import TwoNLabelingTrainer, extend_classes
+from art_ext.estimators import NClassView, wrap
+from art_ext.models import get_model
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny 2N model trained for a few epochs with white-box FGSM (the trainer's default)."""
+    x, y = load_dataset("mnist", "train", source="embedded")
+    keras.utils.set_random_seed(0)
+    clf = wrap(extend_classes(get_model("simple_cnn", (28, 28, 1), 10), "2n"))
+    TwoNLabelingTrainer(clf, seed=0, learning_rate=0.1).fit(x[:2000], y[:2000], nb_epochs=3, batch_size=32)
+    x_test, y_test = load_dataset("mnist", "test", source="embedded")
+    return clf, x_test[:300], y_test[:300]
+
+
+def _auc(clean, adv):
+    """Probability that an adversarial input scores above a clean one (ties count half)."""
+    diff = adv[:, None] - clean[None, :]
+    return float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0))
+
+
+def test_detector_separates_fgsm_inputs_better_than_chance(trained):
+    from art.attacks.evasion import FastGradientMethod
+
+    clf, x, y = trained
+    x_adv = FastGradientMethod(NClassView(clf), eps=0.2).generate(x)
+    detector = TwoNLabelingDetector(clf)
+    report_clean, flagged_clean = detector.detect(x)
+    report_adv, flagged_adv = detector.detect(x_adv)
+    assert set(report_clean) >= {"attack_probability", "threshold"}
+    assert flagged_clean.dtype == bool and flagged_clean.shape == (len(x),)
+    assert _auc(report_clean["attack_probability"], report_adv["attack_probability"]) > 0.8
+    assert flagged_adv.mean() > flagged_clean.mean()
+
+
+def test_attack_probability_is_the_sum_of_the_last_n(trained):
+    clf, x, _ = trained
+    logits = clf.predict(x[:20])
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(TwoNLabelingDetector(clf).attack_probability(x[:20]), p[:, 10:].sum(1), atol=1e-5)
+
+
+def test_fit_calibrates_threshold_for_a_clean_false_positive_rate(trained):
+    clf, x, _ = trained
+    detector = TwoNLabelingDetector(clf, target_fpr=0.1)
+    detector.fit(x, None)
+    _, flagged = detector.detect(x)
+    assert flagged.mean() == pytest.approx(detector.clean_fpr_)
+    assert flagged.mean() <= 0.1 + 1e-9 and flagged.mean() >= 0.05
+    detector.fit(x, None, target_fpr=0.02)
+    assert detector.detect(x)[1].mean() <= 0.02 + 1e-9
+
+
+def test_detector_errors(trained):
+    clf, x, _ = trained
+    with pytest.raises(ValueError, match="threshold"):
+        TwoNLabelingDetector(clf, threshold=1.5)
+    with pytest.raises(ValueError, match="target_fpr"):
+        TwoNLabelingDetector(clf, target_fpr=0.0)
+    with pytest.raises(ValueError, match="even number"):
+        TwoNLabelingDetector(wrap(get_model("simple_mlp", (28, 28, 1), 5)))
+    with pytest.raises(ValueError, match="clip_values"):
+        TwoNLabelingDetector(clf).detect(x * 3)
+
+
+def test_null_detector_reports_p_null():
+    keras.utils.set_random_seed(0)
+    clf = wrap(extend_classes(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), "null"))
+    x = np.random.default_rng(0).uniform(size=(6, 8, 8, 1)).astype(np.float32)
+    logits = clf.predict(x)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    report, flagged = NullLabelingDetector(clf, threshold=0.5).detect(x)
+    np.testing.assert_allclose(report["attack_probability"], p[:, 3], atol=1e-6)
+    np.testing.assert_array_equal(flagged, p[:, 3] > 0.5)

@@ -1,0 +1,102 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from art_ext.data import load_dataset
+from art_ext.defences.trainer import NullLabelingTrainer, TwoNLabelingTrainer, extend_classes
+from art_ext.defences.trainer.two_n_labeling import smoothed_targets
+from art_ext.estimators import NClassView, wrap
+from art_ext.models import get_model
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = load_dataset("mnist", "train", source="embedded")
+    return x[:600], y[:600]
+
+
+def _model(nb_classes=10, kind=None, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = get_model("simple_cnn", (28, 28, 1), nb_classes)
+    return extend_classes(model, kind) if kind else model
+
+
+def test_extend_classes_shapes_and_weights():
+    base = _model()
+    assert extend_classes(base, "2n").output_shape == (None, 20)
+    null = extend_classes(base, "null")
+    assert null.output_shape == (None, 11)
+    kernel = null.layers[-1].get_weights()[0]
+    np.testing.assert_allclose(kernel[:, :10], base.layers[-1].get_weights()[0])
+    with pytest.raises(ValueError, match="kind"):
+        extend_classes(base, "3n")
+    no_dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Softmax()])
+    with pytest.raises(ValueError, match="Dense"):
+        extend_classes(no_dense)
+
+
+def test_smoothed_targets_2n_and_null():
+    y = tf.constant([0, 2], tf.int64)
+    perturbed = tf.constant([False, True])
+    eps = tf.constant([0.0, 0.15])
+    t2n = smoothed_targets(y, perturbed, eps, 3, "2n", 0.8, 0.3).numpy()
+    np.testing.assert_allclose(t2n.sum(1), 1, atol=1e-6)
+    assert t2n[0].argmax() == 0 and t2n[1].argmax() == 5 and t2n[1, 5] == pytest.approx(0.8)
+    tnull = smoothed_targets(y, perturbed, eps, 3, "null", 0.8, 0.3).numpy()
+    np.testing.assert_allclose(tnull.sum(1), 1, atol=1e-6)
+    assert tnull[0, 3] == 0 and tnull[1, 3] == pytest.approx(0.5)  # f(eps) = eps / eps_max
+    assert tnull[1, 2] == pytest.approx(0.5 * 0.8)
+
+
+def test_trainer_fits_and_is_deterministic(data):
+    x, y = data
+    histories, weights = [], []
+    for _ in range(2):
+        clf = wrap(_model(kind="2n"))
+        trainer = TwoNLabelingTrainer(clf, seed=3, validation_split=0.2, learning_rate=0.05)
+        trainer.fit(x, y, nb_epochs=2, batch_size=64)
+        histories.append(trainer.history_)
+        weights.append(clf.model.get_weights()[0])
+    assert len(histories[0]["loss"]) == 2 and len(histories[0]["val_loss"]) == 2
+    assert histories[0]["loss"][1] < histories[0]["loss"][0]
+    assert histories[0] == histories[1]
+    np.testing.assert_array_equal(weights[0], weights[1])
+    assert trainer.get_classifier() is clf
+
+
+def test_trainer_with_substitute_and_null_labeling(data):
+    x, y = data
+    substitute = wrap(_model(seed=1))
+    substitute.fit(x, y, nb_epochs=1, batch_size=64)
+    clf = wrap(_model(kind="null"))
+    before = clf.model.get_weights()[-1].copy()
+    trainer = NullLabelingTrainer(clf, substitute=substitute, eps_max=0.3, seed=0)
+    trainer.fit(x, y, nb_epochs=1, batch_size=128)
+    assert not np.allclose(before, clf.model.get_weights()[-1])
+    assert np.isfinite(trainer.history_["loss"]).all()
+    assert NClassView(clf, kind="null").predict(x[:5]).shape == (5, 10)
+
+
+def test_trainer_errors(data):
+    x, y = data
+    clf2n = wrap(_model(kind="2n"))
+    with pytest.raises(ValueError, match="even number"):
+        TwoNLabelingTrainer(wrap(_model(nb_classes=5)))
+    with pytest.raises(ValueError, match="substitute must have"):
+        TwoNLabelingTrainer(clf2n, substitute=wrap(_model(nb_classes=5)))
+    with pytest.raises(ValueError, match="eps_max"):
+        TwoNLabelingTrainer(clf2n, eps_max=-0.1)
+    with pytest.raises(ValueError, match="eps_max"):
+        TwoNLabelingTrainer(clf2n, eps_max=1.5)
+    with pytest.raises(ValueError, match="perturbed_fraction"):
+        TwoNLabelingTrainer(clf2n, perturbed_fraction=0)
+    with pytest.raises(ValueError, match="smoothing"):
+        TwoNLabelingTrainer(clf2n, smoothing=1.2)
+    trainer = TwoNLabelingTrainer(clf2n)
+    with pytest.raises(ValueError, match="y must lie in"):
+        trainer.fit(x[:10], y[:10] + 10)  # labels are over the N original classes
+    with pytest.raises(ValueError, match="clip_values"):
+        trainer.fit(x[:10] * 2, y[:10])
+    with pytest.raises(ValueError, match="nb_epochs"):
+        trainer.fit(x[:10], y[:10], nb_epochs=0)
