@@ -41,13 +41,14 @@ def _dataset(run: Run, name: str, verbose: bool):
     x_train, y_train = load_dataset(name, "train", source=source)
     x_test, y_test = load_dataset(name, "test", source=source)
     if name == "mnist":
-        n_train, n_test, n_cw, epochs = run.pick((1000, 100, 20, 2), (10000, 300, 100, 3), (60000, 1000, 200, 10))
-        model_name, options, eps = "kwon_d2", {}, 0.2
+        n_train, n_test, n_cw, epochs = run.pick((1000, 100, 20, 2), (6000, 200, 50, 3), (60000, 1000, 200, 10))
+        model_name, options, eps = "simple_cnn", {"filters": (16, 32), "dense_units": 64}, 0.2
     else:
-        n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (10000, 300, 100, 10), (50000, 1000, 200, 40))
+        n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (8000, 200, 50, 8), (50000, 1000, 200, 40))
         model_name, options, eps = "vgg_small", {}, 8 / 255
     x_train, y_train, x_test, y_test = x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
-    key = dict(data=name, source=source, n_train=n_train, epochs=epochs, seed=run.seed, model=model_name)
+    key = dict(data=name, source=source, n_train=n_train, epochs=epochs, seed=run.seed, model=model_name,
+               options=options)
     classifier = cached_classifier(
         f"nnjpeg-{name}-{model_name}", lambda: get_model(model_name, x_train.shape[1:], 10, **options),
         lambda m: train_model(m, x_train, y_train, epochs=epochs, batch_size=128, verbose=verbose), key)
@@ -97,7 +98,7 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
     def nn(table):
         return NNFavoredJpeg(quantization_table=table)
 
-    trainer = MultiLevelJpegTrainer(undefended, [nn(t) for t in levels.values()], nb_epochs=run.pick(1, 2, 3),
+    trainer = MultiLevelJpegTrainer(undefended, [nn(t) for t in levels.values()], nb_epochs=run.pick(1, 1, 3),
                                     batch_size=128, learning_rate=2e-4)
     trainer.fit(x_train, y_train)
     fine_tuned = trainer.classifiers_[1]

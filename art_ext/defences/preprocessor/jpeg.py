@@ -150,8 +150,9 @@ def _islow_matrix(first_pass: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def _descale(x: tf.Tensor, shifts: np.ndarray) -> tf.Tensor:
     """libjpeg's ``DESCALE``: ``(x + 2^(s-1)) >> s`` per output (exact in float64)."""
-    half = np.where(shifts > 0, 2.0 ** (shifts - 1), 0.0)
-    return tf.floor((x + half) / (2.0 ** shifts))
+    dtype = x.dtype.as_numpy_dtype
+    half = np.where(shifts > 0, 2.0 ** (shifts - 1.0), 0.0).astype(dtype)
+    return tf.floor((x + half) / (2.0 ** shifts.astype(dtype)))
 
 
 def _islow_fdct(blocks: tf.Tensor) -> tf.Tensor:
@@ -159,8 +160,8 @@ def _islow_fdct(blocks: tf.Tensor) -> tf.Tensor:
     8x the orthonormal DCT up to libjpeg's fixed-point rounding."""
     a1, s1 = _islow_matrix(True)
     a2, s2 = _islow_matrix(False)
-    b = tf.reshape(tf.cast(blocks, tf.float64), (-1, 8, 8))  # [i, j]
-    rows = _descale(tf.reshape(tf.matmul(tf.reshape(b, (-1, 8)), a1.T), (-1, 8, 8)), s1)  # [i, v]
+    b = tf.reshape(tf.cast(blocks, tf.float64), (-1, 8))  # float64: exact for these integer magnitudes
+    rows = tf.reshape(_descale(tf.matmul(b, a1.T), s1), (-1, 8, 8))  # [i, v]
     cols = tf.reshape(tf.matmul(tf.reshape(tf.transpose(rows, (0, 2, 1)), (-1, 8)), a2.T), (-1, 8, 8))  # [v, u]
     out = tf.transpose(_descale(cols, s2), (0, 2, 1))  # [u, v]
     return tf.reshape(tf.cast(out, tf.float32), tf.shape(blocks))
@@ -183,6 +184,8 @@ def _differentiable(exact_fn, x: tf.Tensor, estimator: str, smooth: bool) -> tf.
     ``r = round(x)`` held constant (Shin & Song, 2017).
     """
     exact = exact_fn(x)
+    if estimator == "none":  # value only (the NumPy path): no gradient bookkeeping
+        return exact
     if estimator == "cubic":
         approx = tf.stop_gradient(exact) + (x - tf.stop_gradient(exact)) ** 3
     else:
@@ -212,10 +215,14 @@ def _quantize_blocks(x: tf.Tensor, tables: tf.Tensor, estimator: str, smooth: bo
     blocks = tf.reshape(x, (n, h // 8, 8, w // 8, 8, c))
     blocks = tf.reshape(tf.transpose(blocks, (0, 1, 3, 5, 2, 4)), (n, h // 8, w // 8, c, 64))
     basis = _dct_basis()
-    coefficients = tf.matmul(blocks, basis)
-    if integer_dct and not smooth:  # libjpeg's exact value, the float DCT's gradient
+    if integer_dct and estimator == "none":
+        coefficients = _islow_fdct(tf.round(blocks)) / 8.0
+    elif integer_dct and not smooth:  # libjpeg's exact value, the float DCT's gradient
+        coefficients = tf.matmul(blocks, basis)
         exact = _islow_fdct(tf.round(blocks)) / 8.0
         coefficients = coefficients + tf.stop_gradient(exact - coefficients)
+    else:
+        coefficients = tf.matmul(blocks, basis)
     quantized = _differentiable(_round_away, coefficients / tables, estimator, smooth) * tables
     blocks = tf.matmul(quantized, basis, transpose_b=True)
     blocks = tf.transpose(tf.reshape(blocks, (n, h // 8, w // 8, c, 8, 8)), (0, 1, 4, 2, 5, 3))
@@ -376,7 +383,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         return float(self.tables[0].mean())
 
     # ------------------------------------------------------------ TensorFlow path
-    def _compress(self, x: tf.Tensor, smooth: bool) -> tf.Tensor:
+    def _compress(self, x: tf.Tensor, smooth: bool, estimator: str | None = None) -> tf.Tensor:
         if x.shape.rank not in (4, 5):
             raise ValueError(f"x must be images (rank 4) or videos (rank 5), got shape {x.shape}")
         x = tf.cast(x, tf.float32)
@@ -396,7 +403,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         lo, hi = self.clip_values
         x255 = (x - lo) * (255.0 / (hi - lo))
         tables = tf.constant(self.tables.reshape(2, 64))
-        out = _jpeg_255(x255, tables, bool(self.chroma_subsampling), self.gradient_estimator, smooth,
+        out = _jpeg_255(x255, tables, bool(self.chroma_subsampling), estimator or self.gradient_estimator, smooth,
                         bool(self.emulate_libjpeg))
         out = out * ((hi - lo) / 255.0) + lo
         if rank == 5:
@@ -443,7 +450,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
         out = np.empty(x.shape, dtype=np.float32)
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
-            out[part] = self._compress(tf.convert_to_tensor(x[part]), smooth=False).numpy()
+            out[part] = self._compress(tf.convert_to_tensor(x[part]), smooth=False, estimator="none").numpy()
         return out, y
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> None:
