@@ -18,7 +18,7 @@ from art_ext.experiments.harness import Run, accuracy, cached_classifier, train_
 from art_ext.models import get_model
 
 
-def _table_for_bpp(std, target_bpp, x_sample, q_min, spread, iterations=12):
+def _table_for_bpp(std, target_bpp, x_sample, q_min, spread, iterations=9):
     """Scale the designed table (steps ``s*q_min .. s*q_min*spread``) by bisection on ``s`` to reach ``target_bpp``."""
     from art_ext.defences.preprocessor import bits_per_pixel, design_quantization_table
 
@@ -44,7 +44,7 @@ def _dataset(run: Run, name: str, verbose: bool):
         n_train, n_test, n_cw, epochs = run.pick((1000, 100, 20, 2), (6000, 200, 50, 3), (60000, 1000, 200, 10))
         model_name, options, eps = "simple_cnn", {"filters": (16, 32), "dense_units": 64}, 0.2
     else:
-        n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (8000, 200, 50, 8), (50000, 1000, 200, 40))
+        n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (6000, 200, 50, 6), (50000, 1000, 200, 40))
         model_name, options, eps = "vgg_small", {}, 8 / 255
     x_train, y_train, x_test, y_test = x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
     key = dict(data=name, source=source, n_train=n_train, epochs=epochs, seed=run.seed, model=model_name,
@@ -69,7 +69,7 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
 
     x_train, y_train, x_test, y_test, undefended, eps, n_cw = _dataset(run, name, verbose)
     model = undefended.model
-    sample = x_train[:200]
+    sample = x_train[:100]
     pgd_steps = run.pick(5, 10, 20)
 
     def pgd(classifier):
@@ -141,7 +141,7 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
               note="Transferred attacks are made on the undefended model. 'Through defence' runs ART's PGD on the "
                    "defended classifier: gradients pass JPEG with straight-through rounding (BPDA); ART's NumPy "
                    "JpegCompression gets ART's identity gradient. Bits per pixel: real JPEG files (Pillow) with "
-                   "the same tables on 200 training images; the ensemble row averages its three levels. The NN-"
+                   "the same tables on 100 training images; the ensemble row averages its three levels. The NN-"
                    "favoured table is scaled to the bits per pixel of the standard quality-50 table.")
     run.results[name]["rows"] = {r[0]: dict(zip(columns[1:], r[1:])) for r in rows}
     _curve(run, name, model, x_test, y_test, transferred["PGD"], frequency_std, sample)
