@@ -152,7 +152,7 @@ def _descale(x: tf.Tensor, shifts: np.ndarray) -> tf.Tensor:
     """libjpeg's ``DESCALE``: ``(x + 2^(s-1)) >> s`` per output (exact in float64)."""
     dtype = x.dtype.as_numpy_dtype
     half = np.where(shifts > 0, 2.0 ** (shifts - 1.0), 0.0).astype(dtype)
-    return tf.floor((x + half) / (2.0 ** shifts.astype(dtype)))
+    return tf.floor((x + half) * (2.0 ** -shifts.astype(dtype)))  # exact: a power of two
 
 
 def _islow_fdct(blocks: tf.Tensor) -> tf.Tensor:
@@ -289,6 +289,16 @@ def _jpeg_255(x: tf.Tensor, tables: tf.Tensor, subsample: bool, estimator: str, 
     return out
 
 
+@tf.function
+def _jpeg(x: tf.Tensor, tables: tf.Tensor, clip_values: tuple[float, float], subsample: bool, estimator: str,
+          smooth: bool, emulate_libjpeg: bool) -> tf.Tensor:
+    """:func:`_jpeg_255` on images in ``clip_values``."""
+    lo, hi = clip_values
+    out = _jpeg_255(x * (255.0 / (hi - lo)) - lo * (255.0 / (hi - lo)), tables, subsample, estimator, smooth,
+                    emulate_libjpeg)
+    return out * ((hi - lo) / 255.0) + lo
+
+
 class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
     """
     JPEG compression in TensorFlow: a drop-in, faster and differentiable replacement for ART's
@@ -383,11 +393,11 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         return float(self.tables[0].mean())
 
     # ------------------------------------------------------------ TensorFlow path
-    def _compress(self, x: tf.Tensor, smooth: bool, estimator: str | None = None) -> tf.Tensor:
+    def _compress(self, x: tf.Tensor, smooth: bool, estimator: str | None = None, checked: bool = False) -> tf.Tensor:
         if x.shape.rank not in (4, 5):
             raise ValueError(f"x must be images (rank 4) or videos (rank 5), got shape {x.shape}")
         x = tf.cast(x, tf.float32)
-        if tf.executing_eagerly() and tf.size(x) > 0:
+        if not checked and tf.executing_eagerly() and tf.size(x) > 0:
             lo, hi = float(tf.reduce_min(x)), float(tf.reduce_max(x))
             tol = 1e-5 * (self.clip_values[1] - self.clip_values[0])
             if not np.isfinite(lo) or not np.isfinite(hi):
@@ -400,12 +410,9 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         shape = tf.shape(x)
         if rank == 5:
             x = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
-        lo, hi = self.clip_values
-        x255 = (x - lo) * (255.0 / (hi - lo))
         tables = tf.constant(self.tables.reshape(2, 64))
-        out = _jpeg_255(x255, tables, bool(self.chroma_subsampling), estimator or self.gradient_estimator, smooth,
-                        bool(self.emulate_libjpeg))
-        out = out * ((hi - lo) / 255.0) + lo
+        out = _jpeg(x, tables, self.clip_values, bool(self.chroma_subsampling), estimator or self.gradient_estimator,
+                    smooth, bool(self.emulate_libjpeg))
         if rank == 5:
             out = tf.reshape(out, shape)
         if self.channels_first:
@@ -450,7 +457,8 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
         out = np.empty(x.shape, dtype=np.float32)
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
-            out[part] = self._compress(tf.convert_to_tensor(x[part]), smooth=False, estimator="none").numpy()
+            out[part] = self._compress(tf.convert_to_tensor(x[part]), smooth=False, estimator="none",
+                                       checked=True).numpy()
         return out, y
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> None:
