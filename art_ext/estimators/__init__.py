@@ -1,5 +1,7 @@
-"""Estimator helpers: wrap a Keras model as an ART ``TensorFlowV2Classifier`` the fast way."""
+"""Estimators ART lacks: the fast Keras wrapper, the N-class view of a 2N model, majority vote."""
 from art_ext.estimators.classification import make_train_step, wrap
+from art_ext.estimators.majority_vote import MajorityVoteClassifier
 from art_ext.estimators.two_n_view import REJECTED, FilteringPipeline, MergeExtendedClasses, NClassView
 
-__all__ = ["make_train_step", "wrap", "FilteringPipeline", "MergeExtendedClasses", "NClassView", "REJECTED"]
+__all__ = ["FilteringPipeline", "MajorityVoteClassifier", "MergeExtendedClasses", "NClassView", "REJECTED",
+           "make_train_step", "wrap"]

@@ -9,6 +9,7 @@ from art_ext.experiments.harness import SCALES, Run, accuracy, cached_classifier
 REPRODUCTIONS: dict[str, str] = {
     "demo": "art_ext.experiments.demo",
     "two-n-labeling": "art_ext.experiments.two_n_labeling",
+    "nn-jpeg": "art_ext.experiments.nn_jpeg",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]

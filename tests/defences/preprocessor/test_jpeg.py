@@ -1,0 +1,196 @@
+"""Tests of the differentiable TensorFlow JPEG and the NN-favoured table (fidelity against Pillow/libjpeg)."""
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from art_ext.data import load_dataset
+from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel,
+                                           dct_coefficient_std, design_quantization_table)
+from art_ext.defences.preprocessor.jpeg import (ANNEX_K_LUMINANCE, scale_quantization_table, standard_tables,
+                                                two_level_table)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, _ = load_dataset("mnist", "test", source="embedded")
+    return x[:16]
+
+
+@pytest.fixture(scope="module")
+def photos():
+    """Natural-looking 8-bit RGB images (smooth colour fields, edges and texture), 36x44 (not multiples of 8)."""
+    rng = np.random.default_rng(0)
+    h, w = 36, 44
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    images = []
+    for _ in range(6):
+        base = np.stack([np.sin(rng.uniform(1, 6) * xx + rng.uniform(0, 3) * yy + rng.uniform(0, 6))
+                         for _ in range(3)], -1) * 0.3 + 0.5
+        blob = (((xx - rng.uniform(.2, .8)) ** 2 + (yy - rng.uniform(.2, .8)) ** 2) < rng.uniform(.02, .1))
+        noise = tf.nn.avg_pool2d(rng.normal(0, .15, (1, h, w, 3)), 3, 1, "SAME")[0].numpy()
+        images.append(np.clip(base + 0.3 * blob[..., None] * rng.uniform(-1, 1, 3) + noise, 0, 1))
+    return (np.round(np.stack(images) * 255) / 255).astype(np.float32)
+
+
+def pillow_jpeg(x, quality, subsampling=0):
+    out = []
+    for image in np.round(x * 255).astype(np.uint8):
+        buffer = io.BytesIO()
+        pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+        pil.save(buffer, format="jpeg", quality=quality, subsampling=subsampling)
+        out.append(np.asarray(Image.open(buffer)).reshape(image.shape))
+    return np.stack(out).astype(np.float32) / 255
+
+
+@pytest.mark.parametrize("quality", [10, 50, 90])
+def test_matches_pillow_rgb_444(photos, quality):
+    ours, _ = JpegCompressionTensorFlowV2(quality=quality)(photos)
+    assert np.abs(ours - pillow_jpeg(photos, quality)).mean() * 255 <= 1.0
+
+
+def test_matches_pillow_rgb_420_and_grey(photos, digits):
+    ours, _ = JpegCompressionTensorFlowV2(quality=50, chroma_subsampling=True)(photos)
+    assert np.abs(ours - pillow_jpeg(photos, 50, subsampling=2)).mean() * 255 <= 1.0
+    ours, _ = JpegCompressionTensorFlowV2(quality=30)(digits)
+    assert np.abs(ours - pillow_jpeg(digits, 30)).mean() * 255 <= 1.0
+
+
+def test_quality_100_is_near_identity_and_low_quality_is_not(photos):
+    near, _ = JpegCompressionTensorFlowV2(quality=100)(photos)
+    far, _ = JpegCompressionTensorFlowV2(quality=5)(photos)
+    assert np.abs(near - photos).mean() * 255 < 1.0
+    assert np.abs(far - photos).mean() * 255 > 3.0
+
+
+def test_ijg_table_scaling():
+    assert np.array_equal(scale_quantization_table(ANNEX_K_LUMINANCE, 50), ANNEX_K_LUMINANCE)
+    assert np.all(scale_quantization_table(ANNEX_K_LUMINANCE, 100) == 1)
+    assert scale_quantization_table(ANNEX_K_LUMINANCE, 10)[0, 0] == 80  # 16 * 500 / 100
+    assert standard_tables(25).shape == (2, 8, 8)
+
+
+def test_shapes_dtypes_layouts_and_range(photos):
+    x = photos[:2]
+    out, y = JpegCompressionTensorFlowV2(quality=40)(x, np.array([1, 2]))
+    assert out.shape == x.shape and out.dtype == np.float32 and list(y) == [1, 2]
+    assert out.min() >= 0 and out.max() <= 1
+    cf, _ = JpegCompressionTensorFlowV2(quality=40, channels_first=True)(np.transpose(x, (0, 3, 1, 2)))
+    np.testing.assert_allclose(np.transpose(cf, (0, 2, 3, 1)), out, atol=1e-6)
+    scaled, _ = JpegCompressionTensorFlowV2(clip_values=(0, 255), quality=40)(x * 255)
+    np.testing.assert_allclose(scaled / 255, out, atol=1e-5)
+    video, _ = JpegCompressionTensorFlowV2(quality=40)(np.stack([x, x], 1))
+    np.testing.assert_allclose(video[:, 1], out, atol=1e-6)
+    assert not np.shares_memory(out, x) and np.array_equal(x, photos[:2])  # input untouched
+
+
+def test_forward_exact_and_gradients_finite_nonzero(photos):
+    x = tf.constant(photos[:3])
+    for estimator in ("straight_through", "cubic"):
+        jpeg = JpegCompressionTensorFlowV2(quality=30, gradient_estimator=estimator)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            exact = jpeg.forward(x)[0]
+            smooth = jpeg.estimate_forward(x)
+            weights = tf.random.stateless_normal(x.shape, (1, 2))
+            losses = [tf.reduce_sum(exact * weights), tf.reduce_sum(smooth * weights)]
+        np.testing.assert_allclose(exact.numpy(), jpeg(photos[:3])[0], atol=1e-6)
+        for loss in losses:
+            grad = tape.gradient(loss, x).numpy()
+            assert np.all(np.isfinite(grad)) and np.abs(grad).mean() > 1e-3
+
+
+def test_art_classifier_gradient_goes_through_defence(digits):
+    import keras
+
+    from art_ext.estimators import wrap
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    classifier = wrap(model, preprocessing_defences=JpegCompressionTensorFlowV2(quality=20))
+    grad = classifier.loss_gradient(digits[:4], np.eye(10)[:4])
+    assert grad.shape == digits[:4].shape and np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"quality": 0}, "quality"), ({"quality": 101}, "quality"), ({"quality": 50.5}, "quality"),
+    ({"quantization_table": np.ones((4, 4))}, "quantization_table"),
+    ({"quantization_table": -np.ones((8, 8))}, "positive"), ({"clip_values": (1, 0)}, "clip_values"),
+    ({"gradient_estimator": "sigmoid"}, "gradient_estimator"), ({"chroma_subsampling": "yes"}, "chroma"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        JpegCompressionTensorFlowV2(**kwargs)
+
+
+def test_bad_inputs(photos):
+    jpeg = JpegCompressionTensorFlowV2()
+    with pytest.raises(ValueError, match="clip_values"):
+        jpeg(photos * 2)
+    with pytest.raises(ValueError, match="clip_values"):
+        jpeg.forward(tf.constant(photos - 0.5))
+    with pytest.raises(ValueError, match="rank"):
+        jpeg(photos[0])
+    with pytest.raises(ValueError, match="NaN"):
+        jpeg(np.full((1, 8, 8, 3), np.nan, np.float32))
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(1, 20), w=st.integers(1, 20), c=st.sampled_from([1, 2, 3]),
+       quality=st.integers(1, 100), subsample=st.booleans(), seed=st.integers(0, 1000))
+def test_property_shapes_range_and_idempotence_of_range(n, h, w, c, quality, subsample, seed):
+    x = np.random.default_rng(seed).random((n, h, w, c)).astype(np.float32)
+    out, _ = JpegCompressionTensorFlowV2(quality=quality, chroma_subsampling=subsample)(x)
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1
+    assert np.allclose(out * 255, np.round(out * 255), atol=1e-3)  # a decoder's 8-bit output
+
+
+@settings(max_examples=10, deadline=None)
+@given(value=st.integers(0, 255), h=st.integers(1, 17), w=st.integers(1, 17), quality=st.integers(1, 100))
+def test_property_flat_grey_images_match_libjpeg(value, h, w, quality):
+    x = np.full((1, h, w, 1), value / 255, np.float32)
+    out, _ = JpegCompressionTensorFlowV2(quality=quality)(x)
+    assert np.abs(out - pillow_jpeg(x, quality)).max() * 255 <= 1.0 + 1e-4  # only the DC step rounds
+
+
+def test_nn_favoured_table_fit_presets_and_setter(photos, digits):
+    std = dct_coefficient_std(photos)
+    assert std.shape == (2, 8, 8) and std[0, 0, 0] > std[0, 7, 7]
+    nn = NNFavoredJpeg(q_min=4, q_max=80)
+    assert not nn.is_fitted
+    with pytest.raises(ValueError, match="fit"):
+        nn(photos)
+    nn.fit(photos)
+    assert nn.is_fitted and nn.frequency_std_.shape == (2, 8, 8)
+    table = nn.quantization_table
+    assert table.shape == (2, 8, 8) and table.min() >= 4 and table.max() <= 80
+    assert table[0, 0, 0] < table[0, 7, 7]  # fine steps where the data vary, coarse where they do not
+    out, _ = nn(photos)
+    assert out.shape == photos.shape
+    fd = NNFavoredJpeg(preset="feature_distillation")
+    assert np.array_equal(fd.quantization_table[0], two_level_table(25, 30, 4))
+    fd.quantization_table = np.full((8, 8), 7.0)
+    assert np.all(fd.tables == 7)
+    with pytest.raises(ValueError, match="preset"):
+        NNFavoredJpeg(preset="unknown")
+    grey = NNFavoredJpeg()
+    grey.fit(digits)
+    assert grey(digits)[0].shape == digits.shape
+
+
+def test_design_function_and_bits_per_pixel(photos):
+    std = np.outer(np.geomspace(100, 1, 8), np.geomspace(1, 0.1, 8))
+    table = design_quantization_table(std, q_min=2, q_max=50)
+    assert table.shape == (8, 8) and table[0, 0] == 2 and table[7, 7] == 50
+    assert np.all(np.diff(table[0]) >= 0)  # monotone in the spread
+    with pytest.raises(ValueError, match="q_min"):
+        design_quantization_table(std, q_min=60, q_max=50)
+    with pytest.raises(ValueError, match="shape"):
+        design_quantization_table(std[:4])
+    fine, coarse = bits_per_pixel(photos, standard_tables(90)), bits_per_pixel(photos, standard_tables(20))
+    assert fine > coarse > 0
