@@ -3,7 +3,8 @@
 On the embedded offline MNIST sample: a small CNN is trained, attacked with ART's FGSM and
 PGD (made on the undefended model and then fed to each defence, as most papers do), and
 attacked again *through* each defence (ART's attacks use the defence's gradient, or BPDA
-where it has none) -- the number that says how robust a defence really is.
+where it has none) -- the number that says how robust a defence really is. ART's
+``JpegCompression`` and art-ext's differentiable ``JpegCompressionTensorFlowV2`` stand side by side.
 """
 from __future__ import annotations
 
@@ -16,12 +17,16 @@ from art_ext.models import get_model
 
 def _defences():
     """``(name, preprocessor)`` pairs; ``None`` is the undefended model."""
-    from art.defences.preprocessor import FeatureSqueezing, SpatialSmoothing
+    from art.defences.preprocessor import FeatureSqueezing, JpegCompression, SpatialSmoothing
+
+    from art_ext.defences.preprocessor import JpegCompressionTensorFlowV2
 
     return [
         ("none", None),
         ("ART FeatureSqueezing (1 bit)", FeatureSqueezing(clip_values=(0.0, 1.0), bit_depth=1)),
         ("ART SpatialSmoothing (3x3)", SpatialSmoothing(window_size=3)),
+        ("ART JpegCompression (q 50)", JpegCompression(clip_values=(0.0, 1.0), quality=50)),
+        ("art-ext JpegCompressionTensorFlowV2 (q 50)", JpegCompressionTensorFlowV2(clip_values=(0.0, 1.0), quality=50)),
     ]
 
 
@@ -58,8 +63,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
                      accuracy(defended, adaptive, y_test)])
     columns = ["defence", "clean", "FGSM (made on undefended)", "PGD (made on undefended)", "PGD through the defence"]
     run.table(f"Accuracy on {n_test} embedded MNIST test digits (L-inf eps {eps})", columns, rows,
-              note="Attacks from ART 1.20. 'Through the defence' runs PGD on the defended classifier; for "
-                   "non-differentiable ART preprocessors ART substitutes the identity gradient (BPDA).")
+              note="Attacks from ART 1.20. 'Through the defence' runs PGD on the defended classifier: ART's "
+                   "preprocessors contribute the identity gradient (BPDA); art-ext's TF JPEG is differentiable "
+                   "(straight-through only at the rounding), so ART's attack differentiates through it.")
     run.results["accuracy"] = {r[0]: dict(zip(columns[1:], r[1:])) for r in rows}
     run.results["max_linf"] = {k: float(np.abs(v - x_test).max()) for k, v in transferred.items()}
     return run.finish()
