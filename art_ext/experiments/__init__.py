@@ -8,6 +8,7 @@ from art_ext.experiments.harness import SCALES, Run, accuracy, cached_classifier
 #: ``art-ext reproduce`` names -> module paths (imported on demand).
 REPRODUCTIONS: dict[str, str] = {
     "demo": "art_ext.experiments.demo",
+    "uddn": "art_ext.experiments.uddn",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]
