@@ -18,12 +18,14 @@ we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--sc
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 
 from art_ext.data import load_dataset
-from art_ext.experiments.harness import Run, accuracy, cached_classifier, train_model
+from art_ext.experiments.harness import Run, accuracy, cache_key, cached_classifier, default_cache_dir, train_model
 from art_ext.models import get_model
 
 #: The paper's LFW / FaceNet numbers (Tables 1-3): clean / white-box / black-box.
@@ -81,8 +83,8 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     dataset = run.pick("mnist", "mnist", "cifar10")
     source = run.pick("embedded", "auto", "auto")
     n_clf, clf_epochs = run.pick((3000, 3), (20000, 4), (40000, 30))
-    n_denoise, den_epochs = run.pick((300, 2), (3000, 8), (10000, 30))
-    n_test, n_adaptive, pgd_iter = run.pick((200, 100, 5), (1000, 500, 20), (1000, 500, 40))
+    n_denoise, den_epochs = run.pick((50, 2), (600, 4), (10000, 30))
+    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (500, 100, 20), (1000, 500, 40))
     widths = run.pick((8, 8, 8, 8, 8), (8, 16, 16, 16, 16), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
     models = (("deepconfuse_victim", "simple_cnn", "simple_mlp") if dataset == "mnist"
@@ -120,9 +122,16 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     x_noisy, x_clean = maker.make_pairs(x_train[n_clf:n_clf + n_denoise])  # images the classifiers never saw
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
-    def denoiser(guide, **options):
+    def denoiser(guide, gnr=None, **options):
+        """Train (or load from the cache) a denoiser on the shared pairs."""
+        key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise,
+                        epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None, **options)
+        path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
+        if os.path.isfile(path):
+            return UDDN.load(path, classifier=target)
         uddn = UDDN(target, guide=guide, widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose, **options)
-        uddn.fit(x_clean, x_adversarial=x_noisy, nb_epochs=den_epochs)
+        uddn.fit(x_clean, x_adversarial=x_noisy, nb_epochs=den_epochs, gnr=gnr, gnr_ratio=0.0 if gnr is None else 0.2)
+        uddn.save(path)
         return uddn
 
     denoisers = {
@@ -133,23 +142,27 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     }
     # GNR: learn the attack noise, add one generated pair per clean training pair (paper Sec. 2).
     is_noise = np.any(x_noisy != x_clean, axis=(1, 2, 3))
-    gnr = GNR(generator_widths=run.pick((8, 8, 8), (64, 32, 16), (256, 128, 64)),
+    gnr = GNR(generator_widths=run.pick((8, 8, 8), (32, 16, 8), (256, 128, 64)),
               critic_widths=run.pick((8, 8, 8), (16, 32, 64), (64, 128, 256)), seed=seed, verbose=verbose)
     gnr.fit(x_noisy[is_noise] - x_clean[is_noise], nb_epochs=run.pick(1, 5, 20))
-    gnr_uddn = UDDN(target, guide="logits", widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose)
-    gnr_uddn.fit(x_clean, x_adversarial=x_noisy, nb_epochs=den_epochs, gnr=gnr, gnr_ratio=0.2)
-    denoisers["UDDN (logits) + GNR"] = gnr_uddn
+    denoisers["UDDN (logits) + GNR"] = denoiser("logits", gnr=gnr)
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 
     # ---- knowledge transfer: teacher and student (same architecture as A) on denoised training images
     uddn = denoisers["UDDN (logits)"]
-    student = wrap(get_model(models[0], shape, 10))
-    n_kt = min(len(x_noisy), run.pick(2000, 20000, 60000))
+    n_kt = min(len(x_noisy), run.pick(200, 3000, 60000))
     kt_idx = np.random.default_rng(seed).permutation(len(x_noisy))[:n_kt]
     kt_labels = np.argmax(target.predict(x_clean[kt_idx]), axis=1)  # unsupervised pairs: the target's labels
-    distiller = DistillationTrainer(student, preprocessor=uddn, nb_epochs=clf_epochs, seed=seed, verbose=verbose)
-    distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
-    run.results["distillation_history"] = distiller.history_
+
+    def distil(model):
+        distiller = DistillationTrainer(wrap(model), preprocessor=uddn, nb_epochs=clf_epochs, seed=seed,
+                                        verbose=verbose)
+        distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
+        run.results["distillation_history"] = distiller.history_
+
+    student = cached_classifier(f"uddn_student_{models[0]}", lambda: get_model(models[0], shape, 10), distil,
+                                key={"data": dataset, "source": source, "n_clf": n_clf, "n": n_denoise,
+                                     "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed})
 
     baselines = {"ART SpatialSmoothing (3x3)": SpatialSmoothing(window_size=3, clip_values=(0.0, 1.0)),
                  "ART FeatureSqueezing (1 bit)" if dataset == "mnist" else "ART FeatureSqueezing (4 bit)":

@@ -16,7 +16,7 @@ from art_ext.models import get_model
 def mnist():
     x, y = load_dataset("mnist", "train", source="embedded")
     xt, yt = load_dataset("mnist", "test", source="embedded")
-    return x[:1000], y[:1000], xt[:300], yt[:300]
+    return x[:600], y[:600], xt[:300], yt[:300]
 
 
 def _kl(p, q):
