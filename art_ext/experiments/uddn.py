@@ -50,10 +50,11 @@ def _batched(preprocessor, x: np.ndarray, size: int = 512) -> np.ndarray:
     return np.concatenate([preprocessor(x[i:i + size])[0] for i in range(0, len(x), size)])
 
 
-def _fig6(x, x_adv, denoised: dict[str, np.ndarray], n: int = 6):
+def _fig6(x, x_adv, denoised: dict[str, np.ndarray]):
     """Paper Fig. 6 analogue: clean, adversarial, denoised images and amplified difference images."""
     import matplotlib.pyplot as plt
 
+    n = len(x)
     columns = [("clean", x), ("adversarial", x_adv), ("|adv - clean|", np.abs(x_adv - x))]
     for name, xd in denoised.items():
         columns += [(name, xd), (f"|{name} - clean|", np.abs(xd - x))]
@@ -83,13 +84,16 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     dataset = run.pick("mnist", "mnist", "cifar10")
     source = run.pick("embedded", "auto", "auto")
     n_clf, clf_epochs = run.pick((3000, 3), (20000, 4), (40000, 30))
-    n_denoise, den_epochs = run.pick((50, 2), (600, 4), (10000, 30))
-    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (500, 100, 20), (1000, 500, 40))
+    clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
+    batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
+    n_denoise, den_epochs = run.pick((50, 2), (300, 3), (10000, 30))
+    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (300, 100, 10), (1000, 500, 40))
     widths = run.pick((8, 8, 8, 8, 8), (8, 16, 16, 16, 16), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
     models = (("deepconfuse_victim", "simple_cnn", "simple_mlp") if dataset == "mnist"
               else ("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"))
     run.settings.update(dataset=dataset, source=source, n_classifier_train=n_clf, classifier_epochs=clf_epochs,
+                        classifier_batch=clf_batch,
                         n_denoiser_clean=n_denoise, denoiser_epochs=den_epochs, n_test=n_test, n_adaptive=n_adaptive,
                         pgd_iter=pgd_iter, widths=widths, eps=eps, target=models[0], blackbox_source=models[1],
                         held_out=models[2])
@@ -102,8 +106,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     def classifier(name):
         return cached_classifier(
             name, lambda: get_model(name, shape, 10),
-            lambda m: train_model(m, x_train[:n_clf], y_train[:n_clf], epochs=clf_epochs, batch_size=128),
-            key={"data": dataset, "source": source, "n": n_clf, "epochs": clf_epochs, "seed": seed})
+            lambda m: train_model(m, x_train[:n_clf], y_train[:n_clf], epochs=clf_epochs, batch_size=clf_batch),
+            key={"data": dataset, "source": source, "n": n_clf, "epochs": clf_epochs, "seed": seed,
+                 **batch_key})
 
     target, bb_source, held_out = (classifier(name) for name in models)
 
@@ -124,7 +129,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     def denoiser(guide, gnr=None, **options):
         """Train (or load from the cache) a denoiser on the shared pairs."""
-        key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise,
+        key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise, **batch_key,
                         epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None, **options)
         path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
         if os.path.isfile(path):
@@ -162,7 +167,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     student = cached_classifier(f"uddn_student_{models[0]}", lambda: get_model(models[0], shape, 10), distil,
                                 key={"data": dataset, "source": source, "n_clf": n_clf, "n": n_denoise,
-                                     "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed})
+                                     "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed, **batch_key})
 
     baselines = {"ART SpatialSmoothing (3x3)": SpatialSmoothing(window_size=3, clip_values=(0.0, 1.0)),
                  "ART FeatureSqueezing (1 bit)" if dataset == "mnist" else "ART FeatureSqueezing (4 bit)":

@@ -121,7 +121,7 @@ class GNR:
         c_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
         scale, gp_weight, latent_dim = self.scale_, float(self.gp_weight), self.latent_dim
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
         def critic_step(real):
             n = tf.shape(real)[0]
             fake = scale * gen(tf.random.normal([n, latent_dim]), training=True)
@@ -139,7 +139,7 @@ class GNR:
             c_opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
             return wasserstein
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
         def generator_step(n):
             with tf.GradientTape() as tape:
                 fake = scale * gen(tf.random.normal([n, latent_dim]), training=True)

@@ -154,7 +154,11 @@ class UDDN(PreprocessorTensorFlowV2):
 
     def _compile_denoise(self):
         """The compiled inference pass of the current ``denoiser_``."""
-        return tf.function(lambda x: self._clip(self.denoiser_(x, training=False)), reduce_retracing=True)
+        return tf.function(lambda x: self._clip(self.denoiser_(x, training=False)), input_signature=[self._spec()])
+
+    def _spec(self) -> tf.TensorSpec:
+        """One signature for every batch size and image size: each ``tf.function`` is traced once."""
+        return tf.TensorSpec([None, None, None, self.channels], tf.float32)
 
     # ------------------------------------------------------------------ inference
 
@@ -218,13 +222,16 @@ class UDDN(PreprocessorTensorFlowV2):
         rng = rng or np.random.default_rng(self.seed)
         logits_fn = lambda t: model(t, training=False)  # noqa: E731
 
+        signature = [tf.TensorSpec([None, *x.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64),
+                     tf.TensorSpec([None], tf.float32)]
+
         def compiled_attack(steps: int):
             if steps == 1:
                 return tf.function(lambda xb, yb, eps: fgsm(logits_fn, xb, yb, eps, self.clip_values),
-                                   reduce_retracing=True)
+                                   input_signature=signature)
             return tf.function(lambda xb, yb, eps: iterative_fgsm(logits_fn, xb, yb, eps, steps,
                                                                   clip_values=self.clip_values),
-                               reduce_retracing=True)
+                               input_signature=signature)
 
         noisy, clean = [], []
         for name in self.attacks:
@@ -244,7 +251,7 @@ class UDDN(PreprocessorTensorFlowV2):
     def _make_train_step(self, optimizer: keras.optimizers.Optimizer):
         denoiser, target = self.denoiser_, self._guide_model
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[self._spec(), self._spec()])
         def step(x_noisy, x_clean):
             with tf.GradientTape() as tape:
                 x_hat = self._clip(denoiser(x_noisy, training=True))

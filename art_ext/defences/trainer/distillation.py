@@ -119,7 +119,7 @@ class DistillationTrainer(Trainer):
 
         t_opt = keras.optimizers.Adam(self.learning_rate)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
         def teacher_step(idx):
             xb, yb = tf.gather(x_tf, idx), tf.gather(y_tf, idx)
             with tf.GradientTape() as tape:
@@ -131,7 +131,7 @@ class DistillationTrainer(Trainer):
 
         s_opt = keras.optimizers.Adam(self.learning_rate)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
         def student_step(idx):
             xb = tf.gather(x_tf, idx)
             t_logits = teacher(xb, training=False)

