@@ -160,14 +160,16 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     kt_labels = np.argmax(target.predict(x_clean[kt_idx]), axis=1)  # unsupervised pairs: the target's labels
 
     def distil(model):
-        distiller = DistillationTrainer(wrap(model), preprocessor=uddn, nb_epochs=clf_epochs, seed=seed,
-                                        verbose=verbose)
+        # batch 32: enough steps for the student's batch-norm statistics on this small set
+        distiller = DistillationTrainer(wrap(model), preprocessor=uddn, nb_epochs=clf_epochs, batch_size=32,
+                                        seed=seed, verbose=verbose)
         distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
         run.results["distillation_history"] = distiller.history_
 
     student = cached_classifier(f"uddn_student_{models[0]}", lambda: get_model(models[0], shape, 10), distil,
                                 key={"data": dataset, "source": source, "n_clf": n_clf, "n": n_denoise,
-                                     "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed, **batch_key})
+                                     "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed, "kt_batch": 32,
+                                     **batch_key})
 
     baselines = {"ART SpatialSmoothing (3x3)": SpatialSmoothing(window_size=3, clip_values=(0.0, 1.0)),
                  "ART FeatureSqueezing (1 bit)" if dataset == "mnist" else "ART FeatureSqueezing (4 bit)":
