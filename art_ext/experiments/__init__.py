@@ -10,6 +10,7 @@ REPRODUCTIONS: dict[str, str] = {
     "demo": "art_ext.experiments.demo",
     "two-n-labeling": "art_ext.experiments.two_n_labeling",
     "nn-jpeg": "art_ext.experiments.nn_jpeg",
+    "uddn": "art_ext.experiments.uddn",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]

@@ -1,0 +1,194 @@
+"""GNR: the WGAN-GP noise reconstruction of Li & Wang (2018), Sec. 2.
+
+A generator learns the distribution of real adversarial noise ``x_adv - x`` with the
+Wasserstein loss and gradient penalty (Eq. 1-3); new noise sampled from it augments the
+training pairs of :class:`~art_ext.defences.preprocessor.UDDN` (``fit(..., gnr=gnr, gnr_ratio=2)``).
+
+Architecture (Fig. 1): the generator maps a random vector through a dense layer to a
+``ceil(H/8) x ceil(W/8)`` map and three *DeconvUnits* (a 5x5 stride-2 transposed convolution and
+three 5x5 convolutions, each with batch normalisation and ReLU, the convolutions with a residual
+connection) of widths 256, 128, 64, then a 1x1 convolution with ``tanh`` scaled to the largest
+noise value seen in training, cropped to ``H x W``. The critic has three *ConvUnits* (5x5 stride-2
+convolution, normalisation, LeakyReLU) of widths 64, 128, 256 and a linear output. The paper puts
+batch normalisation in the critic; the gradient penalty is per sample, which batch normalisation
+breaks (Gulrajani et al. 2017), so the critic uses layer normalisation instead.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+from tqdm.auto import tqdm
+
+from art_ext.utils import batches, check_inputs
+
+
+def build_generator(shape: tuple[int, int, int], latent_dim: int, widths: tuple[int, int, int]) -> keras.Model:
+    """Fig. 1 generator: ``(n, latent_dim)`` -> ``(n, *shape)`` noise in ``[-1, 1]`` (before scaling)."""
+    h, w, c = shape
+    h0, w0 = -(-h // 8), -(-w // 8)
+    z = keras.Input((latent_dim,))
+    x = layers.Dense(h0 * w0 * widths[0], use_bias=False)(z)
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Reshape((h0, w0, widths[0]))(x)))
+    for width in widths:
+        x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", use_bias=False)(x)
+        x = skip = layers.ReLU()(layers.BatchNormalization()(x))
+        for _ in range(3):
+            x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(width, 5, padding="same", use_bias=False)(x)))
+        x = layers.Add()([x, skip])
+    x = layers.Conv2D(c, 1, activation="tanh")(x)
+    x = layers.Cropping2D(((0, 8 * h0 - h), (0, 8 * w0 - w)))(x)
+    return keras.Model(z, x, name="gnr_generator")
+
+
+def build_critic(shape: tuple[int, int, int], widths: tuple[int, int, int]) -> keras.Model:
+    """Fig. 1 discriminator (critic): three ConvUnits and a linear score."""
+    inputs = keras.Input(shape)
+    x = inputs
+    for width in widths:
+        x = layers.Conv2D(width, 5, strides=2, padding="same")(x)
+        x = layers.LeakyReLU(0.2)(layers.LayerNormalization(axis=[1, 2, 3])(x))
+    return keras.Model(inputs, layers.Dense(1)(layers.Flatten()(x)), name="gnr_critic")
+
+
+class GNR:
+    """
+    Generative noise reconstruction: a WGAN-GP trained on real adversarial noise ``x_adv - x``.
+
+    | Paper link: Li, F., Wang, Y., Applied Sciences 9(1):76 (2019), https://doi.org/10.3390/app9010076 ,
+      Sec. 2 (Eq. 1-3, Fig. 1); WGAN-GP: Gulrajani et al. (2017), https://arxiv.org/abs/1704.00028 .
+
+    Training follows WGAN-GP's defaults (the paper gives none): ``n_critic=5`` critic steps per
+    generator step, penalty weight ``lambda=10``, Adam(1e-4, beta_1=0, beta_2=0.9).
+    """
+
+    params = ["latent_dim", "generator_widths", "critic_widths", "gp_weight", "n_critic", "learning_rate",
+              "batch_size", "seed", "verbose"]
+
+    def __init__(self, latent_dim: int = 100, generator_widths: tuple[int, int, int] = (256, 128, 64),
+                 critic_widths: tuple[int, int, int] = (64, 128, 256), gp_weight: float = 10.0, n_critic: int = 5,
+                 learning_rate: float = 1e-4, batch_size: int = 64, seed: int | None = None,
+                 verbose: bool = False) -> None:
+        """
+        :param latent_dim: Size of the generator's random input.
+        :param generator_widths: Widths of the three DeconvUnits (paper 256, 128, 64).
+        :param critic_widths: Widths of the three ConvUnits (paper 64, 128, 256).
+        :param gp_weight: Gradient penalty weight ``lambda`` of Eq. 3.
+        :param n_critic: Critic steps per generator step.
+        :param learning_rate: Adam learning rate of both networks.
+        :param batch_size: Batch size.
+        :param seed: Seed of the initialisation, the training noise and the shuffling.
+        :param verbose: Show a progress bar in :meth:`fit`.
+        """
+        self.latent_dim = latent_dim
+        self.generator_widths = tuple(generator_widths)
+        self.critic_widths = tuple(critic_widths)
+        self.gp_weight = gp_weight
+        self.n_critic = n_critic
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.seed = seed
+        self.verbose = verbose
+        self._check_params()
+        self.generator_: keras.Model | None = None
+        self.critic_: keras.Model | None = None
+        self.scale_: float | None = None
+        self.history_: list[dict[str, float]] = []
+
+    def fit(self, noise: np.ndarray, nb_epochs: int = 20) -> "GNR":
+        """
+        Train the WGAN-GP on real noise samples.
+
+        :param noise: Real adversarial noise ``x_adv - x``, shape ``(n, H, W, C)``.
+        :param nb_epochs: Passes over the noise (each batch: ``n_critic`` critic steps, one generator step).
+        :return: self.
+        :raises ValueError: Bad noise array or epoch count.
+        """
+        noise = check_inputs(noise, "noise", min_samples=2)
+        if noise.ndim != 4:
+            raise ValueError(f"noise must have shape (n, H, W, C), got {noise.shape}")
+        if not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
+            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
+        if self.seed is not None:
+            keras.utils.set_random_seed(int(self.seed))
+        rng = np.random.default_rng(self.seed)
+        self.scale_ = float(max(np.abs(noise).max(), 1e-6))
+        shape = tuple(int(s) for s in noise.shape[1:])
+        gen, critic = build_generator(shape, self.latent_dim, self.generator_widths), build_critic(shape, self.critic_widths)
+        self.generator_, self.critic_ = gen, critic
+        g_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
+        c_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
+        scale, gp_weight, latent_dim = self.scale_, float(self.gp_weight), self.latent_dim
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
+        def critic_step(real):
+            n = tf.shape(real)[0]
+            fake = scale * gen(tf.random.normal([n, latent_dim]), training=True)
+            alpha = tf.random.uniform([n, 1, 1, 1])
+            between = alpha * real + (1.0 - alpha) * fake
+            with tf.GradientTape() as tape:
+                with tf.GradientTape() as gp_tape:
+                    gp_tape.watch(between)
+                    score_between = critic(between, training=True)
+                grad = gp_tape.gradient(score_between, between)
+                norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
+                penalty = tf.reduce_mean(tf.square(norm - 1.0))
+                wasserstein = tf.reduce_mean(critic(real, training=True)) - tf.reduce_mean(critic(fake, training=True))
+                loss = -wasserstein + gp_weight * penalty  # Eq. 3, minimised by the critic
+            c_opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
+            return wasserstein
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
+        def generator_step(n):
+            with tf.GradientTape() as tape:
+                fake = scale * gen(tf.random.normal([n, latent_dim]), training=True)
+                loss = -tf.reduce_mean(critic(fake, training=True))
+            g_opt.apply_gradients(zip(tape.gradient(loss, gen.trainable_variables), gen.trainable_variables))
+            return loss
+
+        real_all = noise.astype(np.float32)
+        for epoch in tqdm(range(int(nb_epochs)), desc="GNR", disable=not self.verbose):
+            order = rng.permutation(len(real_all))
+            distances = []
+            for i, s in enumerate(batches(len(order), self.batch_size)):
+                distances.append(float(critic_step(real_all[np.sort(order[s])])))
+                if (i + 1) % self.n_critic == 0:
+                    generator_step(tf.constant(self.batch_size))
+            self.history_.append({"epoch": epoch, "wasserstein": float(np.mean(distances))})
+        return self
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """
+        Sample ``n`` noise images from the trained generator.
+
+        :param n: Number of samples.
+        :param seed: Seed of the latent vectors.
+        :return: Noise of shape ``(n, H, W, C)`` within ``[-scale_, scale_]``.
+        :raises ValueError: If the GNR is not fitted or ``n`` is negative.
+        """
+        if self.generator_ is None:
+            raise ValueError("the GNR is not fitted; call fit(noise) first")
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        out = [self.scale_ * self.generator_(z[s], training=False).numpy() for s in batches(n, 512)]
+        shape = tuple(self.generator_.output_shape[1:])
+        return np.concatenate(out) if out else np.zeros((0, *shape), np.float32)
+
+    def _check_params(self) -> None:
+        for name in ("latent_dim", "n_critic", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("generator_widths", "critic_widths"):
+            widths = getattr(self, name)
+            if len(widths) != 3 or any(not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
+                raise ValueError(f"{name} must be three positive integers, got {widths!r}")
+        if not self.gp_weight >= 0:
+            raise ValueError(f"gp_weight must be >= 0, got {self.gp_weight!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+
+
+__all__ = ["GNR", "build_critic", "build_generator"]

@@ -1,0 +1,446 @@
+"""UDDN: the U-Net based deep denoising network of Li & Wang (2018), as an ART preprocessor.
+
+The denoiser (:func:`art_ext.models.unet.uddn_unet`, the paper's Fig. 3) predicts the negative
+adversarial noise and subtracts it from the input. It is trained *guided by a classifier*: the
+loss is the L1 distance between the classifier's logits (``guide="logits"``, the paper's LGD,
+l = -1) or last feature layer (``guide="features"``, FGD, l = -2) on the denoised image and on
+the clean image, or plain pixel L1 (``guide="pixels"``, the DAE-style baseline). Only the
+denoiser is trained. Training pairs are built from clean images with FGSM and I-FGSM (2, 4, 8
+iterations) on the guide classifier at a uniformly sampled perturbation level (paper Sec. 5.1),
+optionally augmented with noise sampled from a :class:`~art_ext.defences.preprocessor.GNR`.
+
+The denoiser is differentiable, so ART's white-box attacks (e.g. ``ProjectedGradientDescent`` on a
+``TensorFlowV2Classifier(preprocessing_defences=uddn)``) attack through it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
+from tqdm.auto import tqdm
+
+from art_ext.models.unet import PAPER_WIDTHS, uddn_unet
+from art_ext.utils import batches, check_clip_values, check_inputs, check_labels, fgsm, iterative_fgsm
+
+if TYPE_CHECKING:
+    from art_ext.defences.preprocessor.gnr import GNR
+
+logger = logging.getLogger(__name__)
+
+GUIDES = ("logits", "features", "pixels")
+#: Attacks that build the training pairs: FGSM and I-FGSM with 2, 4 and 8 iterations (paper Sec. 5.1).
+PAPER_ATTACKS = ("fgsm", "ifgsm2", "ifgsm4", "ifgsm8")
+_CONFIG_NAME = "uddn_config.json"
+
+
+def _attack_steps(name: str) -> int:
+    """``"fgsm"`` -> 1, ``"ifgsmK"`` -> K; ``ValueError`` otherwise."""
+    if name == "fgsm":
+        return 1
+    if name.startswith("ifgsm") and name[5:].isdigit() and int(name[5:]) >= 1:
+        return int(name[5:])
+    raise ValueError(f"attacks must be 'fgsm' or 'ifgsm<K>' (e.g. 'ifgsm4'), got {name!r}")
+
+
+def guide_model(model: keras.Model, guide: str) -> keras.Model | None:
+    """The Keras model whose outputs the guided loss compares: the logits model itself (``"logits"``),
+    the input of its last layer (``"features"``), or ``None`` (``"pixels"``)."""
+    if guide == "pixels":
+        return None
+    if guide == "logits":
+        return model
+    try:
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        return keras.Model(inputs, model.layers[-1].input, name=f"{model.name}_features")
+    except (AttributeError, ValueError, IndexError) as err:
+        raise ValueError("guide='features' needs a functional or Sequential Keras model whose last layer maps "
+                         "the last feature layer to the logits") from err
+
+
+class UDDN(PreprocessorTensorFlowV2):
+    """
+    U-Net based deep denoising network (UDDN) trained with a classifier-guided loss.
+
+    | Paper link: Li, F., Wang, Y. "Defending against adversarial attacks using a U-Net-based deep
+      denoising network and knowledge transfer" (UDDN), Applied Sciences 9(1):76, 2019 (online 2018),
+      https://doi.org/10.3390/app9010076 . The guided loss follows HGD (Liao et al., CVPR 2018),
+      https://arxiv.org/abs/1712.02976 .
+
+    | Please keep in mind the limitations of defences: HGD-style denoisers are broken by adaptive
+      attacks that go through them (Athalye et al. 2018, https://arxiv.org/abs/1802.00420 ).
+      Evaluate with white-box attacks on the defended classifier, not only with transferred ones.
+
+    Choices where the paper is vague (all parameters): the C3 unit feeds the concatenation of its
+    first two units to the third; upsampling is bilinear; the input is padded by edge replication
+    to a multiple of 16; the denoised image is clipped to ``clip_values``; the L1 loss is the mean
+    absolute difference; the perturbation level is uniform in ``eps_range`` (the paper's "[0, 1]"
+    is in units we cannot recover); clean pairs ``(x, x)`` are added by default
+    (``include_clean``) so the denoiser learns to leave clean images alone.
+    """
+
+    params = ["classifier", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
+              "eps_range", "include_clean", "learning_rate", "min_learning_rate", "patience", "batch_size",
+              "forward_batch_size", "seed", "verbose"]
+
+    def __init__(self, classifier=None, guide: str = "logits", clip_values: tuple[float, float] = (0.0, 1.0),
+                 channels: int | None = None, widths: tuple[int, ...] = PAPER_WIDTHS, lateral: bool = True,
+                 residual: bool = True, attacks: tuple[str, ...] = PAPER_ATTACKS,
+                 eps_range: tuple[float, float] = (0.0, 0.3), include_clean: bool = True,
+                 learning_rate: float = 1e-3, min_learning_rate: float = 1e-4, patience: int = 2,
+                 batch_size: int = 32, forward_batch_size: int = 512, seed: int | None = None,
+                 apply_fit: bool = False, apply_predict: bool = True, verbose: bool = False) -> None:
+        """
+        Create a UDDN preprocessor (the denoiser is built now, and trained by :meth:`fit`).
+
+        :param classifier: ART ``TensorFlowV2Classifier`` (or any estimator with a Keras ``model``
+               that outputs logits) guiding the training and making the training pairs. Needed for
+               ``guide="logits"``/``"features"`` and for :meth:`fit` without ``x_adversarial``.
+        :param guide: ``"logits"`` (LGD, l=-1), ``"features"`` (FGD, l=-2) or ``"pixels"`` (pixel L1).
+        :param clip_values: ``(min, max)`` of valid inputs; the output is clipped to it.
+        :param channels: Image channels; default the classifier's ``input_shape[-1]``.
+        :param widths: Widths of the five encoder modules (the decoder reuses the first four);
+               the paper/HGD widths ``(64, 128, 256, 256, 256)`` by default.
+        :param lateral: U-Net lateral connections; ``False`` is the paper's DAE architecture.
+        :param residual: Learn the noise and output ``x - dx`` (paper); ``False`` outputs the image.
+        :param attacks: Attacks making training pairs: ``"fgsm"`` and ``"ifgsm<K>"``.
+        :param eps_range: L-inf perturbation level of each training pair, uniform in ``[lo, hi]``.
+        :param include_clean: Also train on clean pairs ``(x, x)``.
+        :param learning_rate: Initial Adam learning rate (paper 1e-3).
+        :param min_learning_rate: The rate decays by 10x on a loss plateau down to this (paper 1e-4).
+        :param patience: Epochs without a 1% loss improvement before the rate decays.
+        :param batch_size: Training batch size (paper 32).
+        :param forward_batch_size: Chunk size of :meth:`forward` on large batches (memory bound only).
+        :param seed: Seed of the network initialisation, the perturbation levels and the shuffling.
+        :param apply_fit: True if applied during fitting/training (of the classifier).
+        :param apply_predict: True if applied during predicting.
+        :param verbose: Show a progress bar in :meth:`fit`.
+        """
+        super().__init__(is_fitted=False, apply_fit=apply_fit, apply_predict=apply_predict)
+        self.classifier = classifier
+        self.guide = guide
+        self.clip_values = clip_values
+        if channels is None and classifier is not None and getattr(classifier, "input_shape", None):
+            channels = int(classifier.input_shape[-1])
+        self.channels = channels
+        self.widths = tuple(widths)
+        self.lateral = bool(lateral)
+        self.residual = bool(residual)
+        self.attacks = tuple(attacks)
+        self.eps_range = tuple(eps_range)
+        self.include_clean = bool(include_clean)
+        self.learning_rate = learning_rate
+        self.min_learning_rate = min_learning_rate
+        self.patience = patience
+        self.batch_size = batch_size
+        self.forward_batch_size = forward_batch_size
+        self.seed = seed
+        self.verbose = verbose
+        self._check_params()
+        self.clip_values = check_clip_values(clip_values)
+        if seed is not None:
+            keras.utils.set_random_seed(int(seed))
+        self.denoiser_ = uddn_unet(self.channels, self.widths, lateral=self.lateral, residual=self.residual)
+        self.history_: list[dict[str, float]] = []
+        self._guide_model = None if classifier is None else guide_model(classifier.model, guide)
+        self._denoise = self._compile_denoise()
+
+    def _compile_denoise(self):
+        """The compiled inference pass of the current ``denoiser_``."""
+        return tf.function(lambda x: self._clip(self.denoiser_(x, training=False)), input_signature=[self._spec()])
+
+    def _spec(self) -> tf.TensorSpec:
+        """One signature for every batch size and image size: each ``tf.function`` is traced once."""
+        return tf.TensorSpec([None, None, None, self.channels], tf.float32)
+
+    # ------------------------------------------------------------------ inference
+
+    def _clip(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(x, self.clip_values[0], self.clip_values[1])
+
+    def forward(self, x: "tf.Tensor", y: Any | None = None) -> tuple["tf.Tensor", Any | None]:
+        """
+        Denoise a batch (differentiable; large batches run in chunks of ``forward_batch_size``).
+
+        :param x: Batch of shape ``(n, H, W, channels)``, any ``H`` and ``W``.
+        :param y: Labels, returned unchanged.
+        :return: Denoised batch of the same shape, clipped to ``clip_values``, and ``y``.
+        :raises ValueError: If ``x`` is not a 4-D batch with ``channels`` channels.
+        """
+        x = tf.convert_to_tensor(x, dtype=tf.float32)
+        if x.shape.rank != 4 or x.shape[-1] != self.channels:
+            raise ValueError(f"x must have shape (n, H, W, {self.channels}) (NHWC), got {tuple(x.shape)}")
+        n = x.shape[0]
+        if n is None or n <= self.forward_batch_size:
+            return self._denoise(x), y
+        return tf.concat([self._denoise(x[s]) for s in batches(n, self.forward_batch_size)], axis=0), y
+
+    def __call__(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """
+        Denoise a NumPy batch.
+
+        :param x: Batch ``(n, H, W, channels)`` with values within ``clip_values``.
+        :param y: Labels, returned unchanged.
+        :return: Denoised batch and ``y``.
+        :raises ValueError: Wrong shape or channel count, NaN/inf, or values outside ``clip_values``.
+        """
+        x = check_inputs(x, "x", self.clip_values)
+        if x.ndim != 4 or x.shape[-1] != self.channels:
+            raise ValueError(f"x must have shape (n, H, W, {self.channels}) (NHWC), got {x.shape}")
+        x_out, _ = self.forward(tf.convert_to_tensor(x))
+        return x_out.numpy(), y
+
+    # ------------------------------------------------------------------ training pairs
+
+    def make_pairs(self, x: np.ndarray, y: np.ndarray | None = None,
+                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Build training pairs ``(x_noisy, x_clean)``: each attack of ``attacks`` on the guide classifier
+        at a per-sample L-inf level uniform in ``eps_range`` (and ``(x, x)`` if ``include_clean``).
+
+        :param x: Clean images.
+        :param y: Labels for the attacks; default the classifier's predictions (no labels needed).
+        :param rng: Random generator of the perturbation levels.
+        :return: ``(x_noisy, x_clean)``, each ``len(attacks) (+1) * n`` images.
+        :raises ValueError: Without a classifier, or bad ``x``/``y``.
+        """
+        if self.classifier is None:
+            raise ValueError("make_pairs (and fit without x_adversarial) needs a classifier to attack")
+        x = check_inputs(x, "x", self.clip_values)
+        model = self.classifier.model
+        if y is None:
+            y = np.concatenate([np.argmax(model(x[s], training=False), axis=1)
+                                for s in batches(len(x), self.forward_batch_size)])
+        y = check_labels(y, len(x), int(model.output_shape[-1]))
+        rng = rng or np.random.default_rng(self.seed)
+        logits_fn = lambda t: model(t, training=False)  # noqa: E731
+
+        signature = [tf.TensorSpec([None, *x.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64),
+                     tf.TensorSpec([None], tf.float32)]
+
+        def compiled_attack(steps: int):
+            if steps == 1:
+                return tf.function(lambda xb, yb, eps: fgsm(logits_fn, xb, yb, eps, self.clip_values),
+                                   input_signature=signature)
+            return tf.function(lambda xb, yb, eps: iterative_fgsm(logits_fn, xb, yb, eps, steps,
+                                                                  clip_values=self.clip_values),
+                               input_signature=signature)
+
+        noisy, clean = [], []
+        for name in self.attacks:
+            steps = _attack_steps(name)
+            attack = compiled_attack(steps)
+            eps = rng.uniform(*self.eps_range, size=len(x)).astype(np.float32)
+            noisy.append(np.concatenate([attack(x[s], y[s], eps[s]).numpy()
+                                         for s in batches(len(x), self.forward_batch_size)]))
+            clean.append(x)
+        if self.include_clean:
+            noisy.append(x)
+            clean.append(x)
+        return np.concatenate(noisy), np.concatenate(clean)
+
+    # ------------------------------------------------------------------ training
+
+    def _make_train_step(self, optimizer: keras.optimizers.Optimizer):
+        denoiser, target = self.denoiser_, self._guide_model
+
+        @tf.function(input_signature=[self._spec(), self._spec()])
+        def step(x_noisy, x_clean):
+            with tf.GradientTape() as tape:
+                x_hat = self._clip(denoiser(x_noisy, training=True))
+                if target is None:
+                    loss = tf.reduce_mean(tf.abs(x_hat - x_clean))
+                else:
+                    loss = tf.reduce_mean(tf.abs(target(x_hat, training=False) - target(x_clean, training=False)))
+            grads = tape.gradient(loss, denoiser.trainable_variables)
+            optimizer.apply_gradients(zip(grads, denoiser.trainable_variables))
+            return loss
+
+        return step
+
+    def guided_loss(self, x_noisy: np.ndarray, x_clean: np.ndarray) -> float:
+        """The training loss (L1 on the guide's outputs, or on pixels) of the current denoiser, in inference mode."""
+        x_noisy = check_inputs(x_noisy, "x_noisy", self.clip_values)
+        x_clean = check_inputs(x_clean, "x_clean", self.clip_values, input_shape=x_noisy.shape[1:])
+        if len(x_noisy) != len(x_clean):
+            raise ValueError(f"x_noisy and x_clean must have the same length, got {len(x_noisy)} and {len(x_clean)}")
+        total = 0.0
+        for s in batches(len(x_noisy), self.forward_batch_size):
+            x_hat = self._denoise(x_noisy[s])
+            if self._guide_model is None:
+                diff = tf.abs(x_hat - x_clean[s])
+            else:
+                diff = tf.abs(self._guide_model(x_hat, training=False) - self._guide_model(x_clean[s], training=False))
+            total += float(tf.reduce_mean(diff)) * (s.stop - s.start)
+        return total / len(x_noisy)
+
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None, x_adversarial: np.ndarray | None = None,
+            nb_epochs: int = 30, batch_size: int | None = None, gnr: "GNR | None" = None, gnr_ratio: float = 0.0,
+            **kwargs) -> None:
+        """
+        Train the denoiser (the classifier is not changed).
+
+        :param x: Clean training images ``(n, H, W, channels)``.
+        :param y: Labels for making the adversarial pairs; default the classifier's predictions.
+        :param x_adversarial: Noisy counterparts of ``x`` (same shape). If ``None``, pairs are made with
+               :meth:`make_pairs` (FGSM / I-FGSM on the guide classifier).
+        :param nb_epochs: Number of epochs (paper 30-40).
+        :param batch_size: Batch size; default the ``batch_size`` parameter (paper 32).
+        :param gnr: A fitted :class:`~art_ext.defences.preprocessor.GNR`; with ``gnr_ratio > 0`` it adds
+               ``round(gnr_ratio * n)`` pairs ``(clip(x + noise), x)`` with sampled noise (paper Sec. 2).
+        :param gnr_ratio: Number of GNR pairs per clean image (the paper uses 2 on new clean images).
+        :param kwargs: Unused (ART signature).
+        :raises ValueError: Bad inputs, or a guide that needs a classifier without one.
+        """
+        if self.guide != "pixels" and self._guide_model is None:
+            raise ValueError(f"guide={self.guide!r} needs a classifier: load(path, classifier=...) to train further")
+        x = check_inputs(x, "x", self.clip_values)
+        if x.ndim != 4 or x.shape[-1] != self.channels:
+            raise ValueError(f"x must have shape (n, H, W, {self.channels}) (NHWC), got {x.shape}")
+        if not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
+            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
+        batch_size = self.batch_size if batch_size is None else batch_size
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if gnr_ratio < 0 or (gnr_ratio > 0 and gnr is None):
+            raise ValueError(f"gnr_ratio must be >= 0 and needs a fitted gnr, got {gnr_ratio!r} with gnr={gnr!r}")
+        rng = np.random.default_rng(self.seed)
+        if x_adversarial is None:
+            x_noisy, x_clean = self.make_pairs(x, y, rng)
+        else:
+            x_noisy = check_inputs(x_adversarial, "x_adversarial", self.clip_values, input_shape=x.shape[1:])
+            if len(x_noisy) != len(x):
+                raise ValueError(f"x_adversarial must have one image per x ({len(x)}), got {len(x_noisy)}")
+            x_clean = x
+        if gnr_ratio > 0:
+            idx = rng.integers(0, len(x), size=int(round(gnr_ratio * len(x))))
+            noise = gnr.sample(len(idx), seed=int(rng.integers(2**31)))
+            if noise.shape[1:] != x.shape[1:]:
+                raise ValueError(f"the GNR makes noise of shape {noise.shape[1:]}, the images are {x.shape[1:]}")
+            x_noisy = np.concatenate([x_noisy, np.clip(x[idx] + noise, *self.clip_values)])
+            x_clean = np.concatenate([x_clean, x[idx]])
+
+        optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
+        step = self._make_train_step(optimizer)
+        best, waited = np.inf, 0
+        bar = tqdm(range(int(nb_epochs)), desc="UDDN", disable=not self.verbose)
+        for epoch in bar:
+            order = rng.permutation(len(x_noisy))
+            total = 0.0
+            for s in batches(len(order), batch_size):
+                idx = np.sort(order[s])
+                total += float(step(x_noisy[idx], x_clean[idx])) * len(idx)
+            loss = total / len(order)
+            lr = float(optimizer.learning_rate.numpy())
+            self.history_.append({"epoch": epoch, "loss": loss, "learning_rate": lr})
+            bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.1e}")
+            if loss < best * 0.99:
+                best, waited = loss, 0
+            else:
+                waited += 1
+                if waited >= self.patience and lr > self.min_learning_rate:
+                    optimizer.learning_rate.assign(max(lr * 0.1, self.min_learning_rate))
+                    waited = 0
+        self._is_fitted = True
+
+    # ------------------------------------------------------------------ persistence
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments except the classifier (JSON-serialisable)."""
+        return {"guide": self.guide, "clip_values": list(self.clip_values), "channels": self.channels,
+                "widths": list(self.widths), "lateral": self.lateral, "residual": self.residual,
+                "attacks": list(self.attacks), "eps_range": list(self.eps_range), "include_clean": self.include_clean,
+                "learning_rate": self.learning_rate, "min_learning_rate": self.min_learning_rate,
+                "patience": self.patience, "batch_size": self.batch_size,
+                "forward_batch_size": self.forward_batch_size, "seed": self.seed,
+                "apply_fit": self.apply_fit, "apply_predict": self.apply_predict, "verbose": self.verbose}
+
+    def save(self, path: str) -> None:
+        """
+        Save the denoiser and this configuration to a ``.keras`` file (atomically).
+
+        :param path: Destination; must end in ``.keras``.
+        :raises ValueError: If ``path`` does not end in ``.keras``.
+        """
+        if not str(path).endswith(".keras"):
+            raise ValueError(f"path must end in .keras, got {path!r}")
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
+        os.close(fd)
+        try:
+            self.denoiser_.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:  # Keras ignores extra members of the archive
+                archive.writestr(_CONFIG_NAME, json.dumps({**self.get_config(), "is_fitted": self.is_fitted,
+                                                           "history": self.history_}))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str, classifier=None) -> "UDDN":
+        """
+        Load a UDDN written by :meth:`save`.
+
+        :param path: The ``.keras`` file.
+        :param classifier: Guide classifier to attach (needed only to train further or make pairs).
+        :return: The UDDN, with the saved weights.
+        """
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read(_CONFIG_NAME))
+        is_fitted, history = config.pop("is_fitted"), config.pop("history")
+        # The guide classifier is only needed to train further: load without one as a pixel-guided shell.
+        guide = config["guide"] if classifier is not None else "pixels"
+        uddn = cls(classifier=classifier, **{**config, "guide": guide, "seed": None})
+        uddn.guide, uddn.seed = config["guide"], config["seed"]
+        uddn.denoiser_ = keras.models.load_model(path, compile=False)
+        uddn._denoise = uddn._compile_denoise()
+        uddn._is_fitted, uddn.history_ = is_fitted, history
+        return uddn
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_params(self) -> None:
+        if self.guide not in GUIDES:
+            raise ValueError(f"guide must be one of {GUIDES}, got {self.guide!r}")
+        if self.classifier is not None and not isinstance(getattr(self.classifier, "model", None), keras.Model):
+            raise ValueError("classifier must be an ART TensorFlowV2Classifier (or estimator) with a Keras `model` "
+                             "that outputs logits")
+        if self.guide != "pixels" and self.classifier is None:
+            raise ValueError(f"guide={self.guide!r} needs a classifier; pass classifier=... or use guide='pixels'")
+        check_clip_values(self.clip_values)
+        if self.channels is None:
+            raise ValueError("channels is required when there is no classifier to read it from")
+        if not isinstance(self.channels, (int, np.integer)) or self.channels < 1:
+            raise ValueError(f"channels must be a positive integer, got {self.channels!r}")
+        if self.classifier is not None and int(self.classifier.input_shape[-1]) != self.channels:
+            raise ValueError(f"channels={self.channels} but the classifier takes {self.classifier.input_shape[-1]}")
+        if len(self.widths) != 5 or any(not isinstance(w, (int, np.integer)) or w < 1 for w in self.widths):
+            raise ValueError(f"widths must be five positive integers, got {self.widths!r}")
+        if not self.attacks:
+            raise ValueError("attacks must name at least one attack")
+        for name in self.attacks:
+            _attack_steps(name)
+        if len(self.eps_range) != 2 or not 0 <= self.eps_range[0] <= self.eps_range[1]:
+            raise ValueError(f"eps_range must be (lo, hi) with 0 <= lo <= hi, got {self.eps_range!r}")
+        if not 0 < self.min_learning_rate <= self.learning_rate:
+            raise ValueError(f"need 0 < min_learning_rate <= learning_rate, got {self.min_learning_rate!r} "
+                             f"and {self.learning_rate!r}")
+        for name in ("patience", "batch_size", "forward_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
+
+
+__all__ = ["GUIDES", "PAPER_ATTACKS", "UDDN", "guide_model"]

@@ -1,0 +1,167 @@
+"""Knowledge-transfer training of Li & Wang (2018), Sec. 4: a teacher on (denoised) images and
+one-hot labels, then a student of the same architecture on the teacher's soft outputs with
+``L = KL(P_t || P_s) + lambda * KL(P_t^T || P_s^T)`` at softmax temperature ``T``.
+
+ART's ``DefensiveDistillation`` trains the student on the teacher's probabilities at T = 1 only;
+this trainer adds the temperature term and an optional preprocessor (e.g. a fitted
+:class:`~art_ext.defences.preprocessor.UDDN`) in front of both models.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from art.defences.trainer.trainer import Trainer
+from tqdm.auto import tqdm
+
+from art_ext.utils import batches, check_inputs, check_labels
+
+
+def distillation_loss(teacher_logits: tf.Tensor, student_logits: tf.Tensor, temperature: float,
+                      lambda_: float) -> tf.Tensor:
+    """Batch mean of ``KL(P_t || P_s) + lambda * KL(P_t^T || P_s^T)`` (Eq. 6; ``P^T = softmax(z / T)``)."""
+
+    def kl(t_logits, s_logits):
+        log_pt, log_ps = tf.nn.log_softmax(t_logits), tf.nn.log_softmax(s_logits)
+        return tf.reduce_sum(tf.exp(log_pt) * (log_pt - log_ps), axis=-1)
+
+    loss = kl(teacher_logits, student_logits) + lambda_ * kl(teacher_logits / temperature, student_logits / temperature)
+    return tf.reduce_mean(loss)
+
+
+class DistillationTrainer(Trainer):
+    """
+    Teacher-student knowledge transfer with a temperature term, optionally behind a preprocessor.
+
+    | Paper link: Li, F., Wang, Y. "Defending against adversarial attacks using a U-Net-based deep
+      denoising network and knowledge transfer", Applied Sciences 9(1):76 (2019),
+      https://doi.org/10.3390/app9010076 , Sec. 4, Eq. 6. Distillation: Hinton et al. (2015),
+      https://arxiv.org/abs/1503.02531 .
+
+    The student is the wrapped classifier (trained in place, then deployed); the teacher is a fresh
+    copy of its architecture (or ``teacher`` if given). The paper gives no values of ``T`` and
+    ``lambda``; the defaults (T = 10, lambda = 1) are ours. The KL terms are not rescaled by
+    ``T**2`` (paper's Eq. 6 as written).
+    """
+
+    params = ["classifier", "teacher", "preprocessor", "temperature", "lambda_", "nb_epochs", "teacher_epochs",
+              "batch_size", "learning_rate", "seed", "verbose"]
+
+    def __init__(self, classifier, teacher: keras.Model | None = None, preprocessor=None, temperature: float = 10.0,
+                 lambda_: float = 1.0, nb_epochs: int = 10, teacher_epochs: int | None = None, batch_size: int = 128,
+                 learning_rate: float = 1e-3, seed: int | None = None, verbose: bool = False) -> None:
+        """
+        :param classifier: The student: an ART ``TensorFlowV2Classifier`` with a Keras logits ``model``.
+        :param teacher: Keras logits model used as the teacher (trained by :meth:`fit` unless
+               ``teacher_epochs=0``); default a freshly initialised clone of the student's architecture.
+        :param preprocessor: ART preprocessor (e.g. a fitted UDDN) applied to the training images first;
+               ``None`` trains on the images as given.
+        :param temperature: Softmax temperature ``T >= 1`` of the second KL term.
+        :param lambda_: Weight ``lambda >= 0`` of the temperature term.
+        :param nb_epochs: Student epochs.
+        :param teacher_epochs: Teacher epochs (cross-entropy on one-hot labels); default ``nb_epochs``;
+               0 keeps a given, already trained teacher.
+        :param batch_size: Batch size of both trainings.
+        :param learning_rate: Adam learning rate of both trainings.
+        :param seed: Seed of the teacher initialisation and the shuffling.
+        :param verbose: Show progress bars.
+        """
+        super().__init__(classifier)
+        self.teacher = teacher
+        self.preprocessor = preprocessor
+        self.temperature = temperature
+        self.lambda_ = lambda_
+        self.nb_epochs = nb_epochs
+        self.teacher_epochs = nb_epochs if teacher_epochs is None else teacher_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.seed = seed
+        self.verbose = verbose
+        self._check_params()
+        self.history_: dict[str, list[float]] = {"teacher": [], "student": []}
+
+    def _epochs(self, x: np.ndarray, step, nb_epochs: int, rng: np.random.Generator, name: str) -> list[float]:
+        losses = []
+        for _ in tqdm(range(nb_epochs), desc=name, disable=not self.verbose):
+            order = rng.permutation(len(x))
+            total = 0.0
+            for s in batches(len(x), self.batch_size):
+                idx = np.sort(order[s])
+                total += float(step(idx)) * len(idx)
+            losses.append(total / len(x))
+        return losses
+
+    def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> None:
+        """
+        Train the teacher on (preprocessed) ``x`` with one-hot ``y``, then the student on the teacher's outputs.
+
+        :param x: Training images (clean and/or adversarial).
+        :param y: Labels, class indices or one-hot.
+        :param kwargs: ``nb_epochs`` / ``teacher_epochs`` / ``batch_size`` override the constructor values.
+        :raises ValueError: Bad inputs.
+        """
+        for key in ("nb_epochs", "teacher_epochs", "batch_size"):
+            if key in kwargs:
+                setattr(self, key, kwargs[key])
+        self._check_params()
+        student = self._classifier.model
+        x = check_inputs(x, "x", self._classifier.clip_values, input_shape=tuple(student.input_shape[1:]))
+        y = check_labels(y, len(x), self._classifier.nb_classes)
+        if self.preprocessor is not None:
+            x = np.concatenate([self.preprocessor(x[s])[0] for s in batches(len(x), 512)])
+        rng = np.random.default_rng(self.seed)
+        if self.seed is not None:
+            keras.utils.set_random_seed(int(self.seed))
+        if self.teacher is None:
+            self.teacher = keras.models.clone_model(student)
+        teacher = self.teacher
+        x_tf, y_tf = tf.constant(x), tf.constant(y)
+
+        t_opt = keras.optimizers.Adam(self.learning_rate)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+        def teacher_step(idx):
+            xb, yb = tf.gather(x_tf, idx), tf.gather(y_tf, idx)
+            with tf.GradientTape() as tape:
+                logits = teacher(xb, training=True)
+                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+                    tf.one_hot(yb, self._classifier.nb_classes), logits))
+            t_opt.apply_gradients(zip(tape.gradient(loss, teacher.trainable_variables), teacher.trainable_variables))
+            return loss
+
+        s_opt = keras.optimizers.Adam(self.learning_rate)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+        def student_step(idx):
+            xb = tf.gather(x_tf, idx)
+            t_logits = teacher(xb, training=False)
+            with tf.GradientTape() as tape:
+                loss = distillation_loss(t_logits, student(xb, training=True), self.temperature, self.lambda_)
+            s_opt.apply_gradients(zip(tape.gradient(loss, student.trainable_variables), student.trainable_variables))
+            return loss
+
+        self.history_["teacher"] += self._epochs(x, teacher_step, self.teacher_epochs, rng, "teacher")
+        self.history_["student"] += self._epochs(x, student_step, self.nb_epochs, rng, "student")
+
+    def _check_params(self) -> None:
+        if not isinstance(getattr(self._classifier, "model", None), keras.Model):
+            raise ValueError("classifier must be an ART TensorFlowV2Classifier with a Keras logits `model`")
+        if self.teacher is not None and not isinstance(self.teacher, keras.Model):
+            raise ValueError(f"teacher must be a keras.Model or None, got {type(self.teacher).__name__}")
+        if self.preprocessor is not None and not callable(self.preprocessor):
+            raise ValueError("preprocessor must be an ART preprocessor (callable on (x) -> (x, y)) or None")
+        if not self.temperature >= 1:
+            raise ValueError(f"temperature must be >= 1, got {self.temperature!r}")
+        if not self.lambda_ >= 0:
+            raise ValueError(f"lambda_ must be >= 0, got {self.lambda_!r}")
+        for name, low in (("nb_epochs", 1), ("teacher_epochs", 0), ("batch_size", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.teacher_epochs == 0 and self.teacher is None:
+            raise ValueError("teacher_epochs=0 needs a trained teacher")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+
+
+__all__ = ["DistillationTrainer", "distillation_loss"]

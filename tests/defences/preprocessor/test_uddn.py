@@ -1,0 +1,151 @@
+"""Tests of the UDDN preprocessor and the GNR noise generator (tiny widths, embedded MNIST)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from art_ext.data import load_dataset
+from art_ext.defences.preprocessor import GNR, UDDN
+from art_ext.estimators import wrap
+from art_ext.experiments.harness import set_seed, train_model
+from art_ext.models import get_model
+
+TINY = (4, 4, 4, 4, 4)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    x, y = load_dataset("mnist", "train", source="embedded")
+    return x[:600], y[:600]
+
+
+@pytest.fixture(scope="module")
+def classifier(mnist):
+    set_seed(0)
+    x, y = mnist
+    return wrap(train_model(get_model("simple_cnn", (28, 28, 1), 10), x, y, epochs=2, batch_size=64))
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (13, 21, 1), (5, 7, 3)])
+def test_shape_and_range_preserved(shape):
+    uddn = UDDN(guide="pixels", channels=shape[-1], widths=TINY, seed=0)
+    x = np.random.default_rng(0).random((3, *shape), dtype=np.float32)
+    x_copy = x.copy()
+    out, y = uddn(x, np.arange(3))
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    np.testing.assert_array_equal(y, np.arange(3))
+    np.testing.assert_array_equal(x, x_copy)  # input not modified
+
+
+def test_forward_chunks_match_one_pass():
+    uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0, forward_batch_size=4)
+    x = np.random.default_rng(1).random((10, 12, 12, 1), dtype=np.float32)
+    chunked = uddn.forward(tf.constant(x))[0].numpy()
+    one_pass = uddn._denoise(tf.constant(x)).numpy()
+    np.testing.assert_allclose(chunked, one_pass, atol=1e-5)
+
+
+def test_gradient_flows_through_denoiser(classifier, mnist):
+    uddn = UDDN(classifier, widths=TINY, seed=0)
+    x = tf.constant(mnist[0][:4])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(uddn.forward(x)[0] ** 2)
+    grad = tape.gradient(out, x).numpy()
+    assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
+    # ...and ART's white-box machinery goes through it (exact gradient, differs from the identity's).
+    defended = wrap(classifier.model, preprocessing_defences=uddn)
+    y = np.eye(10)[mnist[1][:4]]
+    g_def, g_plain = defended.loss_gradient(mnist[0][:4], y), classifier.loss_gradient(mnist[0][:4], y)
+    assert g_def.shape == (4, 28, 28, 1) and np.abs(g_def).sum() > 0
+    assert not np.allclose(g_def, g_plain)
+
+
+def test_make_pairs_respects_eps_and_seed(classifier, mnist):
+    x = mnist[0][:32]
+    uddn = UDDN(classifier, widths=TINY, eps_range=(0.05, 0.1), attacks=("fgsm", "ifgsm2"), seed=3)
+    noisy, clean = uddn.make_pairs(x)
+    assert noisy.shape == (3 * 32, 28, 28, 1) and clean.shape == noisy.shape
+    linf = np.abs(noisy - clean).reshape(len(noisy), -1).max(axis=1)
+    assert linf[:64].max() <= 0.1 + 1e-5 and linf[:64].mean() > 0.04
+    np.testing.assert_array_equal(noisy[64:], x)  # include_clean pairs
+    np.testing.assert_array_equal(uddn.make_pairs(x)[0], noisy)  # deterministic under the seed
+
+
+def test_fit_lowers_guided_loss(classifier, mnist):
+    x = mnist[0][:96]
+    uddn = UDDN(classifier, guide="logits", widths=(4, 8, 8, 8, 8), attacks=("fgsm",), eps_range=(0.2, 0.3), seed=0,
+                batch_size=16)
+    noisy, clean = uddn.make_pairs(x)
+    before = uddn.guided_loss(noisy, clean)
+    uddn.fit(x, nb_epochs=4)
+    assert uddn.is_fitted and len(uddn.history_) == 4
+    assert uddn.history_[-1]["loss"] < uddn.history_[0]["loss"]
+    assert uddn.guided_loss(noisy, clean) < before
+
+
+def test_features_guide_uses_last_feature_layer(classifier, mnist):
+    uddn = UDDN(classifier, guide="features", widths=TINY)
+    assert uddn._guide_model.output_shape == (None, 32)  # simple_cnn: Dense(32) before the logits
+    x = mnist[0][:8]
+    assert uddn.guided_loss(x, x) >= 0.0 and uddn.guided_loss(np.clip(x + 0.3, 0, 1), x) > 0.0
+
+
+def test_dae_architecture_has_no_lateral_connections():
+    unet = UDDN(guide="pixels", channels=1, widths=TINY).denoiser_
+    dae = UDDN(guide="pixels", channels=1, widths=TINY, lateral=False, residual=False).denoiser_
+    assert any(layer.name.startswith("fuse") for layer in unet.layers)
+    assert not any(layer.name.startswith("fuse") for layer in dae.layers)
+    assert dae.count_params() < unet.count_params()
+
+
+def test_save_load_round_trip(tmp_path, classifier, mnist):
+    uddn = UDDN(classifier, widths=TINY, seed=1)
+    uddn.history_ = [{"epoch": 0, "loss": 1.0, "learning_rate": 1e-3}]
+    path = str(tmp_path / "uddn.keras")
+    uddn.save(path)
+    loaded = UDDN.load(path)
+    assert loaded.get_config() == uddn.get_config() and loaded.history_ == uddn.history_
+    x = mnist[0][:8]
+    np.testing.assert_array_equal(loaded(x)[0], uddn(x)[0])
+    with pytest.raises(ValueError, match="needs a classifier"):
+        loaded.fit(x, nb_epochs=1)  # a logits-guided denoiser loaded without its guide cannot train
+    assert [p.name for p in tmp_path.iterdir()] == ["uddn.keras"]  # no temp file left
+
+
+def test_bad_inputs_raise_clear_errors(classifier, mnist):
+    with pytest.raises(ValueError, match="needs a classifier"):
+        UDDN(guide="logits", channels=1)
+    with pytest.raises(ValueError, match="guide must be one of"):
+        UDDN(classifier, guide="pixel")
+    with pytest.raises(ValueError, match="channels=3 but the classifier takes 1"):
+        UDDN(classifier, channels=3)
+    with pytest.raises(ValueError, match="attacks"):
+        UDDN(classifier, attacks=("pgd",))
+    uddn = UDDN(classifier, widths=TINY)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, H, W, 1\)"):
+        uddn(np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="clip_values"):
+        uddn(np.full((2, 8, 8, 1), 1.5, np.float32))
+    with pytest.raises(ValueError, match="one image per x"):
+        uddn.fit(mnist[0][:4], x_adversarial=mnist[0][:3])
+    with pytest.raises(ValueError, match="path must end in .keras"):
+        uddn.save("/tmp/uddn.h5")
+
+
+def test_gnr_learns_noise_and_augments_fit(classifier, mnist):
+    rng = np.random.default_rng(0)
+    noise = (0.2 * np.sign(rng.standard_normal((64, 28, 28, 1)))).astype(np.float32)
+    gnr = GNR(latent_dim=8, generator_widths=(8, 8, 8), critic_widths=(8, 8, 8), batch_size=16, seed=0)
+    with pytest.raises(ValueError, match="not fitted"):
+        gnr.sample(2)
+    gnr.fit(noise, nb_epochs=2)
+    sample = gnr.sample(5, seed=1)
+    assert sample.shape == (5, 28, 28, 1) and np.abs(sample).max() <= gnr.scale_ + 1e-6
+    np.testing.assert_array_equal(gnr.sample(5, seed=1), sample)
+    assert len(gnr.history_) == 2 and np.isfinite(gnr.history_[-1]["wasserstein"])
+    uddn = UDDN(classifier, guide="pixels", widths=TINY, attacks=("fgsm",), seed=0)
+    uddn.fit(mnist[0][:16], nb_epochs=1, gnr=gnr, gnr_ratio=1.0)
+    assert uddn.is_fitted
+    with pytest.raises(ValueError, match="gnr_ratio"):
+        uddn.fit(mnist[0][:16], nb_epochs=1, gnr_ratio=1.0)

@@ -1,0 +1,66 @@
+"""Tests of the knowledge-transfer trainer (Li & Wang 2018, Sec. 4)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from art.defences.preprocessor import SpatialSmoothing
+
+from art_ext.data import load_dataset
+from art_ext.defences.trainer import DistillationTrainer
+from art_ext.defences.trainer.distillation import distillation_loss
+from art_ext.estimators import wrap
+from art_ext.experiments.harness import accuracy, set_seed
+from art_ext.models import get_model
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    x, y = load_dataset("mnist", "train", source="embedded")
+    xt, yt = load_dataset("mnist", "test", source="embedded")
+    return x[:600], y[:600], xt[:300], yt[:300]
+
+
+def _kl(p, q):
+    return np.sum(p * np.log(p / q), axis=-1)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_loss_matches_equation_6():
+    rng = np.random.default_rng(0)
+    zt, zs = rng.normal(size=(5, 10)).astype(np.float32), rng.normal(size=(5, 10)).astype(np.float32)
+    expected = np.mean(_kl(_softmax(zt), _softmax(zs)) + 0.5 * _kl(_softmax(zt / 4), _softmax(zs / 4)))
+    np.testing.assert_allclose(float(distillation_loss(tf.constant(zt), tf.constant(zs), 4.0, 0.5)), expected,
+                               rtol=1e-4)
+    assert abs(float(distillation_loss(tf.constant(zt), tf.constant(zt), 4.0, 0.5))) < 1e-6
+
+
+@pytest.mark.parametrize("preprocessor", [None, SpatialSmoothing(window_size=3)])
+def test_student_learns_from_teacher(mnist, preprocessor):
+    x, y, xt, yt = mnist
+    set_seed(0)
+    student = wrap(get_model("simple_cnn", (28, 28, 1), 10))
+    trainer = DistillationTrainer(student, preprocessor=preprocessor, temperature=5.0, nb_epochs=4, batch_size=32,
+                                  learning_rate=3e-3, seed=0)
+    trainer.fit(x, y)
+    assert trainer.get_classifier() is student
+    assert len(trainer.history_["teacher"]) == 4 and len(trainer.history_["student"]) == 4
+    assert trainer.history_["teacher"][-1] < trainer.history_["teacher"][0]
+    assert trainer.history_["student"][-1] < trainer.history_["student"][0]
+    assert accuracy(student, xt, yt) > 0.5  # chance: 0.1
+    agree = np.mean(student.predict(xt).argmax(1) == trainer.teacher.predict(xt, verbose=0).argmax(1))
+    assert agree > 0.6
+
+
+def test_bad_parameters_raise(mnist):
+    student = wrap(get_model("simple_cnn", (28, 28, 1), 10))
+    with pytest.raises(ValueError, match="temperature must be >= 1"):
+        DistillationTrainer(student, temperature=0.5)
+    with pytest.raises(ValueError, match="lambda_"):
+        DistillationTrainer(student, lambda_=-1.0)
+    with pytest.raises(ValueError, match="teacher_epochs=0 needs a trained teacher"):
+        DistillationTrainer(student, teacher_epochs=0)
+    with pytest.raises(ValueError, match="labels"):
+        DistillationTrainer(student, nb_epochs=1).fit(mnist[0][:10], mnist[1][:9])
