@@ -320,6 +320,9 @@ class LearningToConfuse(PoisoningAttackBlackBox):
                     best_score, best_weights = score, [v.numpy() for v in frozen.variables]
             self.history_.append(record)
             logger.info("round %d: %s", r + 1, record)
+            if "fresh_victim_val_accuracy" in record:
+                bar.set_postfix(victim_clean_acc=f"{running[-1]:.3f}",
+                                fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}")
             self._copy_weights(generator, frozen)
             self._copy_weights(make_victim(), victim)
         if x_val is not None:
