@@ -40,7 +40,7 @@ def _settings(run: Run, dataset: str) -> dict:
     if dataset == "mnist":
         return dict(eps=0.3, surrogate="deepconfuse_victim", batch_size=64,
                     n_train=run.pick(512, 10000, 60000), n_test=run.pick(256, 2000, 10000),
-                    rounds=run.pick(1, 25, 200), targeted_rounds=run.pick(1, 12, 100),
+                    rounds=run.pick(1, 30, 200), targeted_rounds=run.pick(1, 12, 100),
                     generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 5, 10))
     return dict(eps=0.032, surrogate="vgg11_bn", batch_size=256, n_train=run.pick(512, 10000, 50000),
                 n_test=run.pick(256, 2000, 10000), rounds=run.pick(1, 5, 100), targeted_rounds=0,
@@ -63,7 +63,7 @@ def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_
                                generator_learning_rate=cfg["generator_learning_rate"], seed=seed, verbose=verbose)
     key = cache_key(tag=tag, n=len(x), rounds=rounds, seed=seed, targeted=target_fn is not None,
                     **{k: cfg[k] for k in ("eps", "surrogate", "batch_size", "generator_learning_rate",
-                                           "victim_learning_rate")}, version=1)
+                                           "victim_learning_rate")}, version=2)
     path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
     if os.path.isfile(path):
         return attack.load(path), 0.0, True
