@@ -149,3 +149,14 @@ def test_bad_inputs(data):
     with pytest.raises(ValueError, match="generator must output"):
         LearningToConfuse(surrogate=tiny_mlp, nb_classes=CLASSES,
                           generator=conv_autoencoder((12, 12, 1))).fit(x, y)
+
+
+@pytest.mark.parametrize("shape, name", [((28, 28, 1), "deepconfuse_autoencoder"), ((30, 26, 1), "deepconfuse_autoencoder"),
+                                         ((32, 32, 3), "deepconfuse_unet"), ((36, 36, 3), "deepconfuse_unet")])
+def test_default_generators_keep_the_input_shape(shape, name):
+    from art_ext.models.generators import default_generator
+
+    generator = default_generator(shape)
+    assert generator.name == name
+    out = generator(np.random.default_rng(0).uniform(0, 1, (2, *shape)).astype(np.float32), training=False)
+    assert tuple(out.shape) == (2, *shape) and float(np.abs(out).max()) <= 1.0
