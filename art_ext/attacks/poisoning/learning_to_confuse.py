@@ -51,6 +51,11 @@ class LearningToConfuse(PoisoningAttackBlackBox):
     model trained on the previous round's poison: its accuracy on ``x_val`` (if given to :meth:`fit`)
     is the per-round fresh-victim accuracy, recorded in ``history_``.
 
+    Readings of details the paper leaves open (from the authors' code): the unrolled victim runs in training
+    mode (batch statistics for BN) on both the poisoned and the clean batch; the clean loss is taken on the
+    same batch; the victim uses plain SGD. The authors' generator learning rate (1e-4) is the default, but on a
+    CPU budget of rounds 1e-3 confuses far faster (see the results page).
+
     | Paper link: https://papers.nips.cc/paper/9368-learning-to-confuse-generating-training-time-adversarial-data-with-auto-encoder
     """
 
@@ -390,6 +395,9 @@ class LearningToConfuse(PoisoningAttackBlackBox):
         os.close(fd)
         try:
             generator.save(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file private (0600)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
