@@ -373,8 +373,8 @@ class LearningToConfuse(PoisoningAttackBlackBox):
         noise = np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
                                 for s in _slices(len(x), batch_size)]) if len(x) else np.zeros_like(x)
         lo, hi = self.clip_values
-        lower = np.maximum(x - np.float32(self.eps), np.float32(lo))
-        upper = np.minimum(x + np.float32(self.eps), np.float32(hi))
+        lower = np.maximum(_inside(x, -self.eps), np.float32(lo))
+        upper = np.minimum(_inside(x, self.eps), np.float32(hi))
         return np.clip(x + np.float32(self.eps) * noise, lower, upper).astype(np.float32)
 
     def noise(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -447,6 +447,14 @@ class LearningToConfuse(PoisoningAttackBlackBox):
             return check_labels(targets, len(y), nb_classes, "target_fn(y)")
         except ValueError as err:
             raise ValueError(f"target_fn returned invalid targets: {err}") from err
+
+
+def _inside(x: np.ndarray, step: float) -> np.ndarray:
+    """``x + step`` in float32, rounded towards ``x`` so that ``|result - x| <= |step|`` holds exactly."""
+    x64 = x.astype(np.float64)
+    bound = (x64 + step).astype(np.float32)
+    over = np.abs(bound.astype(np.float64) - x64) > abs(step)
+    return np.where(over, np.nextafter(bound, x), bound).astype(np.float32)
 
 
 def _slices(n: int, batch_size: int):
