@@ -11,6 +11,7 @@ REPRODUCTIONS: dict[str, str] = {
     "two-n-labeling": "art_ext.experiments.two_n_labeling",
     "nn-jpeg": "art_ext.experiments.nn_jpeg",
     "uddn": "art_ext.experiments.uddn",
+    "learning-to-confuse": "art_ext.experiments.learning_to_confuse",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]

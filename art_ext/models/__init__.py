@@ -12,7 +12,7 @@ from typing import Callable
 
 import keras
 
-from art_ext.models import kwon, small, vgg
+from art_ext.models import generators, kwon, small, vgg
 
 MODELS: dict[str, Callable[..., keras.Model]] = {
     **{f"kwon_{k}": fn for k, fn in kwon.MNIST.items()},
@@ -24,6 +24,8 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
     "deepconfuse_victim": small.deepconfuse_victim,
     "simple_cnn": small.simple_cnn,
     "simple_mlp": small.simple_mlp,
+    "deepconfuse_autoencoder": generators.conv_autoencoder,
+    "deepconfuse_unet": generators.unet,
 }
 
 

@@ -8,18 +8,23 @@ from art_ext.models._layers import build, check_shape, dense_head
 
 
 def deepconfuse_victim(input_shape, nb_classes, batch_norm: bool = True) -> keras.Model:
-    """The MNIST victim of Feng et al. (2019): conv 20 -> conv 50 (5x5, 2x2 max pooling) -> FC 500 -> logits, with BN."""
+    """The MNIST victim of Feng et al. (2019): conv 20 -> conv 50 (5x5, 2x2 max pooling) -> FC 500 -> logits, with BN.
+
+    BN momentum 0.9 is PyTorch's default, which the authors' victim uses; with Keras' 0.99 the running
+    statistics lag so far behind a few hundred training steps that inference-mode accuracy collapses
+    (97% in training mode, 11% in inference mode after 3 epochs on 5,000 digits).
+    """
     shape = check_shape(input_shape, nb_classes, min_side=12)
 
     def body(x):
         for width in (20, 50):
             x = layers.Conv2D(width, 5, use_bias=not batch_norm)(x)
             if batch_norm:
-                x = layers.BatchNormalization()(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.MaxPooling2D(2)(layers.ReLU()(x))
         x = layers.Dense(500, use_bias=not batch_norm)(layers.Flatten()(x))
         if batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
         return layers.Dense(nb_classes, name="logits")(layers.ReLU()(x))
 
     return build(shape, body, "deepconfuse_victim")

@@ -1,0 +1,466 @@
+"""Learning to Confuse (DeepConfuse): a noise generator trained to hijack a victim's training.
+
+| Paper link: https://papers.nips.cc/paper/9368-learning-to-confuse-generating-training-time-adversarial-data-with-auto-encoder
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from art.attacks.attack import PoisoningAttackBlackBox
+from art.estimators.classification import TensorFlowV2Classifier
+from tqdm.auto import trange
+
+from art_ext.utils import check_clip_values, check_inputs, check_labels
+
+logger = logging.getLogger(__name__)
+
+
+def _cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def _accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels), tf.float32))
+
+
+class LearningToConfuse(PoisoningAttackBlackBox):
+    """
+    Learning to Confuse (DeepConfuse) by Feng, Cai and Zhou (NeurIPS 2019): an auto-encoder ``g`` learns
+    bounded noise ``eps * g(x)`` such that a classifier trained on ``clip(x + eps * g(x))`` (labels kept)
+    fails on clean data. ``g`` is trained by hijacking the training trajectory of an *imaginary victim*
+    (the ``surrogate`` architecture); the real victim is never queried (black-box), as with ART's
+    clean-label backdoor that takes a proxy model.
+
+    Training (:meth:`fit`) follows the authors' alternating procedure. For each batch:
+
+    1. generator step: the imaginary victim ``theta`` takes ``unroll_steps`` differentiable SGD steps on
+       the batch poisoned by the generator being trained, ``theta' = theta - lr * grad CE(f_theta(x + eps
+       g(x)), y)`` (second order, nested ``GradientTape``, a functional forward with explicit weights);
+       the generator then takes an Adam step of gradient *ascent* on the clean loss ``CE(f_theta'(x), y)``
+       (descent on ``CE(f_theta'(x), target_fn(y))`` in the label-specific variant);
+    2. victim step: ``theta`` takes a plain SGD step on the batch poisoned by the *frozen* generator.
+
+    After ``victim_epochs`` passes (one round) the frozen generator is refreshed with the trained one
+    and the imaginary victim restarts from a fresh initialisation, so every round's victim is a fresh
+    model trained on the previous round's poison: its accuracy on ``x_val`` (if given to :meth:`fit`)
+    is the per-round fresh-victim accuracy, recorded in ``history_``.
+
+    Readings of details the paper leaves open (from the authors' code): the unrolled victim runs in training
+    mode (batch statistics for BN) on both the poisoned and the clean batch; the clean loss is taken on the
+    same batch; the victim uses plain SGD. The authors' generator learning rate (1e-4) is the default, but on a
+    CPU budget of rounds 1e-3 confuses far faster (see the results page).
+
+    | Paper link: https://papers.nips.cc/paper/9368-learning-to-confuse-generating-training-time-adversarial-data-with-auto-encoder
+    """
+
+    attack_params = PoisoningAttackBlackBox.attack_params + [
+        "eps",
+        "surrogate",
+        "generator",
+        "target_fn",
+        "nb_classes",
+        "clip_values",
+        "victim_learning_rate",
+        "generator_learning_rate",
+        "unroll_steps",
+        "victim_epochs",
+        "keep_best",
+        "seed",
+        "verbose",
+    ]
+    _estimator_requirements = ()
+
+    def __init__(
+        self,
+        eps: float = 0.3,
+        surrogate: TensorFlowV2Classifier | str | Callable[..., keras.Model] | None = None,
+        generator: keras.Model | None = None,
+        target_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+        nb_classes: int | None = None,
+        clip_values: tuple[float, float] = (0.0, 1.0),
+        victim_learning_rate: float = 0.01,
+        generator_learning_rate: float = 1e-4,
+        unroll_steps: int = 1,
+        victim_epochs: int = 1,
+        keep_best: bool = True,
+        seed: int | None = None,
+        verbose: bool = True,
+    ):
+        """
+        Create a Learning to Confuse attack.
+
+        :param eps: L-inf budget of the noise (paper: 0.3 on MNIST, 0.032 on CIFAR-10).
+        :param surrogate: The imaginary victim's architecture: an ART ``TensorFlowV2Classifier`` (its model is
+            cloned with fresh weights), a model name of :func:`art_ext.models.get_model`, or a factory
+            ``(input_shape, nb_classes) -> keras.Model`` returning a freshly initialised logits model.
+            Default: ``"deepconfuse_victim"``, the authors' MNIST CNN.
+        :param generator: A Keras model mapping inputs to noise of the same shape in ``[-1, 1]`` (``tanh``
+            output; it is clipped to ``[-1, 1]`` anyway). Default: :func:`art_ext.models.generators.default_generator`
+            (a small conv auto-encoder, a U-Net for colour images of at least 32x32). It is trained in place.
+        :param target_fn: Label-specific variant: maps class indices to target classes (e.g.
+            ``lambda y: (y + 1) % 10``); the generator then *descends* on the clean loss towards the targets.
+        :param nb_classes: Number of classes; default: the surrogate classifier's, else ``max(y) + 1`` at fit.
+        :param clip_values: ``(min, max)`` of valid inputs; poisoned inputs are clipped to it.
+        :param victim_learning_rate: SGD learning rate of the imaginary victim, in the unrolled step and in
+            its own training (authors: 0.01).
+        :param generator_learning_rate: Adam learning rate of the generator (authors: 1e-4).
+        :param unroll_steps: Differentiable victim steps per generator step (paper: 1). More steps see further
+            along the victim's trajectory at proportionally higher cost.
+        :param victim_epochs: Passes of the imaginary victim per round, i.e. how long it trains along its
+            trajectory before the frozen generator is refreshed and the victim restarts (authors: 1).
+        :param keep_best: When :meth:`fit` gets ``x_val``, keep the generator whose fresh victim had the lowest
+            validation accuracy (highest success towards the targets in the label-specific variant).
+        :param seed: Seed of Python, NumPy and TensorFlow (global, via Keras) for a deterministic :meth:`fit`.
+        :param verbose: Show a progress bar.
+        """
+        super().__init__()
+        self.eps = eps
+        self.surrogate = surrogate
+        self.generator = generator
+        self.target_fn = target_fn
+        self.nb_classes = nb_classes
+        self.clip_values = clip_values
+        self.victim_learning_rate = victim_learning_rate
+        self.generator_learning_rate = generator_learning_rate
+        self.unroll_steps = unroll_steps
+        self.victim_epochs = victim_epochs
+        self.keep_best = keep_best
+        self.seed = seed
+        self.verbose = verbose
+        self._check_params()
+        self.generator_: keras.Model | None = None
+        self.history_: list[dict] = []
+
+    # ------------------------------------------------------------------ parameters
+
+    def _check_params(self) -> None:
+        self.clip_values = check_clip_values(self.clip_values)
+        span = self.clip_values[1] - self.clip_values[0]
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float, np.number)) \
+                or not 0 < float(self.eps) <= span:
+            raise ValueError(f"eps must be a number in (0, {span:g}] (the clip range), got {self.eps!r}")
+        self.eps = float(self.eps)
+        for name in ("victim_learning_rate", "generator_learning_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        for name in ("unroll_steps", "victim_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.nb_classes is not None and (isinstance(self.nb_classes, bool) or
+                                            not isinstance(self.nb_classes, (int, np.integer)) or self.nb_classes < 2):
+            raise ValueError(f"nb_classes must be an integer >= 2, got {self.nb_classes!r}")
+        if self.target_fn is not None and not callable(self.target_fn):
+            raise ValueError(f"target_fn must be callable (class indices -> target classes), got {self.target_fn!r}")
+        if self.surrogate is not None and not (isinstance(self.surrogate, (TensorFlowV2Classifier, str))
+                                               or callable(self.surrogate)):
+            raise ValueError("surrogate must be a TensorFlowV2Classifier, a model name or a model factory, "
+                             f"got {type(self.surrogate).__name__}")
+        if isinstance(self.surrogate, str):
+            from art_ext.models import list_models
+
+            if self.surrogate not in list_models():
+                raise ValueError(f"unknown surrogate model {self.surrogate!r}; choose one of {list_models()}")
+        if isinstance(self.surrogate, TensorFlowV2Classifier) and not isinstance(self.surrogate.model, keras.Model):
+            raise ValueError("the surrogate classifier must wrap a keras.Model")
+        if self.generator is not None and not isinstance(self.generator, keras.Model):
+            raise ValueError(f"generator must be a keras.Model, got {type(self.generator).__name__}")
+        if not isinstance(self.verbose, bool) or not isinstance(self.keep_best, bool):
+            raise ValueError("verbose and keep_best must be booleans")
+
+    def _victim_factory(self, input_shape: tuple[int, ...], nb_classes: int) -> Callable[[], keras.Model]:
+        """A zero-argument factory of freshly initialised imaginary victims."""
+        surrogate = "deepconfuse_victim" if self.surrogate is None else self.surrogate
+        if isinstance(surrogate, TensorFlowV2Classifier):
+            return lambda: keras.models.clone_model(surrogate.model)
+        if isinstance(surrogate, str):
+            from art_ext.models import get_model
+
+            return lambda: get_model(surrogate, input_shape, nb_classes)
+        return lambda: surrogate(input_shape, nb_classes)
+
+    # ------------------------------------------------------------------ TF graphs
+
+    def _build_steps(self, victim: keras.Model, generator: keras.Model, frozen: keras.Model):
+        """The two ``tf.function`` steps of the alternating procedure, traced once per fit."""
+        eps, (lo, hi) = self.eps, self.clip_values
+        lr = tf.constant(self.victim_learning_rate, tf.float32)
+        sign = 1.0 if self.target_fn is not None else -1.0  # descent towards targets / ascent on the true labels
+        unroll = int(self.unroll_steps)
+        optimizer = keras.optimizers.Adam(self.generator_learning_rate)
+        optimizer.build(generator.trainable_variables)
+
+        def noisy(model, x, training):
+            return tf.clip_by_value(x + eps * tf.clip_by_value(model(x, training=training), -1.0, 1.0), lo, hi)
+
+        @tf.function(reduce_retracing=True)
+        def generator_step(x, y, target):
+            non_trainable = [tf.convert_to_tensor(v) for v in victim.non_trainable_variables]
+            with tf.GradientTape() as outer:
+                x_poison = noisy(generator, x, True)
+                theta = [tf.convert_to_tensor(v) for v in victim.trainable_variables]
+                for _ in range(unroll):
+                    with tf.GradientTape() as inner:
+                        inner.watch(theta)
+                        logits, _ = victim.stateless_call(theta, non_trainable, x_poison, training=True)
+                        loss = _cross_entropy(y, logits)
+                    grads = inner.gradient(loss, theta)
+                    theta = [w - lr * g for w, g in zip(theta, grads)]
+                clean_logits, _ = victim.stateless_call(theta, non_trainable, x, training=True)
+                objective = sign * _cross_entropy(target, clean_logits)
+            variables = generator.trainable_variables
+            optimizer.apply_gradients(zip(outer.gradient(objective, variables), variables))
+            return _accuracy(y, clean_logits)
+
+        @tf.function(reduce_retracing=True)
+        def victim_step(x, y):
+            x_poison = noisy(frozen, x, False)
+            with tf.GradientTape() as tape:
+                loss = _cross_entropy(y, victim(x_poison, training=True))
+            for v, g in zip(victim.trainable_variables, tape.gradient(loss, victim.trainable_variables)):
+                v.assign_sub(lr * g)
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def predict(x):
+            return tf.argmax(victim(x, training=False), axis=1, output_type=tf.int32)
+
+        return generator_step, victim_step, predict
+
+    @staticmethod
+    def _copy_weights(source: keras.Model, target: keras.Model) -> None:
+        for t, s in zip(target.variables, source.variables):
+            t.assign(s)
+
+    # ------------------------------------------------------------------ public API
+
+    def fit(self, x: np.ndarray, y: np.ndarray, nb_epochs: int = 10, batch_size: int = 64,
+            x_val: np.ndarray | None = None, y_val: np.ndarray | None = None, **kwargs) -> "LearningToConfuse":
+        """
+        Train the noise generator with the alternating procedure (see the class docstring).
+
+        :param x: Clean training inputs, NHWC within ``clip_values``.
+        :param y: Their labels (class indices or one-hot).
+        :param nb_epochs: Number of rounds (each ``victim_epochs`` passes over ``x``; authors: 1000 on GPU).
+        :param batch_size: Batch size (authors: 64 on MNIST); the last incomplete batch of a pass is skipped.
+        :param x_val: Optional clean validation inputs to measure each round's fresh victim on.
+        :param y_val: Their labels.
+        :return: The fitted attack (``generator_`` and ``history_`` set).
+        :raises ValueError: On bad inputs, labels, targets or batch size.
+        """
+        if kwargs:
+            raise ValueError(f"unexpected arguments {sorted(kwargs)}")
+        x = check_inputs(x, "x", self.clip_values)
+        nb_classes = self._nb_classes(y)
+        y = check_labels(y, len(x), nb_classes)
+        targets = self._targets(y, nb_classes)
+        if isinstance(nb_epochs, bool) or not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
+            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if (x_val is None) != (y_val is None):
+            raise ValueError("give both x_val and y_val, or neither")
+        if x_val is not None:
+            x_val = check_inputs(x_val, "x_val", self.clip_values, input_shape=x.shape[1:])
+            y_val = check_labels(y_val, len(x_val), nb_classes, "y_val")
+        if self.seed is not None:
+            keras.utils.set_random_seed(int(self.seed))
+        rng = np.random.default_rng(self.seed)
+        batch_size = min(int(batch_size), len(x))
+
+        from art_ext.models.generators import default_generator
+
+        make_victim = self._victim_factory(x.shape[1:], nb_classes)
+        victim = make_victim()
+        if tuple(victim.output_shape[1:]) != (nb_classes,) or tuple(victim.input_shape[1:]) != x.shape[1:]:
+            raise ValueError(f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
+                             f"expected {x.shape[1:]} to ({nb_classes},)")
+        generator = self.generator if self.generator is not None else default_generator(x.shape[1:])
+        if tuple(generator.output_shape[1:]) != x.shape[1:]:
+            raise ValueError(f"the generator must output the input shape {x.shape[1:]}, "
+                             f"got {generator.output_shape[1:]}")
+        frozen = keras.models.clone_model(generator)
+        self._copy_weights(generator, frozen)
+        generator_step, victim_step, predict = self._build_steps(victim, generator, frozen)
+
+        def val_accuracy(labels: np.ndarray) -> float:
+            pred = np.concatenate([predict(tf.constant(x_val[s])).numpy() for s in _slices(len(x_val), 1000)])
+            return float(np.mean(pred == labels))
+
+        def victim_pass(with_generator: bool) -> float:
+            accs = []
+            for idx in _shuffled_batches(rng, len(x), batch_size):
+                xb, yb = tf.constant(x[idx]), tf.constant(y[idx].astype(np.int32))
+                if with_generator:
+                    accs.append(float(generator_step(xb, yb, tf.constant(targets[idx].astype(np.int32)))))
+                    bar.set_postfix(victim_clean_acc=f"{np.mean(accs[-50:]):.3f}", refresh=False)
+                victim_step(xb, yb)
+            return float(np.mean(accs)) if accs else float("nan")
+
+        def evaluate(record: dict) -> float:
+            """Score the victim (fresh, trained on the frozen generator's poison only) on ``x_val``."""
+            record["fresh_victim_val_accuracy"] = val_accuracy(y_val)
+            if self.target_fn is None:
+                return record["fresh_victim_val_accuracy"]
+            record["fresh_victim_target_success"] = val_accuracy(self._targets(y_val, nb_classes))
+            return -record["fresh_victim_target_success"]
+
+        self.history_ = []
+        best_score, best_weights = np.inf, None
+        bar = trange(int(nb_epochs), desc="LearningToConfuse", disable=not self.verbose)
+        for r in bar:
+            running = [victim_pass(True) for _ in range(self.victim_epochs)]
+            # This round's victim started fresh and trained only on the previous round's (frozen) poison.
+            record = {"round": r + 1, "victim_clean_accuracy": running[-1]}
+            if x_val is not None and r > 0:
+                score = evaluate(record)
+                if score < best_score:
+                    best_score, best_weights = score, [v.numpy() for v in frozen.variables]
+            self.history_.append(record)
+            logger.info("round %d: %s", r + 1, record)
+            if "fresh_victim_val_accuracy" in record:
+                bar.set_postfix(victim_clean_acc=f"{running[-1]:.3f}",
+                                fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}")
+            self._copy_weights(generator, frozen)
+            self._copy_weights(make_victim(), victim)
+        if x_val is not None:
+            # One more fresh victim, on the final generator's poison.
+            for _ in range(self.victim_epochs):
+                victim_pass(False)
+            record = {"round": int(nb_epochs) + 1, "victim_clean_accuracy": float("nan")}
+            score = evaluate(record)
+            self.history_.append(record)
+            logger.info("final fresh victim: %s", record)
+            if self.keep_best and best_weights is not None and best_score < score:
+                for v, w in zip(frozen.variables, best_weights):
+                    v.assign(w)
+        bar.close()
+        self.generator_ = frozen
+        return self
+
+    def poison(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Poison inputs with the fitted generator: ``clip(x + eps * g(x))``, labels unchanged.
+
+        :param x: Clean inputs, NHWC within ``clip_values``.
+        :param y: Their labels (returned unchanged; required, as the poison keeps the true labels).
+        :param batch_size: (keyword) Batch size of the generator, default 256.
+        :return: ``(x_poison, y)``, with ``|x_poison - x| <= eps`` and ``x_poison`` within ``clip_values``.
+        :raises ValueError: If the attack is not fitted, or on bad inputs.
+        """
+        batch_size = kwargs.pop("batch_size", 256)
+        if kwargs:
+            raise ValueError(f"unexpected arguments {sorted(kwargs)}")
+        x_poison = self.perturb(x, batch_size=batch_size)
+        if y is None:
+            raise ValueError("y (the labels) is required: the poison keeps the true labels")
+        y = np.asarray(y)
+        if len(y) != len(x_poison):
+            raise ValueError(f"y has {len(y)} labels but there are {len(x_poison)} inputs")
+        return x_poison, y.copy()
+
+    def perturb(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """``clip(x + eps * g(x))`` projected exactly onto the L-inf ball and ``clip_values`` (float32)."""
+        generator = self._fitted()
+        x = check_inputs(x, "x", self.clip_values, input_shape=tuple(generator.input_shape[1:]))
+        noise = np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
+                                for s in _slices(len(x), batch_size)]) if len(x) else np.zeros_like(x)
+        lo, hi = self.clip_values
+        lower = np.maximum(_inside(x, -self.eps), np.float32(lo))
+        upper = np.minimum(_inside(x, self.eps), np.float32(hi))
+        return np.clip(x + np.float32(self.eps) * noise, lower, upper).astype(np.float32)
+
+    def noise(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The generator's raw noise ``g(x)`` in ``[-1, 1]`` (Table 2 of the paper predicts labels from it)."""
+        generator = self._fitted()
+        x = check_inputs(x, "x", self.clip_values, input_shape=tuple(generator.input_shape[1:]))
+        return np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
+                               for s in _slices(len(x), batch_size)])
+
+    def save(self, path: str) -> None:
+        """Save the fitted generator as a ``.keras`` file (written to a temporary file, then renamed)."""
+        generator = self._fitted()
+        if not str(path).endswith(".keras"):
+            raise ValueError(f"path must end with .keras, got {path!r}")
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".keras")
+        os.close(fd)
+        try:
+            generator.save(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file private (0600)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load(self, path: str) -> "LearningToConfuse":
+        """Load a generator saved by :meth:`save` as the fitted ``generator_``; return ``self``."""
+        if not os.path.isfile(path):
+            raise ValueError(f"no generator file at {path!r}")
+        self.generator_ = keras.models.load_model(path, compile=False)
+        self._noise_fns = {}
+        return self
+
+    # ------------------------------------------------------------------ helpers
+
+    def _fitted(self) -> keras.Model:
+        if self.generator_ is None:
+            raise ValueError("the attack is not fitted: call fit() or load() first")
+        return self.generator_
+
+    def _noise_fn(self, generator: keras.Model):
+        cache = self.__dict__.setdefault("_noise_fns", {})
+        if id(generator) not in cache:
+            cache.clear()
+            cache[id(generator)] = tf.function(lambda x: tf.clip_by_value(generator(x, training=False), -1.0, 1.0),
+                                               reduce_retracing=True)
+        return cache[id(generator)]
+
+    def _nb_classes(self, y) -> int:
+        if self.nb_classes is not None:
+            return int(self.nb_classes)
+        if isinstance(self.surrogate, TensorFlowV2Classifier):
+            return int(self.surrogate.nb_classes)
+        y = np.asarray(y)
+        if y.ndim == 2:
+            return int(y.shape[1])
+        if y.size == 0 or not np.issubdtype(y.dtype, np.number):
+            raise ValueError("y must hold numeric class indices")
+        return max(2, int(np.max(y)) + 1)
+
+    def _targets(self, y: np.ndarray, nb_classes: int) -> np.ndarray:
+        if self.target_fn is None:
+            return y
+        targets = np.asarray(self.target_fn(y.copy()))
+        try:
+            return check_labels(targets, len(y), nb_classes, "target_fn(y)")
+        except ValueError as err:
+            raise ValueError(f"target_fn returned invalid targets: {err}") from err
+
+
+def _inside(x: np.ndarray, step: float) -> np.ndarray:
+    """``x + step`` in float32, rounded towards ``x`` so that ``|result - x| <= |step|`` holds exactly."""
+    x64 = x.astype(np.float64)
+    bound = (x64 + step).astype(np.float32)
+    over = np.abs(bound.astype(np.float64) - x64) > abs(step)
+    return np.where(over, np.nextafter(bound, x), bound).astype(np.float32)
+
+
+def _slices(n: int, batch_size: int):
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def _shuffled_batches(rng: np.random.Generator, n: int, batch_size: int):
+    order = rng.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]

@@ -1,0 +1,73 @@
+"""Speed of LearningToConfuse: a generator-training step vs a plain victim training step.
+
+The generator step differentiates through an unrolled victim update (a second-order gradient), so it
+costs at least ~3 victim steps (forward + backward through the victim, then backward through that
+backward, plus the generator's forward/backward). Compared, in one run, on the same batches:
+
+* ART ``TensorFlowV2Classifier.fit`` step of the victim (what a user trains the victim with),
+* LearningToConfuse's generator step alone, and a whole ``fit`` round per batch (generator step + victim step).
+
+Run: ``python benchmarks/learning_to_confuse.py`` (embedded MNIST, no files needed).
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from art_ext.attacks.poisoning import LearningToConfuse
+from art_ext.data import load_dataset
+from art_ext.estimators import wrap
+from art_ext.models import get_model
+from art_ext.models.generators import conv_autoencoder
+
+BATCH, STEPS, REPEATS, ROUNDS = 64, 30, 3, 5
+
+
+def best_of(fn, repeats=REPEATS) -> float:
+    """Best wall time (s) of ``fn()`` over a few repeats, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    x, y = load_dataset("mnist", "train", source="embedded")
+    x, y = x[:BATCH * STEPS], y[:BATCH * STEPS]
+    keras.utils.set_random_seed(0)
+    rows = []
+    for name in ("deepconfuse_victim", "simple_cnn"):
+        classifier = wrap(get_model(name, x.shape[1:], 10), optimizer=keras.optimizers.SGD(0.01))
+        art_fit = best_of(lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False))
+
+        attack = LearningToConfuse(eps=0.3, surrogate=name, verbose=False)
+        victim, generator = get_model(name, x.shape[1:], 10), conv_autoencoder(x.shape[1:])
+        frozen = keras.models.clone_model(generator)
+        generator_step, victim_step, _ = attack._build_steps(victim, generator, frozen)
+        batches = [(tf.constant(x[i:i + BATCH]), tf.constant(y[i:i + BATCH].astype(np.int32)))
+                   for i in range(0, len(x), BATCH)]
+        gen_only = best_of(lambda: [generator_step(xb, yb, yb) for xb, yb in batches])
+        victim_only = best_of(lambda: [victim_step(xb, yb) for xb, yb in batches])
+        # A whole fit of ROUNDS rounds per batch: both steps, plus tracing and per-round resets, amortised.
+        start = time.perf_counter()
+        attack.fit(x, y, nb_epochs=ROUNDS, batch_size=BATCH)
+        fit_round = (time.perf_counter() - start) / ROUNDS
+        ms = lambda t: 1000 * t / STEPS  # noqa: E731
+        rows.append((name, ms(art_fit), ms(victim_only), ms(gen_only), ms(fit_round), gen_only / art_fit,
+                     fit_round / art_fit))
+    print(f"\nper-batch times (ms), batch {BATCH}, best of {REPEATS} x {STEPS} steps "
+          f"(fit: {ROUNDS} rounds of {STEPS} batches, tracing included)")
+    print(f"{'victim':20s} {'ART fit step':>12s} {'our victim':>11s} {'generator':>10s} {'fit round':>10s} "
+          f"{'gen/ART':>8s} {'fit/ART':>8s}")
+    for r in rows:
+        print(f"{r[0]:20s} {r[1]:12.1f} {r[2]:11.1f} {r[3]:10.1f} {r[4]:10.1f} {r[5]:7.2f}x {r[6]:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Tests of LearningToConfuse on a tiny synthetic problem (no data files needed)."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from art_ext.attacks.poisoning import LearningToConfuse
+from art_ext.estimators import wrap
+from art_ext.models import get_model
+from art_ext.models.generators import conv_autoencoder
+
+SHAPE, CLASSES = (8, 8, 1), 4
+
+
+def quadrant_data(n: int, seed: int):
+    """Class k: a bright k-th 4x4 quadrant on a noisy dark background."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, CLASSES, n)
+    x = rng.uniform(0.0, 0.3, (n, *SHAPE)).astype(np.float32)
+    for k, (r, c) in enumerate([(0, 0), (0, 4), (4, 0), (4, 4)]):
+        x[y == k, r:r + 4, c:c + 4] += 0.6
+    return np.clip(x, 0, 1).astype(np.float32), y
+
+
+def tiny_mlp(input_shape, nb_classes):
+    return get_model("simple_mlp", input_shape, nb_classes, units=(16,))
+
+
+def tiny_generator():
+    return conv_autoencoder(SHAPE, widths=(4, 8))
+
+
+def train_victim(x, y, epochs=15, seed=1):
+    keras.utils.set_random_seed(seed)
+    classifier = wrap(tiny_mlp(SHAPE, CLASSES), learning_rate=1e-2)
+    classifier.fit(x, y, nb_epochs=epochs, batch_size=32, verbose=False)
+    return classifier
+
+
+@pytest.fixture(scope="module")
+def data():
+    return quadrant_data(512, 0), quadrant_data(256, 1)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    (x, y), (x_val, y_val) = data
+    attack = LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
+                               victim_learning_rate=0.1, generator_learning_rate=1e-2, seed=0, verbose=False)
+    return attack.fit(x, y, nb_epochs=4, batch_size=32, x_val=x_val, y_val=y_val)
+
+
+def test_fit_records_history_and_poison_respects_budget(fitted, data):
+    (x, y), _ = data
+    assert [h["round"] for h in fitted.history_] == [1, 2, 3, 4, 5]
+    assert all(0.0 <= h["fresh_victim_val_accuracy"] <= 1.0 for h in fitted.history_[1:])
+    x_copy = x.copy()
+    x_poison, y_poison = fitted.poison(x, y)
+    np.testing.assert_array_equal(x, x_copy)  # input not modified
+    np.testing.assert_array_equal(y_poison, y)
+    assert x_poison.dtype == np.float32 and x_poison.shape == x.shape
+    assert np.abs(x_poison.astype(np.float64) - x).max() <= 0.5
+    assert x_poison.min() >= 0.0 and x_poison.max() <= 1.0
+    assert np.abs(x_poison - x).max() > 0.05  # the generator does perturb
+
+
+def test_poison_budget_is_exact_with_other_clip_values():
+    """A generator saturating at +-1 on inputs at the box edges: the budget and range still hold exactly."""
+    x = np.concatenate([np.full((4, *SHAPE), -1.0), np.full((4, *SHAPE), 1.0),
+                        np.random.default_rng(0).uniform(-1, 1, (8, *SHAPE))]).astype(np.float32)
+    attack = LearningToConfuse(eps=0.25, clip_values=(-1.0, 1.0), verbose=False)
+    inputs = keras.Input(SHAPE)
+    attack.generator_ = keras.Model(inputs, keras.layers.Lambda(lambda t: 10.0 * keras.ops.sign(t - 0.1) + 0 * t)(inputs))
+    x_poison, _ = attack.poison(x, np.zeros(len(x), dtype=int))
+    assert np.abs(x_poison.astype(np.float64) - x).max() <= 0.25
+    assert x_poison.min() >= -1.0 and x_poison.max() <= 1.0
+
+
+def test_save_load_roundtrip(fitted, data, tmp_path):
+    (x, y), _ = data
+    path = str(tmp_path / "generator.keras")
+    fitted.save(path)
+    loaded = LearningToConfuse(eps=0.5, nb_classes=CLASSES, verbose=False).load(path)
+    np.testing.assert_allclose(loaded.poison(x[:64], y[:64])[0], fitted.poison(x[:64], y[:64])[0], atol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["generator.keras"]  # no temporary file left
+
+
+def test_surrogate_classifier_and_deterministic_under_seed(data):
+    (x, y), _ = data
+    surrogate = wrap(tiny_mlp(SHAPE, CLASSES))
+    outputs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(123)
+        generator = tiny_generator()
+        attack = LearningToConfuse(eps=0.3, surrogate=surrogate, generator=generator, seed=7, verbose=False)
+        outputs.append(attack.fit(x[:128], y[:128], nb_epochs=1, batch_size=32).poison(x[:16], y[:16])[0])
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+
+
+def test_label_specific_moves_predictions_towards_targets(data):
+    (x, y), (x_val, y_val) = data
+    target_fn = lambda labels: (labels + 1) % CLASSES  # noqa: E731
+    attack = LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), target_fn=target_fn,
+                               nb_classes=CLASSES, victim_learning_rate=0.1, generator_learning_rate=1e-2,
+                               seed=0, verbose=False)
+    attack.fit(x, y, nb_epochs=6, batch_size=32)
+    x_poison, _ = attack.poison(x, y)
+    clean = train_victim(x, y).predict(x_val).argmax(1)
+    poisoned = train_victim(x_poison, y).predict(x_val).argmax(1)
+    success_clean, success_poisoned = np.mean(clean == target_fn(y_val)), np.mean(poisoned == target_fn(y_val))
+    assert success_poisoned > success_clean + 0.2, (success_clean, success_poisoned)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"eps": 0.0}, "eps"),
+    ({"eps": -0.1}, "eps"),
+    ({"eps": 1.5}, "eps"),
+    ({"eps": 0.3, "clip_values": (1, 0)}, "clip_values"),
+    ({"victim_learning_rate": 0}, "victim_learning_rate"),
+    ({"unroll_steps": 0}, "unroll_steps"),
+    ({"victim_epochs": 1.5}, "victim_epochs"),
+    ({"target_fn": 3}, "target_fn"),
+    ({"surrogate": "no_such_model"}, "surrogate"),
+    ({"generator": "ae"}, "generator"),
+    ({"nb_classes": 1}, "nb_classes"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LearningToConfuse(**kwargs)
+
+
+def test_bad_inputs(data):
+    (x, y), _ = data
+    attack = LearningToConfuse(eps=0.3, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
+                               verbose=False)
+    with pytest.raises(ValueError, match="labels but there are"):
+        attack.fit(x, y[:-1])
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 4\)"):
+        attack.fit(x, np.full(len(x), 7))
+    with pytest.raises(ValueError, match="clip_values"):
+        attack.fit(x + 2.0, y)
+    with pytest.raises(ValueError, match="target_fn"):
+        LearningToConfuse(target_fn=lambda t: t + 10, surrogate=tiny_mlp, nb_classes=CLASSES).fit(x, y)
+    with pytest.raises(ValueError, match="nb_epochs"):
+        attack.fit(x, y, nb_epochs=0)
+    with pytest.raises(ValueError, match="not fitted"):
+        attack.poison(x, y)
+    with pytest.raises(ValueError, match="generator must output"):
+        LearningToConfuse(surrogate=tiny_mlp, nb_classes=CLASSES,
+                          generator=conv_autoencoder((12, 12, 1))).fit(x, y)
+
+
+@pytest.mark.parametrize("shape, name", [((28, 28, 1), "deepconfuse_autoencoder"), ((30, 26, 1), "deepconfuse_autoencoder"),
+                                         ((32, 32, 3), "deepconfuse_unet"), ((36, 36, 3), "deepconfuse_unet")])
+def test_default_generators_keep_the_input_shape(shape, name):
+    from art_ext.models.generators import default_generator
+
+    generator = default_generator(shape)
+    assert generator.name == name
+    out = generator(np.random.default_rng(0).uniform(0, 1, (2, *shape)).astype(np.float32), training=False)
+    assert tuple(out.shape) == (2, *shape) and float(np.abs(out).max()) <= 1.0
