@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from art_ext.models._layers import BN_MOMENTUM
+
 
 def _check(input_shape) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in input_shape)
@@ -17,20 +19,16 @@ def _check(input_shape) -> tuple[int, int, int]:
     return shape
 
 
-# BN momentum 0.9 (PyTorch's 0.1): the generator's running statistics, used by the poison, track it closely.
-_BN_MOMENTUM = 0.9
-
-
 def _conv_bn_relu(x, width: int, strides: int = 1, transpose: bool = False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     x = conv(width, 3, strides=strides, padding="same", use_bias=False)(x)
-    return layers.ReLU()(layers.BatchNormalization(momentum=_BN_MOMENTUM)(x))
+    return layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
 
 
 def _noise_head(x, channels: int):
     """1x1 conv -> BN -> tanh, as the authors' auto-encoder ends (BN before tanh keeps it out of saturation)."""
     return layers.Activation("tanh", name="noise")(
-        layers.BatchNormalization(momentum=_BN_MOMENTUM)(layers.Conv2D(channels, 1)(x)))
+        layers.BatchNormalization(momentum=BN_MOMENTUM)(layers.Conv2D(channels, 1)(x)))
 
 
 def _pad_to(x, shape, multiple: int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from art_ext.models._layers import build, check_shape, dense_head
+from art_ext.models._layers import BN_MOMENTUM, build, check_shape, dense_head
 
 
 def deepconfuse_victim(input_shape, nb_classes, batch_norm: bool = True) -> keras.Model:
@@ -20,11 +20,11 @@ def deepconfuse_victim(input_shape, nb_classes, batch_norm: bool = True) -> kera
         for width in (20, 50):
             x = layers.Conv2D(width, 5, use_bias=not batch_norm)(x)
             if batch_norm:
-                x = layers.BatchNormalization(momentum=0.9)(x)
+                x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
             x = layers.MaxPooling2D(2)(layers.ReLU()(x))
         x = layers.Dense(500, use_bias=not batch_norm)(layers.Flatten()(x))
         if batch_norm:
-            x = layers.BatchNormalization(momentum=0.9)(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
         return layers.Dense(nb_classes, name="logits")(layers.ReLU()(x))
 
     return build(shape, body, "deepconfuse_victim")

@@ -21,6 +21,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from art_ext.models._layers import BN_MOMENTUM
+
 #: Paper / HGD (Liao et al. 2018) widths of the five encoder modules; decoder module i uses widths[i].
 PAPER_WIDTHS = (64, 128, 256, 256, 256)
 DOWNSAMPLING = 16  # four stride-2 stages
@@ -84,7 +86,7 @@ def conv_unit(x, width: int, stride: int = 1, name: str | None = None):
     """Unit C: 3x3 convolution, batch normalisation, ReLU."""
     x = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False,
                       name=None if name is None else name + "_conv")(x)
-    x = layers.BatchNormalization(name=None if name is None else name + "_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=None if name is None else name + "_bn")(x)
     return layers.ReLU(name=None if name is None else name + "_relu")(x)
 
 
