@@ -8,6 +8,7 @@ from art_ext.experiments.harness import SCALES, Run, accuracy, cached_classifier
 #: ``art-ext reproduce`` names -> module paths (imported on demand).
 REPRODUCTIONS: dict[str, str] = {
     "demo": "art_ext.experiments.demo",
+    "data-correction": "art_ext.experiments.data_correction",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]
