@@ -53,13 +53,18 @@ class EnsembleDataCorrection(EvasionAttack):
     whose ``Z`` are logits); the paper's margin is 0 and its "initial value 0.01" is the initial constant
     of C&W's search, while the per-model weights ``c_i`` start at 1 (``weights``).
 
-    Default margin (``confidence=5``), measured on full MNIST against unknown models of architectures
-    that are NOT among the local ones (local: Kwon D1-D5; unknown: ``simple_cnn``, ``deepconfuse_victim``,
-    ``vgg_small``; 1000 test inputs; see the results page, "Choosing the default margin"): the paper's
-    margin 0 leaves the corrected inputs on the local decision boundaries, where the unknown models still
-    err on about half of them; a margin of 5 logits corrects almost all of them for a mean L2 of the changed
-    inputs well under 1.5. ``max_iter=400``, ``learning_rate=0.1`` and ``initial_const=0.01`` are the
-    paper's MNIST settings (:data:`PAPER_MNIST`, :data:`PAPER_CIFAR10`).
+    Defaults, chosen by measurement for what the method is for -- transfer to an UNKNOWN classifier --
+    on full MNIST with local models Kwon D1-D5 and held-out unknown models of architectures that are NOT
+    among the local ones (``simple_cnn``, ``deepconfuse_victim``, ``vgg_small``), on a selection split of
+    the test set (``art-ext reproduce data-correction --scale small``; docs: results page):
+    with the paper's margin 0 the corrected inputs sit on the local decision boundaries: on 1000 selection
+    inputs (66 needing correction, all corrected, mean L2 0.62) the unknown Du1 only rose from 95.2 % to
+    96.4 %. A margin of 10 logits on every local model is the default (the sweep over 0 / 5 / 10 on the
+    results page shows the trade-off between unknown-model accuracy and distortion).
+    ``learning_rate=0.1`` and ``max_iter=400`` are the paper's MNIST settings. ``initial_const=1`` with 3
+    search steps instead of the paper's 0.01 with 5: at 0.01 the first searches mostly fail and run all
+    400 iterations (743 Adam steps per corrected input in the margin-0 run above). The paper's settings are in
+    :data:`PAPER_MNIST` and :data:`PAPER_CIFAR10`.
 
     After :meth:`generate`: ``success_`` (every local model meets the margin), ``changed_`` (the input was
     modified), ``l0_``, ``l2_``, ``linf_`` (distortion per sample), ``iterations_`` (Adam steps used, summed
@@ -85,11 +90,11 @@ class EnsembleDataCorrection(EvasionAttack):
         self,
         estimators: list[TensorFlowV2Classifier] | EnsembleClassifier,
         weights: list[float] | np.ndarray | None = None,
-        confidence: float = 5.0,
+        confidence: float = 10.0,
         learning_rate: float = 0.1,
         max_iter: int = 400,
-        binary_search_steps: int = 5,
-        initial_const: float = 0.01,
+        binary_search_steps: int = 3,
+        initial_const: float = 1.0,
         batch_size: int = 128,
         verbose: bool = True,
     ) -> None:
@@ -102,12 +107,12 @@ class EnsembleDataCorrection(EvasionAttack):
         :param weights: Per-model loss weights ``c_i`` (non-negative, not all zero); default 1 each, or an
                ``EnsembleClassifier``'s own weights rescaled to sum to the number of models.
         :param confidence: Required logit margin ``Z_y - max_{j != y} Z_j`` on every local model (the ``kappa``
-               of the hinge). The paper uses 0; the default 5 was measured to transfer better (class docstring).
+               of the hinge). The paper uses 0; the default 10 was measured to transfer better (class docstring).
         :param learning_rate: Adam learning rate in tanh space (paper: 0.1 MNIST, 0.01 CIFAR-10).
         :param max_iter: Adam iterations per binary-search step (paper: 400 MNIST, 6000 CIFAR-10).
         :param binary_search_steps: Searches over the constant ``c``, per sample; 1 means a single run at
                ``initial_const``.
-        :param initial_const: Initial constant ``c`` (paper: 0.01).
+        :param initial_const: Initial constant ``c`` (paper: 0.01; see the class docstring for the default).
         :param batch_size: Inputs corrected together in one batch.
         :param verbose: Show a progress bar.
         :raises ValueError: If the estimators or the parameters are invalid.
