@@ -54,16 +54,28 @@ class EnsembleDataCorrection(EvasionAttack):
     of C&W's search, while the per-model weights ``c_i`` start at 1 (``weights``).
 
     Defaults, chosen by measurement for what the method is for -- transfer to an UNKNOWN classifier --
-    on full MNIST with local models Kwon D1-D5 and held-out unknown models of architectures that are NOT
-    among the local ones (``simple_cnn``, ``deepconfuse_victim``, ``vgg_small``), on a selection split of
-    the test set (``art-ext reproduce data-correction --scale small``; docs: results page):
-    with the paper's margin 0 the corrected inputs sit on the local decision boundaries: on 1000 selection
-    inputs (66 needing correction, all corrected, mean L2 0.62) the unknown Du1 only rose from 95.2 % to
-    96.4 %. A margin of 10 logits on every local model is the default (the sweep over 0 / 5 / 10 on the
-    results page shows the trade-off between unknown-model accuracy and distortion).
+    on full MNIST with local models Kwon D1-D5 (1 training epoch) and held-out unknown models of
+    architectures that are NOT among the local ones (``simple_cnn``, ``deepconfuse_victim``,
+    ``vgg_small``), on a selection split of 300 test inputs (``art-ext reproduce data-correction --scale
+    small``, table "choosing the default margin"). Unknown accuracy on the corrected inputs (originals:
+    98.0 / 98.3 / 98.7 %) and mean L2 of the changed inputs:
+
+    ====== ======= ===================== ===============
+    margin changed other architectures   mean L2 changed
+    ====== ======= ===================== ===============
+    0      13      98.3 / 99.0 / 98.7 %  0.65
+    5      108     99.3 / 99.7 / 99.7 %  0.91
+    10     281     100 / 100 / 99.7 %    2.26
+    ====== ======= ===================== ===============
+
+    The paper's margin 0 leaves the corrected inputs on the local decision boundaries and barely helps
+    an unknown model; 10 transfers perfectly but more than doubles the distortion; ``confidence=5`` is the
+    default (mean 99.6 % at L2 0.91, the issue's goal being >= 99.5 % at <= 1.5).
     ``learning_rate=0.1`` and ``max_iter=400`` are the paper's MNIST settings. ``initial_const=1`` with 3
-    search steps instead of the paper's 0.01 with 5: at 0.01 the first searches mostly fail and run all
-    400 iterations (743 Adam steps per corrected input in the margin-0 run above). The paper's settings are in
+    search steps instead of the paper's 0.01: at 0.01 the first searches mostly fail and run all 400
+    iterations (margin 0, 5 search steps, 1000 other test inputs: 743 Adam steps per corrected input,
+    mean L2 0.62; starting at 1, the margin-0 selection run above also corrected every input, at mean L2
+    0.65). The paper's settings are in
     :data:`PAPER_MNIST` and :data:`PAPER_CIFAR10`.
 
     After :meth:`generate`: ``success_`` (every local model meets the margin), ``changed_`` (the input was
@@ -90,7 +102,7 @@ class EnsembleDataCorrection(EvasionAttack):
         self,
         estimators: list[TensorFlowV2Classifier] | EnsembleClassifier,
         weights: list[float] | np.ndarray | None = None,
-        confidence: float = 10.0,
+        confidence: float = 5.0,
         learning_rate: float = 0.1,
         max_iter: int = 400,
         binary_search_steps: int = 3,
@@ -107,7 +119,7 @@ class EnsembleDataCorrection(EvasionAttack):
         :param weights: Per-model loss weights ``c_i`` (non-negative, not all zero); default 1 each, or an
                ``EnsembleClassifier``'s own weights rescaled to sum to the number of models.
         :param confidence: Required logit margin ``Z_y - max_{j != y} Z_j`` on every local model (the ``kappa``
-               of the hinge). The paper uses 0; the default 10 was measured to transfer better (class docstring).
+               of the hinge). The paper uses 0; the default 5 was measured to transfer better (class docstring).
         :param learning_rate: Adam learning rate in tanh space (paper: 0.1 MNIST, 0.01 CIFAR-10).
         :param max_iter: Adam iterations per binary-search step (paper: 400 MNIST, 6000 CIFAR-10).
         :param binary_search_steps: Searches over the constant ``c``, per sample; 1 means a single run at
