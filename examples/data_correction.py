@@ -17,11 +17,12 @@ from art_ext.models import get_model
 set_seed(0)
 x_train, y_train = load_dataset("mnist", "train", source="embedded")
 x_test, y_test = load_dataset("mnist", "test", source="embedded")
+x_test, y_test = x_test[:200], y_test[:200]
 
 
 def trained(name, **options):
     model = get_model(name, (28, 28, 1), 10, **options)
-    return wrap(train_model(model, x_train, y_train, epochs=2, optimizer=keras.optimizers.SGD(0.1, momentum=0.9)))
+    return wrap(train_model(model, x_train, y_train, epochs=3, optimizer=keras.optimizers.SGD(0.1, momentum=0.9)))
 
 
 # the local models (Kwon et al.'s D1, D4, D5) and an unknown classifier of a different architecture
