@@ -12,6 +12,7 @@ REPRODUCTIONS: dict[str, str] = {
     "nn-jpeg": "art_ext.experiments.nn_jpeg",
     "uddn": "art_ext.experiments.uddn",
     "learning-to-confuse": "art_ext.experiments.learning_to_confuse",
+    "data-correction": "art_ext.experiments.data_correction",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]

@@ -1,0 +1,362 @@
+"""Ensemble data correction of Kwon, Yoon & Choi (2021): modify an input slightly so that several known
+(local) classifiers recognise its TRUE class, so that an unknown classifier recognises it too.
+
+It is a targeted Carlini & Wagner L2 attack with the true label as target, run jointly against an
+ensemble: the C&W change of variables keeps the input in its box, Adam minimises the squared L2
+distortion plus a weighted sum of the local models' C&W margin losses, and a per-sample binary search
+tunes the trade-off constant.
+
+| Paper link: https://doi.org/10.3837/tiis.2021.09.009
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+from art.attacks.attack import EvasionAttack
+from art.estimators.classification import EnsembleClassifier, TensorFlowV2Classifier
+from art.estimators.classification.classifier import ClassGradientsMixin
+from art.estimators.estimator import BaseEstimator
+from tqdm.auto import tqdm
+
+from art_ext.metrics import distortion_norms
+from art_ext.utils import batches, check_inputs, check_labels, from_tanh_space, to_tanh_space
+
+logger = logging.getLogger(__name__)
+
+#: The paper's MNIST settings (Sec. 4.3): Adam lr 0.1, 400 iterations, initial constant 0.01, margin 0.
+PAPER_MNIST = {"confidence": 0.0, "learning_rate": 0.1, "max_iter": 400, "initial_const": 0.01}
+#: The paper's CIFAR-10 settings (Sec. 4.3): Adam lr 0.01, 6000 iterations, initial constant 0.01, margin 0.
+PAPER_CIFAR10 = {"confidence": 0.0, "learning_rate": 0.01, "max_iter": 6000, "initial_const": 0.01}
+
+
+class EnsembleDataCorrection(EvasionAttack):
+    """
+    Ensemble data correction (Kwon, Yoon & Choi, 2021): the smallest L2 change of an input that makes
+    every local classifier predict its true class with a margin, so that the change transfers to an
+    unknown (black-box) classifier and corrects its prediction too.
+
+    Algorithm 1 of the paper, batched over samples and models: with ``x_c = tanh-box(w)`` (C&W change of
+    variables) and the true class ``y``, Adam minimises per sample
+
+    ``||x_c - x||_2^2 + c * sum_i weights_i * max(max_{j != y} Z_i(x_c)_j - Z_i(x_c)_y, -confidence)``
+
+    where ``Z_i`` are the logits of local model ``i``. A sample stops as soon as every local model predicts
+    ``y`` with a logit margin of at least ``confidence``; a per-sample binary search over ``c`` (C&W style,
+    starting at ``initial_const``, x10 while it fails) keeps the least-distorted success. Inputs that
+    already meet the margin on every local model are returned bitwise unchanged; inputs that cannot be
+    corrected are returned unchanged too (``success_`` tells them apart). All local models and the whole
+    batch run in one fused ``tf.function``.
+
+    Readings where the paper is vague: ``Z_i`` are logits (the paper calls them probabilities but cites C&W,
+    whose ``Z`` are logits); the paper's margin is 0 and its "initial value 0.01" is the initial constant
+    of C&W's search, while the per-model weights ``c_i`` start at 1 (``weights``).
+
+    Defaults, chosen by measurement for what the method is for -- transfer to an UNKNOWN classifier --
+    on full MNIST with local models Kwon D1-D5 (1 training epoch) and held-out unknown models of
+    architectures that are NOT among the local ones (``simple_cnn``, ``deepconfuse_victim``,
+    ``vgg_small``), on a selection split of 300 test inputs (``art-ext reproduce data-correction --scale
+    small``, table "choosing the default margin"). Unknown accuracy on the corrected inputs (originals:
+    98.0 / 98.3 / 98.7 %) and mean L2 of the changed inputs:
+
+    ====== ======= ===================== ===============
+    margin changed other architectures   mean L2 changed
+    ====== ======= ===================== ===============
+    0      13      98.3 / 99.0 / 98.7 %  0.65
+    5      108     99.3 / 99.7 / 99.7 %  0.91
+    10     281     100 / 100 / 99.7 %    2.26
+    ====== ======= ===================== ===============
+
+    The paper's margin 0 leaves the corrected inputs on the local decision boundaries and barely helps
+    an unknown model; 10 transfers perfectly but more than doubles the distortion; ``confidence=5`` is the
+    default (mean 99.6 % at L2 0.91 on the selection split; on the separate 1000-input evaluation split
+    98.6-99.6 %, mean 99.2 %, at L2 1.09 -- see the results page).
+    ``learning_rate=0.1`` and ``max_iter=400`` are the paper's MNIST settings. ``initial_const=1`` with 3
+    search steps instead of the paper's 0.01: at 0.01 the first searches mostly fail and run all 400
+    iterations (margin 0, 5 search steps, 1000 other test inputs: 743 Adam steps per corrected input,
+    mean L2 0.62; starting at 1, the margin-0 selection run above also corrected every input, at mean L2
+    0.65). The paper's settings are in
+    :data:`PAPER_MNIST` and :data:`PAPER_CIFAR10`.
+
+    After :meth:`generate`: ``success_`` (every local model meets the margin), ``changed_`` (the input was
+    modified), ``l0_``, ``l2_``, ``linf_`` (distortion per sample), ``iterations_`` (Adam steps used, summed
+    over the search) and ``generating_count_`` (inputs that needed correcting, the paper's "generating
+    count").
+
+    | Paper link: https://doi.org/10.3837/tiis.2021.09.009
+    """
+
+    attack_params = EvasionAttack.attack_params + [
+        "weights",
+        "confidence",
+        "learning_rate",
+        "max_iter",
+        "binary_search_steps",
+        "initial_const",
+        "batch_size",
+        "verbose",
+    ]
+    _estimator_requirements = (BaseEstimator, ClassGradientsMixin)
+
+    def __init__(
+        self,
+        estimators: list[TensorFlowV2Classifier] | EnsembleClassifier,
+        weights: list[float] | np.ndarray | None = None,
+        confidence: float = 5.0,
+        learning_rate: float = 0.1,
+        max_iter: int = 400,
+        binary_search_steps: int = 3,
+        initial_const: float = 1.0,
+        batch_size: int = 128,
+        verbose: bool = True,
+    ) -> None:
+        """
+        Create an :class:`EnsembleDataCorrection` instance.
+
+        :param estimators: The local models: a list of ART ``TensorFlowV2Classifier`` (or an ART
+               ``EnsembleClassifier`` of them), all with the same ``input_shape``, ``nb_classes`` and
+               ``clip_values``. Their preprocessing (if any) must be TensorFlow-native.
+        :param weights: Per-model loss weights ``c_i`` (non-negative, not all zero); default 1 each, or an
+               ``EnsembleClassifier``'s own weights rescaled to sum to the number of models.
+        :param confidence: Required logit margin ``Z_y - max_{j != y} Z_j`` on every local model (the ``kappa``
+               of the hinge). The paper uses 0; the default 5 was measured to transfer better (class docstring).
+        :param learning_rate: Adam learning rate in tanh space (paper: 0.1 MNIST, 0.01 CIFAR-10).
+        :param max_iter: Adam iterations per binary-search step (paper: 400 MNIST, 6000 CIFAR-10).
+        :param binary_search_steps: Searches over the constant ``c``, per sample; 1 means a single run at
+               ``initial_const``.
+        :param initial_const: Initial constant ``c`` (paper: 0.01; see the class docstring for the default).
+        :param batch_size: Inputs corrected together in one batch.
+        :param verbose: Show a progress bar.
+        :raises ValueError: If the estimators or the parameters are invalid.
+        """
+        members, ensemble_weights, ensemble = self._unpack(estimators)
+        super().__init__(estimator=ensemble)
+        self.estimators = members
+        self.weights = ensemble_weights if weights is None else weights
+        self.confidence = confidence
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.binary_search_steps = binary_search_steps
+        self.initial_const = initial_const
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self._check_params()
+        self._optimise = None  # the fused tf.function, built on first use
+
+    # ------------------------------------------------------------------ setup and validation
+
+    @staticmethod
+    def _unpack(estimators) -> tuple[list[TensorFlowV2Classifier], np.ndarray, EnsembleClassifier]:
+        """Validate the local models; return them, their default weights and an ART ensemble of them."""
+        if isinstance(estimators, EnsembleClassifier):
+            members = list(estimators.classifiers)
+            weights = np.asarray(estimators._classifier_weights, dtype=np.float64)  # pylint: disable=W0212
+            weights = weights * len(members) / weights.sum() if weights.sum() > 0 else weights
+        elif isinstance(estimators, (list, tuple)):
+            members = list(estimators)
+            weights = np.ones(len(members))
+        else:
+            raise ValueError("estimators must be a list of TensorFlowV2Classifier or an ART EnsembleClassifier, "
+                             f"got {type(estimators).__name__}")
+        if not members:
+            raise ValueError("estimators must hold at least one classifier")
+        for i, est in enumerate(members):
+            if not isinstance(est, TensorFlowV2Classifier):
+                raise ValueError(f"estimators[{i}] must be an ART TensorFlowV2Classifier, got {type(est).__name__}")
+            if est.clip_values is None:
+                raise ValueError(f"estimators[{i}] has no clip_values; the tanh box needs (min, max)")
+            if not est.all_framework_preprocessing:
+                raise ValueError(f"estimators[{i}] has non-TensorFlow preprocessing; it must be differentiable in TF")
+        first = members[0]
+        for i, est in enumerate(members[1:], start=1):
+            if tuple(est.input_shape) != tuple(first.input_shape):
+                raise ValueError(f"estimators[{i}] has input_shape {tuple(est.input_shape)}, "
+                                 f"estimators[0] has {tuple(first.input_shape)}")
+            if est.nb_classes != first.nb_classes:
+                raise ValueError(f"estimators[{i}] has {est.nb_classes} classes, estimators[0] has {first.nb_classes}")
+            if not np.array_equal(np.asarray(est.clip_values), np.asarray(first.clip_values)):
+                raise ValueError(f"estimators[{i}] has clip_values {tuple(np.asarray(est.clip_values).tolist())}, "
+                                 f"estimators[0] has {tuple(np.asarray(first.clip_values).tolist())}")
+        clip = np.asarray(first.clip_values, dtype=np.float64)
+        if clip.ndim != 1:
+            raise ValueError("clip_values must be scalars (min, max); per-feature bounds are not supported")
+        ensemble = estimators if isinstance(estimators, EnsembleClassifier) else EnsembleClassifier(
+            classifiers=members, clip_values=(float(clip[0]), float(clip[1])))
+        return members, weights, ensemble
+
+    def _check_params(self) -> None:
+        weights = np.asarray(self.weights, dtype=np.float64) if self.weights is not None else None
+        if weights is None or weights.shape != (len(self.estimators),):
+            raise ValueError(f"weights must hold one value per estimator ({len(self.estimators)}), got {self.weights!r}")
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not np.any(weights > 0):
+            raise ValueError(f"weights must be finite, non-negative and not all zero, got {self.weights!r}")
+        if not isinstance(self.confidence, (int, float, np.number)) or not np.isfinite(self.confidence) \
+                or self.confidence < 0:
+            raise ValueError(f"confidence must be a finite number >= 0, got {self.confidence!r}")
+        if not isinstance(self.learning_rate, (int, float, np.number)) or not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        for name in ("max_iter", "binary_search_steps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.initial_const, (int, float, np.number)) or not self.initial_const > 0:
+            raise ValueError(f"initial_const must be a positive number, got {self.initial_const!r}")
+        if not isinstance(self.verbose, bool):
+            raise ValueError(f"verbose must be a bool, got {self.verbose!r}")
+
+    # ------------------------------------------------------------------ the fused TF graph
+
+    def _logits(self, x: tf.Tensor) -> tf.Tensor:
+        """Stacked logits ``(n_models, n, nb_classes)`` of all local models, in one graph."""
+        out = []
+        for est in self.estimators:
+            x_pre, _ = est._apply_preprocessing(x, y=None, fit=False)  # pylint: disable=W0212
+            out.append(tf.cast(est.model(x_pre, training=False), tf.float32))
+        return tf.stack(out, axis=0)
+
+    def _margins(self, x: tf.Tensor, y_onehot: tf.Tensor) -> tf.Tensor:
+        """``Z_y - max_{j != y} Z_j`` per model and sample, shape ``(n_models, n)``."""
+        z = self._logits(x)
+        z_true = tf.reduce_sum(z * y_onehot, axis=-1)
+        z_other = tf.reduce_max(z - 1e9 * y_onehot, axis=-1)
+        return z_true - z_other
+
+    def _met(self, margins: tf.Tensor) -> tf.Tensor:
+        """Per sample: every local model predicts ``y`` with at least the margin."""
+        kappa = float(self.confidence)
+        return tf.reduce_all((margins >= kappa) & (margins > 0.0), axis=0)
+
+    def _build(self):
+        """Build the fused optimisation: Adam on ``w`` for a whole batch and every local model."""
+        clip_min, clip_max = (float(v) for v in np.asarray(self.estimators[0].clip_values))
+        weights = tf.constant(np.asarray(self.weights, dtype=np.float32)[:, None])
+        kappa = float(self.confidence)
+        lr, beta1, beta2, eps = float(self.learning_rate), 0.9, 0.999, 1e-8
+        max_iter = int(self.max_iter)
+
+        @tf.function(reduce_retracing=True)
+        def optimise(x, y_onehot, const):
+            """Run up to ``max_iter`` Adam steps from ``w = 0``; stop each sample at its first success."""
+            w0 = to_tanh_space(x, clip_min, clip_max)
+            base = from_tanh_space(w0, clip_min, clip_max)
+            axes = list(range(1, len(x.shape)))
+            mask_shape = tf.concat([tf.shape(x)[:1], tf.ones([len(axes)], tf.int32)], axis=0)
+
+            def corrected(dw):
+                # x + (box(w0 + dw) - box(w0)): exactly x at dw = 0, in the box up to rounding
+                return tf.clip_by_value(x + from_tanh_space(w0 + dw, clip_min, clip_max) - base, clip_min, clip_max)
+
+            def step(i, dw, m, v, done, found, x_found, iters):
+                with tf.GradientTape() as tape:
+                    tape.watch(dw)
+                    x_c = corrected(dw)
+                    margins = self._margins(x_c, y_onehot)
+                    l2sq = tf.reduce_sum(tf.square(x_c - x), axis=axes)
+                    hinge = tf.reduce_sum(weights * tf.maximum(-margins, -kappa), axis=0)
+                    loss = tf.reduce_sum(l2sq + const * hinge)
+                # record the first success (evaluated before this step's update)
+                hit = self._met(margins) & ~done
+                x_found = tf.where(tf.reshape(hit, mask_shape), x_c, x_found)
+                found = found | hit
+                done = done | hit
+                grad = tape.gradient(loss, dw)
+                t = tf.cast(i + 1, tf.float32)
+                m = beta1 * m + (1.0 - beta1) * grad
+                v = beta2 * v + (1.0 - beta2) * tf.square(grad)
+                update = lr * (m / (1.0 - beta1 ** t)) / (tf.sqrt(v / (1.0 - beta2 ** t)) + eps)
+                active = tf.reshape(~done, mask_shape)
+                dw = tf.where(active, dw - update, dw)
+                iters = iters + tf.cast(~done, tf.int32)
+                return i + 1, dw, m, v, done, found, x_found, iters
+
+            def not_finished(i, dw, m, v, done, *_):
+                return (i < max_iter) & ~tf.reduce_all(done)
+
+            n = tf.shape(x)[0]
+            zeros = tf.zeros_like(x)
+            init = (tf.constant(0), zeros, zeros, zeros, tf.zeros([n], tf.bool), tf.zeros([n], tf.bool), x,
+                    tf.zeros([n], tf.int32))
+            i, dw, _, _, done, found, x_found, iters = tf.while_loop(not_finished, step, init)
+            # the last update is checked too
+            x_last = corrected(dw)
+            hit = self._met(self._margins(x_last, y_onehot)) & ~done
+            x_found = tf.where(tf.reshape(hit, mask_shape), x_last, x_found)
+            return found | hit, x_found, iters
+
+        @tf.function(reduce_retracing=True)
+        def met(x, y_onehot):
+            return self._met(self._margins(x, y_onehot))
+
+        return optimise, met
+
+    # ------------------------------------------------------------------ public API
+
+    def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> np.ndarray:
+        """
+        Correct the inputs ``x`` towards their true labels ``y``.
+
+        :param x: Inputs, shape ``(n, *input_shape)``, values within the estimators' ``clip_values``.
+        :param y: True labels (REQUIRED), class indices ``(n,)`` or one-hot ``(n, nb_classes)``.
+        :return: Corrected inputs (a new array; unchanged where no correction was needed or none was found).
+        :raises ValueError: If ``y`` is missing or ``x``/``y`` are malformed (shape, NaN/inf, range).
+        """
+        first = self.estimators[0]
+        clip = tuple(float(v) for v in np.asarray(first.clip_values))
+        if y is None:
+            raise ValueError("y (the true labels) is required: data correction moves inputs towards their true class")
+        x = check_inputs(x, "x", clip_values=clip, input_shape=tuple(first.input_shape))
+        labels = check_labels(y, len(x), first.nb_classes)
+        if self._optimise is None:
+            self._optimise, self._met_fn = self._build()
+
+        n, n_classes = len(x), first.nb_classes
+        onehot = np.eye(n_classes, dtype=np.float32)[labels]
+        x_out = x.copy()
+        needs = np.zeros(n, dtype=bool)
+        for s in batches(n, max(self.batch_size, 256)):
+            needs[s] = ~self._met_fn(tf.constant(x[s]), tf.constant(onehot[s])).numpy()
+        success = ~needs
+        iterations = np.zeros(n, dtype=np.int64)
+        todo = np.flatnonzero(needs)
+
+        bar = tqdm(total=len(todo), desc="EnsembleDataCorrection", disable=not self.verbose)
+        for s in batches(len(todo), self.batch_size):
+            idx = todo[s]
+            found, best, its = self._search(x[idx], onehot[idx])
+            x_out[idx[found]] = best[found]
+            success[idx] = found
+            iterations[idx] = its
+            bar.update(len(idx))
+        bar.close()
+
+        norms = distortion_norms(x, x_out)
+        self.success_ = success
+        self.changed_ = needs & success
+        self.l0_, self.l2_, self.linf_ = norms["l0"], norms["l2"], norms["linf"]
+        self.iterations_ = iterations
+        self.generating_count_ = int(needs.sum())
+        logger.info("Corrected %d of %d inputs that needed it (%d inputs)", int(self.changed_.sum()),
+                    self.generating_count_, n)
+        return x_out
+
+    def _search(self, x: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-sample binary search over the constant; return success, best inputs, Adam steps used."""
+        n = len(x)
+        const = np.full(n, float(self.initial_const), dtype=np.float32)
+        lower, upper = np.zeros(n, np.float32), np.full(n, np.inf, np.float32)
+        best = x.copy()
+        best_l2 = np.full(n, np.inf)
+        iterations = np.zeros(n, dtype=np.int64)
+        x_tf, y_tf = tf.constant(x), tf.constant(onehot)
+        for _ in range(self.binary_search_steps):
+            found, x_c, its = (t.numpy() for t in self._optimise(x_tf, y_tf, tf.constant(const)))
+            iterations += its
+            l2 = np.sqrt(np.sum(np.square(x_c.astype(np.float64) - x), axis=tuple(range(1, x.ndim))))
+            better = found & (l2 < best_l2)
+            best[better], best_l2[better] = x_c[better], l2[better]
+            # success: try a smaller constant; failure: a larger one (x10 until an upper bound is known)
+            upper = np.where(found, np.minimum(upper, const), upper)
+            lower = np.where(found, lower, np.maximum(lower, const))
+            const = np.where(np.isfinite(upper), (lower + upper) / 2.0, const * 10.0).astype(np.float32)
+        return np.isfinite(best_l2), best, iterations

@@ -1,0 +1,159 @@
+"""Tests of EnsembleDataCorrection on a 3-model tiny ensemble trained on the embedded MNIST sample."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from art_ext.attacks.evasion import EnsembleDataCorrection  # noqa: E402
+
+
+def _train(name, x, y, seed, **options):
+    import keras
+
+    from art_ext.estimators import wrap
+    from art_ext.models import get_model
+
+    keras.utils.set_random_seed(seed)
+    classifier = wrap(get_model(name, (28, 28, 1), 10, **options), learning_rate=1e-2)
+    classifier.fit(x, y, batch_size=64, nb_epochs=3, verbose=False)
+    return classifier
+
+
+@pytest.fixture(scope="module")
+def data():
+    from art_ext.data import load_dataset
+
+    x_train, y_train = load_dataset("mnist", "train", source="embedded")
+    x_test, y_test = load_dataset("mnist", "test", source="embedded")
+    return (x_train[:1000], y_train[:1000]), (x_test[:300], y_test[:300])
+
+
+@pytest.fixture(scope="module")
+def ensemble(data):
+    (x, y), _ = data
+    return [_train("simple_mlp", x, y, 1, units=(32,)), _train("simple_cnn", x, y, 2, filters=(4, 8), dense_units=16),
+            _train("simple_mlp", x, y, 3, units=(16,))]
+
+
+def _margins(classifiers, x, y):
+    z = np.stack([c.predict(x) for c in classifiers])
+    true = np.take_along_axis(z, np.broadcast_to(y[None, :, None], z.shape[:2] + (1,)), axis=2)[..., 0]
+    other = np.where(np.eye(10, dtype=bool)[y][None], -np.inf, z).max(axis=2)
+    return true - other  # (n_models, n)
+
+
+@pytest.fixture(scope="module")
+def corrected(data, ensemble):
+    """A mix of inputs some local model misclassifies and inputs all local models get right, corrected once."""
+    _, (x, y) = data
+    wrong = (_margins(ensemble, x, y) <= 0).any(axis=0)
+    assert wrong.sum() >= 10, "the tiny ensemble should misclassify some test digits"
+    idx = np.concatenate([np.flatnonzero(wrong)[:24], np.flatnonzero(~wrong)[:24]])
+    x_in, y_in = x[idx].copy(), y[idx]
+    attack = EnsembleDataCorrection(ensemble, confidence=0.0, max_iter=150, binary_search_steps=3, initial_const=1.0,
+                                    batch_size=64, verbose=False)
+    x_c = attack.generate(x_in, y_in)
+    return attack, x[idx], x_in, y_in, x_c, wrong[idx]
+
+
+def test_corrects_misclassified_inputs(corrected, ensemble):
+    attack, _, x_in, y_in, x_c, wrong = corrected
+    assert attack.generating_count_ == int(wrong.sum())
+    assert attack.success_[wrong].mean() >= 0.9
+    ok = attack.success_
+    assert (_margins(ensemble, x_c[ok], y_in[ok]) > 0).all()  # every local model now predicts the true class
+    changed = attack.changed_
+    assert changed.sum() == (wrong & ok).sum()
+    assert (attack.l2_[changed] > 0).all() and (attack.iterations_[changed] > 0).all()
+    assert np.median(attack.l2_[changed]) < 3.0  # small changes, not a redrawn digit
+
+
+def test_correct_inputs_are_bitwise_unchanged(corrected):
+    attack, x_orig, x_in, _, x_c, wrong = corrected
+    assert np.array_equal(x_c[~wrong], x_in[~wrong])
+    assert np.array_equal(x_in, x_orig)  # the input was not modified in place
+    assert not attack.changed_[~wrong].any() and (attack.iterations_[~wrong] == 0).all()
+    assert (attack.l0_[~wrong] == 0).all() and (attack.l2_[~wrong] == 0).all()
+
+
+def test_outputs_within_clip_values_and_attributes(corrected):
+    attack, _, x_in, _, x_c, _ = corrected
+    assert x_c.dtype == np.float32 and x_c.shape == x_in.shape
+    assert x_c.min() >= 0.0 and x_c.max() <= 1.0
+    for name in ("success_", "changed_", "l0_", "l2_", "linf_", "iterations_"):
+        assert getattr(attack, name).shape == (len(x_in),)
+    assert (attack.linf_ <= attack.l2_ + 1e-6).all()
+
+
+def test_confidence_margin_and_ensemble_classifier(data, ensemble):
+    from art.estimators.classification import EnsembleClassifier
+
+    _, (x, y) = data
+    x, y = x[:32], y[:32]
+    kappa = 1.0
+    attack = EnsembleDataCorrection(EnsembleClassifier(ensemble, clip_values=(0.0, 1.0)), confidence=kappa,
+                                    max_iter=150, binary_search_steps=3, initial_const=1.0, verbose=False)
+    np.testing.assert_array_equal(attack.weights, np.ones(3))
+    x_c = attack.generate(x, np.eye(10)[y])  # one-hot labels are accepted
+    margins = _margins(ensemble, x_c, y)
+    assert attack.generating_count_ == int((_margins(ensemble, x, y) < kappa).any(axis=0).sum())
+    assert attack.success_.mean() >= 0.8
+    assert (margins[:, attack.success_] >= kappa - 1e-3).all()
+
+
+def test_deterministic(data, ensemble):
+    _, (x, y) = data
+    make = lambda: EnsembleDataCorrection(ensemble, max_iter=30, binary_search_steps=1, verbose=False)  # noqa: E731
+    np.testing.assert_array_equal(make().generate(x[:40], y[:40]), make().generate(x[:40], y[:40]))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda x, y: (x, None), "y .*required"),
+    (lambda x, y: (x[:, :27], y), "shape"),
+    (lambda x, y: (x, y[:-1]), "labels"),
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), y), "NaN"),
+    (lambda x, y: (x * 2.0 + 0.5, y), "clip_values"),
+    (lambda x, y: (x, y + 10), r"\[0, 10\)"),
+])
+def test_bad_inputs_raise(data, ensemble, bad, message):
+    _, (x, y) = data
+    attack = EnsembleDataCorrection(ensemble, verbose=False)
+    with pytest.raises(ValueError, match=message):
+        attack.generate(*bad(x[:4], y[:4]))
+
+
+def test_mismatched_estimators_raise(ensemble):
+    import keras
+
+    from art_ext.estimators import wrap
+    from art_ext.models import get_model
+
+    keras.utils.set_random_seed(0)
+    with pytest.raises(ValueError, match="classes"):
+        EnsembleDataCorrection([ensemble[0], wrap(get_model("simple_mlp", (28, 28, 1), 5, units=(4,)))])
+    with pytest.raises(ValueError, match="input_shape"):
+        EnsembleDataCorrection([ensemble[0], wrap(get_model("simple_mlp", (14, 14, 1), 10, units=(4,)))])
+    with pytest.raises(ValueError, match="clip_values"):
+        EnsembleDataCorrection([ensemble[0], wrap(ensemble[1].model, clip_values=(0.0, 255.0))])
+    with pytest.raises(ValueError, match="TensorFlowV2Classifier"):
+        EnsembleDataCorrection([ensemble[0], "model"])
+    with pytest.raises(ValueError, match="at least one"):
+        EnsembleDataCorrection([])
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"confidence": -1.0}, "confidence"),
+    ({"max_iter": 0}, "max_iter"),
+    ({"binary_search_steps": 1.5}, "binary_search_steps"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"initial_const": -0.1}, "initial_const"),
+    ({"weights": [1.0, 1.0]}, "weights"),
+    ({"weights": [0.0, 0.0, 0.0]}, "weights"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"verbose": "yes"}, "verbose"),
+])
+def test_bad_params_raise(ensemble, params, message):
+    with pytest.raises(ValueError, match=message):
+        EnsembleDataCorrection(ensemble, **params)
