@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
-
-
-def _best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (traces the TensorFlow graph)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_time
 
 
 def main() -> None:
@@ -54,7 +44,7 @@ def main() -> None:
                                            emulate_libjpeg=emulate, batch_size=len(x))
         if not subsampling:  # ART has no 4:4:4 option: run Pillow as ART does, with subsampling off
             art._compress = _pillow_444(args.quality)
-        t_art, t_ours = _best_time(lambda: art(x), args.repeats), _best_time(lambda: ours(x), args.repeats)
+        t_art, t_ours = best_time(lambda: art(x), args.repeats), best_time(lambda: ours(x), args.repeats)
         diff = np.abs(art(x)[0] - ours(x)[0]).mean() * 255
         print(f"{label:<24} {len(x) / t_art:>10.0f} {len(x) / t_ours:>11.0f} {t_art / t_ours:>8.1f}x {diff:>12.3f}")
 

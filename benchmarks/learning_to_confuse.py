@@ -16,6 +16,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from _timing import best_time
 
 from art_ext.attacks.poisoning import LearningToConfuse
 from art_ext.data import load_dataset
@@ -26,17 +27,6 @@ from art_ext.models.generators import conv_autoencoder
 BATCH, STEPS, REPEATS, ROUNDS = 64, 30, 3, 5
 
 
-def best_of(fn, repeats=REPEATS) -> float:
-    """Best wall time (s) of ``fn()`` over a few repeats, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     x, y = load_dataset("mnist", "train", source="embedded")
     x, y = x[:BATCH * STEPS], y[:BATCH * STEPS]
@@ -44,7 +34,7 @@ def main() -> None:
     rows = []
     for name in ("deepconfuse_victim", "simple_cnn"):
         classifier = wrap(get_model(name, x.shape[1:], 10), optimizer=keras.optimizers.SGD(0.01))
-        art_fit = best_of(lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False))
+        art_fit = best_time(lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False), REPEATS)
 
         attack = LearningToConfuse(eps=0.3, surrogate=name, verbose=False)
         victim, generator = get_model(name, x.shape[1:], 10), conv_autoencoder(x.shape[1:])
@@ -52,8 +42,8 @@ def main() -> None:
         generator_step, victim_step, _ = attack._build_steps(victim, generator, frozen)
         batches = [(tf.constant(x[i:i + BATCH]), tf.constant(y[i:i + BATCH].astype(np.int32)))
                    for i in range(0, len(x), BATCH)]
-        gen_only = best_of(lambda: [generator_step(xb, yb, yb) for xb, yb in batches])
-        victim_only = best_of(lambda: [victim_step(xb, yb) for xb, yb in batches])
+        gen_only = best_time(lambda: [generator_step(xb, yb, yb) for xb, yb in batches], REPEATS)
+        victim_only = best_time(lambda: [victim_step(xb, yb) for xb, yb in batches], REPEATS)
         # A whole fit of ROUNDS rounds per batch: both steps, plus tracing and per-round resets, amortised.
         start = time.perf_counter()
         attack.fit(x, y, nb_epochs=ROUNDS, batch_size=BATCH)
