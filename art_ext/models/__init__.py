@@ -1,7 +1,9 @@
 """The papers' reference Keras architectures, by name.
 
-Every builder has the signature ``(input_shape, nb_classes, **options) -> keras.Model`` and
-returns a model that outputs **logits** for inputs in [0, 1].
+Every builder has the signature ``(input_shape, nb_classes, **options) -> keras.Model``. The
+classifiers output **logits** for inputs in [0, 1]; the two DeepConfuse generators
+(``deepconfuse_autoencoder``, ``deepconfuse_unet``) output input-shaped noise in [-1, 1] (tanh) and
+ignore ``nb_classes``.
 
 >>> from art_ext.models import get_model
 >>> model = get_model("kwon_d1", (28, 28, 1), 10)

@@ -10,8 +10,19 @@ CIFAR_MODELS = [f"kwon_cifar_{v}" for v in ("d1", "d2", "d3", "d4", "d5", "du1",
                ["vgg19_bn", "vgg16_bn", "vgg11_bn", "vgg_small"]
 
 
+GENERATORS = ["deepconfuse_autoencoder", "deepconfuse_unet"]
+
+
 def test_every_model_is_listed():
-    assert set(MNIST_MODELS + CIFAR_MODELS) == set(list_models())
+    assert set(MNIST_MODELS + CIFAR_MODELS + GENERATORS) == set(list_models())
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
+def test_generators_output_tanh_noise_of_the_input_shape(name, shape):
+    out = get_model(name, shape, 10)(np.random.default_rng(0).random((2, *shape), dtype=np.float32), training=False)
+    assert out.shape == (2, *shape)
+    assert float(np.abs(out).max()) <= 1.0
 
 
 @pytest.mark.parametrize("name", MNIST_MODELS)
