@@ -9,7 +9,6 @@ import sys
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the default; set, it stops TF's start-up notice
     import warnings
 
     warnings.filterwarnings("ignore", message="PyTorch not found")

@@ -5,7 +5,6 @@ import warnings
 
 sys.path.insert(0, os.path.abspath(".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the default; set, it stops TF's start-up notice
 warnings.filterwarnings("ignore", message="PyTorch not found")
 
 import art_ext  # noqa: E402

@@ -2,7 +2,6 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the default; set, it stops TF's start-up notice
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
