@@ -241,7 +241,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     run.table(f"Adaptive attacks: accuracy (%) under PGD (eps {eps}, {pgd_iter} steps, {n_adaptive} images) on "
               "the defended classifier", ["defence", "PGD, exact gradient through the denoiser", "PGD with BPDA"],
               rows, note="The paper reports no adaptive attack. ART's non-differentiable preprocessors get ART's "
-                         "identity gradient (BPDA) in the first column.")
+                         "identity gradient (BPDA) in the BPDA column.")
 
     # ---- Fig. 6 analogue
     k = run.pick(4, 6, 6)
