@@ -10,11 +10,17 @@ from keras import layers
 BN_MOMENTUM = 0.9
 
 
-def check_shape(input_shape: tuple[int, ...], nb_classes: int, min_side: int = 1) -> tuple[int, int, int]:
-    """Validate an NHWC image shape and class count; return the shape as a tuple of ints."""
+def check_input_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Validate an image shape ``(height, width, channels)``; return it as a tuple of ints."""
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    return shape
+
+
+def check_shape(input_shape: tuple[int, ...], nb_classes: int, min_side: int = 1) -> tuple[int, int, int]:
+    """Validate an NHWC image shape and class count; return the shape as a tuple of ints."""
+    shape = check_input_shape(input_shape)
     if min(shape[:2]) < min_side:
         raise ValueError(f"this model needs images of at least {min_side}x{min_side}, got {shape[:2]}")
     if not isinstance(nb_classes, int) or nb_classes < 2:

@@ -9,14 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from art_ext.models._layers import BN_MOMENTUM
-
-
-def _check(input_shape) -> tuple[int, int, int]:
-    shape = tuple(int(s) for s in input_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
-    return shape
+from art_ext.models._layers import BN_MOMENTUM, check_input_shape
 
 
 def _conv_bn_relu(x, width: int, strides: int = 1, transpose: bool = False):
@@ -44,7 +37,7 @@ def conv_autoencoder(input_shape, nb_classes: int | None = None, widths: tuple[i
     Encoder: two stride-2 3x3 conv + BN + ReLU stages (``widths``); decoder: two stride-2 transposed
     convs back to the input size, then 1x1 conv + BN + tanh. Any H x W (padded to a multiple of 4).
     """
-    shape = _check(input_shape)
+    shape = check_input_shape(input_shape)
     inputs = keras.Input(shape=shape)
     x, pads = _pad_to(inputs, shape, 4)
     for w in widths:
@@ -64,7 +57,7 @@ def unet(input_shape, nb_classes: int | None = None, widths: tuple[int, ...] = (
     width; each decoder stage: stride-2 transposed conv, concatenation with the lateral encoder output,
     two 3x3 conv + BN + ReLU; 1x1 conv + BN + tanh. Any H x W (padded to a multiple of 2**stages).
     """
-    shape = _check(input_shape)
+    shape = check_input_shape(input_shape)
     inputs = keras.Input(shape=shape)
     x, pads = _pad_to(inputs, shape, 2 ** len(widths))
     skips = []
@@ -84,5 +77,5 @@ def unet(input_shape, nb_classes: int | None = None, widths: tuple[int, ...] = (
 
 def default_generator(input_shape) -> keras.Model:
     """The U-Net for colour images of at least 32x32, the small auto-encoder otherwise."""
-    shape = _check(input_shape)
+    shape = check_input_shape(input_shape)
     return unet(shape) if shape[2] == 3 and min(shape[:2]) >= 32 else conv_autoencoder(shape)
