@@ -234,8 +234,11 @@ class EnsembleDataCorrection(EvasionAttack):
         kappa = float(self.confidence)
         lr, beta1, beta2, eps = float(self.learning_rate), 0.9, 0.999, 1e-8
         max_iter = int(self.max_iter)
+        # One trace for every batch size (the last batch is usually smaller).
+        x_spec = tf.TensorSpec([None, *self.estimators[0].input_shape], tf.float32)
+        y_spec = tf.TensorSpec([None, self.estimators[0].nb_classes], tf.float32)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None], tf.float32)])
         def optimise(x, y_onehot, const):
             """Run up to ``max_iter`` Adam steps from ``w = 0``; stop each sample at its first success."""
             w0 = to_tanh_space(x, clip_min, clip_max)
@@ -284,7 +287,7 @@ class EnsembleDataCorrection(EvasionAttack):
             x_found = tf.where(tf.reshape(hit, mask_shape), x_last, x_found)
             return found | hit, x_found, iters
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[x_spec, y_spec])
         def met(x, y_onehot):
             return self._met(self._margins(x, y_onehot))
 
