@@ -166,24 +166,36 @@ def _descale(x: tf.Tensor, shifts: np.ndarray) -> tf.Tensor:
     return tf.floor((x + half) * (2.0 ** -shifts).astype(np.float32))  # exact: a power of two
 
 
-def _islow_fdct(blocks: tf.Tensor) -> tf.Tensor:
+def _islow_fdct(blocks: tf.Tensor, fused: bool = True) -> tf.Tensor:
     """libjpeg's integer DCT of integer-valued blocks ``(..., 64)`` (row-major 8x8, level-shifted to [-128, 127]),
-    as float32: 8x the orthonormal DCT up to libjpeg's fixed-point rounding. Exact (see :func:`_islow_matrices`);
-    each 8-point pass is a broadcast product and a sum, which XLA fuses into one loop without transposes."""
+    as float32: 8x the orthonormal DCT up to libjpeg's fixed-point rounding. Exact (see :func:`_islow_matrices`).
+
+    ``fused``: each 8-point pass is a broadcast product and a sum, which XLA fuses into one loop without
+    transposes; otherwise matrix products with transposes (faster in a plain graph).
+    """
     a1, s1, a2, s2 = _islow_matrices()
-    b = tf.reshape(tf.cast(blocks, tf.float32), (-1, 8, 1, 8))  # [i, ., j]
-    rows = _descale(tf.reduce_sum(b * a1, -1), s1)  # [i, v]
+    b = tf.reshape(tf.cast(blocks, tf.float32), (-1, 8, 8))  # [i, j]
+    if fused:
+        rows = _descale(tf.reduce_sum(b[:, :, None] * a1, -1), s1)  # [i, v]
+    else:
+        rows = tf.transpose(_descale(tf.matmul(b, a1.T), s1), (0, 2, 1))  # [v, i]
     hi = tf.floor(rows * (1 / 64))  # rows = 64 hi + lo, |hi| <= 64, 0 <= lo < 64
     lo = rows - 64 * hi
-    a2 = a2[:, :, None]  # [u, i, .]
-    p = tf.reduce_sum(a2 * hi[:, None], -2)  # [u, v]: exact, < 2^23
-    q = tf.reduce_sum(a2 * lo[:, None], -2)
-    half = np.where(s2 > 0, 2.0 ** (s2 - 1.0), 0.0).astype(np.float32)[:, None]
+    half = np.where(s2 > 0, 2.0 ** (s2 - 1.0), 0.0).astype(np.float32)
+    odd_out = s2 == 15
+    if fused:  # [u, v]: exact, < 2^23
+        p = tf.reduce_sum(a2[:, :, None] * hi[:, None], -2)
+        q = tf.reduce_sum(a2[:, :, None] * lo[:, None], -2)
+        half, odd_out = half[:, None], odd_out[:, None]
+    else:  # [v, u]
+        p, q = tf.matmul(hi, a2.T), tf.matmul(lo, a2.T)
     # DESCALE(64 p + q, s): s = 2: 16 p + DESCALE(q, 2); s = 15: p = 512 p1 + p0 and p1 + DESCALE(64 p0 + q, 15)
     p1 = tf.floor(p * (1 / 512))
-    odd = p1 + tf.floor((64 * (p - 512 * p1) + q + half) * 2.0 ** -15)
-    even = 16 * p + tf.floor((q + half) * 0.25)
-    return tf.reshape(tf.where((s2 == 15)[:, None], odd, even), tf.shape(blocks))
+    out = tf.where(odd_out, p1 + tf.floor((64 * (p - 512 * p1) + q + half) * 2.0 ** -15),
+                   16 * p + tf.floor((q + half) * 0.25))
+    if not fused:
+        out = tf.transpose(out, (0, 2, 1))
+    return tf.reshape(out, tf.shape(blocks))
 
 
 def _round_half_up(x: tf.Tensor) -> tf.Tensor:
@@ -238,7 +250,7 @@ def _quantize_blocks(x: tf.Tensor, tables: tf.Tensor, estimator: str, smooth: bo
         coefficients = _islow_fdct(tf.round(blocks)) / 8.0
     elif integer_dct and not smooth:  # libjpeg's exact value, the float DCT's gradient
         coefficients = tf.matmul(blocks, basis)
-        exact = _islow_fdct(tf.round(blocks)) / 8.0
+        exact = _islow_fdct(tf.round(blocks), fused=False) / 8.0
         coefficients = coefficients + tf.stop_gradient(exact - coefficients)
     else:
         coefficients = tf.matmul(blocks, basis)
