@@ -350,6 +350,10 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
     and therefore skipped. At the same quality and 4:4:4 the output matches Pillow/libjpeg encode-decode to
     well under one grey level on average (see the fidelity tests and ``docs/results/nn_jpeg.rst``).
 
+    Fast and exact: libjpeg's integer DCT runs in float32 on integers below 2^24, so it is exact, and the NumPy
+    ``__call__`` path is compiled by XLA (one compilation per batch shape), which fuses the whole pipeline into a
+    few loops.
+
     ``forward`` returns the exact JPEG output; its gradient is that of ``gradient_estimator`` applied to every
     rounding (BPDA), so white-box attacks and ART's ``loss_gradient`` go through it. ``estimate_forward``
     returns the estimator's own smooth value.
@@ -387,7 +391,9 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
                ``"cubic"`` (``r + (x - r)^3``, Shin & Song 2017).
         :param emulate_libjpeg: Emulate libjpeg's 8-bit arithmetic for the forward value: YCbCr and the decoded
                image rounded to integers, and libjpeg's integer DCT so that rounding ties break as in libjpeg
-               (gradients still come from the float pipeline). ``False``: a pure float pipeline.
+               (gradients still come from the float pipeline). ``False``: a pure float pipeline, further from
+               libjpeg (0.6-4 grey levels): quantisation is a step function, so coefficients near a rounding
+               boundary -- common in images that were JPEG-compressed before -- go the other way.
         :param batch_size: Images per TensorFlow call in ``__call__`` (NumPy path).
         :param apply_fit: True if applied during fitting/training.
         :param apply_predict: True if applied during predicting.
