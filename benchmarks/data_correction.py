@@ -87,7 +87,7 @@ def main() -> None:
 
     print(f"\n{args.n} MNIST test inputs ({source['source']}), 3 local models (kwon_d1, kwon_d4, kwon_d5), "
           f"max_iter {args.max_iter} x {args.steps} binary-search steps, confidence {args.confidence}\n")
-    print(f"| method | inputs corrected | success | mean L2 of successes | seconds | speed-up |")
+    print("| method | inputs corrected | success | mean L2 of successes | seconds | speed-up |")
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[4]:.1f} | {t_art / row[4]:.1f}x |")

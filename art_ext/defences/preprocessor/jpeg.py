@@ -329,6 +329,11 @@ def _jpeg_in_range(x: tf.Tensor, tables: tf.Tensor, clip_values: tuple[float, fl
     return out * ((hi - lo) / 255.0) + lo
 
 
+def _bucket(n: int) -> int:
+    """The next power of two >= ``n``: the NumPy path pads each batch to it, so XLA compiles once per bucket."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
 #: Differentiable graph (``forward``, ``estimate_forward``).
 _jpeg = tf.function(_jpeg_in_range)
 #: Value only (the NumPy ``__call__``), compiled by XLA: it fuses the elementwise steps and the 8-point passes
@@ -351,8 +356,8 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
     well under one grey level on average (see the fidelity tests and ``docs/results/nn_jpeg.rst``).
 
     Fast and exact: libjpeg's integer DCT runs in float32 on integers below 2^24, so it is exact, and the NumPy
-    ``__call__`` path is compiled by XLA (one compilation per batch shape), which fuses the whole pipeline into a
-    few loops.
+    ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops (one compilation, about
+    2 s, per image size and batch bucket: batches are padded to a power of two, at most ``batch_size``).
 
     ``forward`` returns the exact JPEG output; its gradient is that of ``gradient_estimator`` applied to every
     rounding (BPDA), so white-box attacks and ART's ``loss_gradient`` go through it. ``estimate_forward``
@@ -502,8 +507,12 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
         out = np.empty(x.shape, dtype=np.float32)
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
-            out[part] = self._compress(tf.convert_to_tensor(x[part]), smooth=False, estimator="none",
-                                       checked=True).numpy()
+            chunk = x[part]
+            size = min(self.batch_size, _bucket(len(chunk)))  # few batch shapes, so few XLA compilations
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)]) \
+                if size > len(chunk) else chunk
+            out[part] = self._compress(tf.convert_to_tensor(padded), smooth=False, estimator="none",
+                                       checked=True).numpy()[:len(chunk)]
         return out, y
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> None:

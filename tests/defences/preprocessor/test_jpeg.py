@@ -88,6 +88,14 @@ def test_shapes_dtypes_layouts_and_range(photos):
     assert not np.shares_memory(out, x) and np.array_equal(x, photos[:2])  # input untouched
 
 
+def test_batches_padded_for_xla_give_the_same_images(photos):
+    x = np.concatenate([photos, photos[::-1]])  # 12 images: batches of 5, 5 and 2 (padded to 8, 8 and 2)
+    out, _ = JpegCompressionTensorFlowV2(quality=30, batch_size=5)(x)
+    one_call, _ = JpegCompressionTensorFlowV2(quality=30, batch_size=16)(x)
+    np.testing.assert_array_equal(out, one_call)
+    np.testing.assert_array_equal(out[:1], JpegCompressionTensorFlowV2(quality=30)(x[:1])[0])
+
+
 def test_forward_exact_and_gradients_finite_nonzero(photos):
     x = tf.constant(photos[:3])
     for estimator in ("straight_through", "cubic"):
