@@ -505,15 +505,17 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         if x.ndim not in (4, 5):
             raise ValueError(f"x must be images (rank 4) or videos (rank 5), got shape {x.shape}")
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
-        out = np.empty(x.shape, dtype=np.float32)
+        parts = []
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
             chunk = x[part]
             size = min(self.batch_size, _bucket(len(chunk)))  # few batch shapes, so few XLA compilations
             padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)]) \
                 if size > len(chunk) else chunk
-            out[part] = self._compress(tf.convert_to_tensor(padded), smooth=False, estimator="none",
-                                       checked=True).numpy()[:len(chunk)]
-        return out, y
+            parts.append(self._compress(tf.convert_to_tensor(padded), smooth=False, estimator="none",
+                                        checked=True).numpy()[:len(chunk)])
+        if not parts:
+            return np.empty(x.shape, dtype=np.float32), y
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)), y
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> None:
         """No parameters to learn for this method."""
