@@ -41,10 +41,10 @@ def _dataset(run: Run, name: str, verbose: bool):
     x_train, y_train = load_dataset(name, "train", source=source)
     x_test, y_test = load_dataset(name, "test", source=source)
     if name == "mnist":
-        n_train, n_test, n_cw, epochs = run.pick((1000, 100, 20, 2), (6000, 200, 50, 3), (60000, 1000, 200, 10))
+        n_train, n_test, n_cw, epochs = run.pick((1000, 100, 20, 2), (6000, 1000, 50, 3), (60000, 1000, 200, 10))
         model_name, options, eps = "simple_cnn", {"filters": (16, 32), "dense_units": 64}, 0.2
     else:
-        n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (6000, 200, 50, 6), (50000, 1000, 200, 40))
+        n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (20000, 1000, 50, 8), (50000, 1000, 200, 40))
         model_name, options, eps = "simple_cnn", {"filters": (32, 64), "dense_units": 128}, 8 / 255
     x_train, y_train, x_test, y_test = x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
     key = dict(data=name, source=source, n_train=n_train, epochs=epochs, seed=run.seed, model=model_name,
