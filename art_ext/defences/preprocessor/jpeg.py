@@ -337,7 +337,8 @@ def _bucket(n: int) -> int:
 #: Differentiable graph (``forward``, ``estimate_forward``).
 _jpeg = tf.function(_jpeg_in_range)
 #: Value only (the NumPy ``__call__``), compiled by XLA: it fuses the elementwise steps and the 8-point passes
-#: into a few loops, about 3-4x faster than the graph on CPU. One compilation per input shape.
+#: into a few loops, about 3-4x faster than the graph on CPU. One compilation per input shape (``__call__`` pads
+#: batches to powers of two).
 _jpeg_value = tf.function(_jpeg_in_range, jit_compile=True)
 
 
