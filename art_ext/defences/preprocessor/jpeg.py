@@ -329,15 +329,6 @@ def _jpeg_in_range(x: tf.Tensor, tables: tf.Tensor, clip_values: tuple[float, fl
     return out * ((hi - lo) / 255.0) + lo
 
 
-def _as_tensor(x: np.ndarray) -> tf.Tensor:
-    """A float32 tensor sharing ``x``'s memory where DLPack allows (saves a copy of the batch), else a copy."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    try:
-        return tf.experimental.dlpack.from_dlpack(x.__dlpack__())
-    except (BufferError, TypeError, ValueError, tf.errors.OpError):  # e.g. read-only or unaligned arrays
-        return tf.convert_to_tensor(x)
-
-
 def _bucket(n: int) -> int:
     """The next power of two >= ``n``: the NumPy path pads each batch to it, so XLA compiles once per bucket."""
     return 1 << max(0, int(n) - 1).bit_length()
@@ -521,7 +512,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
             size = min(self.batch_size, _bucket(len(chunk)))  # few batch shapes, so few XLA compilations
             padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)]) \
                 if size > len(chunk) else chunk
-            parts.append(self._compress(_as_tensor(padded), smooth=False, estimator="none",
+            parts.append(self._compress(tf.convert_to_tensor(padded), smooth=False, estimator="none",
                                         checked=True).numpy()[:len(chunk)])
         if not parts:
             return np.empty(x.shape, dtype=np.float32), y
