@@ -86,9 +86,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     n_clf, clf_epochs = run.pick((3000, 3), (20000, 4), (40000, 30))
     clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
     batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
-    n_denoise, den_epochs = run.pick((50, 2), (300, 3), (10000, 30))
+    n_denoise, den_epochs = run.pick((50, 2), (2000, 8), (10000, 30))
     n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (300, 100, 10), (1000, 500, 40))
-    widths = run.pick((8, 8, 8, 8, 8), (8, 16, 16, 16, 16), (64, 128, 256, 256, 256))
+    widths = run.pick((8, 8, 8, 8, 8), (16, 32, 32, 32, 32), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
     models = (("deepconfuse_victim", "simple_cnn", "simple_mlp") if dataset == "mnist"
               else ("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"))
@@ -127,15 +127,16 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     x_noisy, x_clean = maker.make_pairs(x_train[n_clf:n_clf + n_denoise])  # images the classifiers never saw
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
-    def denoiser(guide, gnr=None, **options):
+    def denoiser(guide, gnr=None, gnr_ratio=0.0, **options):
         """Train (or load from the cache) a denoiser on the shared pairs."""
         key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise, **batch_key,
-                        epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None, **options)
+                        epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None,
+                        **({"gnr_ratio": gnr_ratio} if gnr is not None else {}), **options)
         path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
         if os.path.isfile(path):
             return UDDN.load(path, classifier=target)
         uddn = UDDN(target, guide=guide, widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose, **options)
-        uddn.fit(x_clean, x_adversarial=x_noisy, nb_epochs=den_epochs, gnr=gnr, gnr_ratio=0.0 if gnr is None else 0.2)
+        uddn.fit(x_clean, x_adversarial=x_noisy, nb_epochs=den_epochs, gnr=gnr, gnr_ratio=gnr_ratio)
         uddn.save(path)
         return uddn
 
@@ -145,12 +146,15 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         "UDDN (logits)": denoiser("logits"),
         "UDDN (features)": denoiser("features"),
     }
-    # GNR: learn the attack noise, add one generated pair per clean training pair (paper Sec. 2).
+    # GNR: learn the attack noise, then add generated pairs (paper Sec. 2).
     is_noise = np.any(x_noisy != x_clean, axis=(1, 2, 3))
     gnr = GNR(generator_widths=run.pick((8, 8, 8), (32, 16, 8), (256, 128, 64)),
               critic_widths=run.pick((8, 8, 8), (16, 32, 64), (64, 128, 256)), seed=seed, verbose=verbose)
     gnr.fit(x_noisy[is_noise] - x_clean[is_noise], nb_epochs=run.pick(1, 5, 20))
-    denoisers["UDDN (logits) + GNR"] = denoiser("logits", gnr=gnr)
+    # Generated pairs per training pair (the paper: 80k GNR pairs beside 40k attacked ones).
+    gnr_ratio = run.pick(0.2, 1.0, 2.0)
+    denoisers["UDDN (logits) + GNR"] = denoiser("logits", gnr=gnr, gnr_ratio=gnr_ratio)
+    run.settings["gnr_ratio"] = gnr_ratio
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 
     # ---- knowledge transfer: teacher and student (same architecture as A) on denoised training images
