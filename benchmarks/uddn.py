@@ -40,7 +40,7 @@ def main():
         rows.append((shape, f"classifier {model_name}", clf_rate, clf_rate, ss_rate))
         rows.append((shape, "ART SpatialSmoothing 3x3 (SciPy)", ss_rate, clf_rate, ss_rate))
         rows.append((shape, "ART SpatialSmoothingTensorFlowV2 3x3", sstf_rate, clf_rate, ss_rate))
-        for widths in ((8, 16, 16, 16, 16), PAPER_WIDTHS):
+        for widths in ((16, 32, 32, 32, 32), PAPER_WIDTHS):  # the small-scale reproduction's and the paper's
             uddn = UDDN(guide="pixels", channels=shape[-1], widths=widths, seed=0)
             rate = throughput(lambda a: uddn(a)[0], x, args.repeats)
             rows.append((shape, f"UDDN widths {widths}", rate, clf_rate, ss_rate))
