@@ -51,6 +51,11 @@ def test_paper_widths_and_depths():
     assert [layer.units for layer in mnist_d1.layers if isinstance(layer, keras.layers.Dense)] == [512, 512, 512, 200, 10]
     victim = get_model("deepconfuse_victim", (28, 28, 1), 10)
     assert [layer.filters for layer in victim.layers if isinstance(layer, keras.layers.Conv2D)] == [20, 50]
+    authors = get_model("deepconfuse_victim", (28, 28, 1), 10, pooling="average", logits_batch_norm=True)
+    assert count(authors, keras.layers.AveragePooling2D) == 2 and count(authors, keras.layers.MaxPooling2D) == 0
+    assert isinstance(authors.layers[-1], keras.layers.BatchNormalization) and authors.output_shape == (None, 10)
+    with pytest.raises(ValueError, match="pooling"):
+        get_model("deepconfuse_victim", (28, 28, 1), 10, pooling="min")
     assert get_model("simple_cnn", (28, 28, 1), 10).count_params() < 20_000
 
 
