@@ -99,9 +99,8 @@ def _batch_statistics_accuracy(classifier, x, y, batch_size: int = 1000) -> floa
     return float(np.mean(pred == y))
 
 
-def _table1(run: Run, dataset: str, attack, data, cfg: dict, seed: int) -> dict:
+def _table1(run: Run, dataset: str, x_poison, data, cfg: dict, seed: int) -> dict:
     x, y, x_test, y_test = data
-    x_poison, _ = attack.poison(x, y)
     linf = float(np.abs(x_poison.astype(np.float64) - x).max())
     rows, out = [], {}
     for i, (name, options) in enumerate(VICTIMS[dataset]):
@@ -146,7 +145,7 @@ def _authors_protocol(run: Run, dataset: str, x_poison, data, seed: int) -> dict
     return out
 
 
-def _chained(run: Run, attack, data, cfg: dict, seed: int, n_correct: int) -> dict:
+def _chained(run: Run, x_poison, data, cfg: dict, seed: int, n_correct: int) -> dict:
     """Poison part of the training set; then correct test inputs with EnsembleDataCorrection on local models.
 
     The data owner's unknown victim (``simple_cnn``, unseen by the generator) and three local models are trained
@@ -157,7 +156,6 @@ def _chained(run: Run, attack, data, cfg: dict, seed: int, n_correct: int) -> di
 
     x, y, x_test, y_test = data
     x_test, y_test = x_test[:n_correct], y_test[:n_correct]
-    x_poison, _ = attack.poison(x, y)
     unknown = VICTIMS["mnist"][1]
     local = [VICTIMS["mnist"][i] for i in (0, 2, 4)]
     rows, out = [], {}
@@ -285,14 +283,15 @@ def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
     out = {"fit_seconds": seconds, "cached": cached}
     _history(run, attack, dataset)
     _grid(run, attack, x, dataset)
-    table1 = _table1(run, dataset, attack, data, cfg, seed)
+    x_poison, _ = attack.poison(x, y)
+    table1 = _table1(run, dataset, x_poison, data, cfg, seed)
     victim = table1.pop("_poisoned_victim")
     out["table1"] = table1
     out["noise_only"] = _noise_only(run, dataset, attack, data, victim, cfg, seed)
-    out["authors_protocol"] = _authors_protocol(run, dataset, attack.poison(x, y)[0], data, seed)
+    out["authors_protocol"] = _authors_protocol(run, dataset, x_poison, data, seed)
     if dataset == "mnist":
         out["eps_curve"] = _eps_curve(run, attack, data, cfg, seed)
-        out["chained"] = _chained(run, attack, data, cfg, seed, n_correct=run.pick(64, 500, 1000))
+        out["chained"] = _chained(run, x_poison, data, cfg, seed, n_correct=run.pick(64, 500, 1000))
         if cfg["targeted_rounds"]:
             out["label_specific"] = _label_specific(run, data, cfg, seed, verbose)
     return out

@@ -160,10 +160,14 @@ def _islow_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return a1.astype(np.float32), s1, a2.astype(np.float32), s2
 
 
+def _descale_bias(shifts: np.ndarray) -> np.ndarray:
+    """The rounding bias ``2^(s-1)`` that libjpeg's ``DESCALE`` adds before shifting by ``s`` (0 for ``s = 0``)."""
+    return np.where(shifts > 0, 2.0 ** (shifts - 1.0), 0.0).astype(np.float32)
+
+
 def _descale(x: tf.Tensor, shifts: np.ndarray) -> tf.Tensor:
     """libjpeg's ``DESCALE``: ``(x + 2^(s-1)) >> s`` per output (exact for integers below 2^24)."""
-    half = np.where(shifts > 0, 2.0 ** (shifts - 1.0), 0.0).astype(np.float32)
-    return tf.floor((x + half) * (2.0 ** -shifts).astype(np.float32))  # exact: a power of two
+    return tf.floor((x + _descale_bias(shifts)) * (2.0 ** -shifts).astype(np.float32))  # exact: a power of two
 
 
 def _islow_fdct(blocks: tf.Tensor, fused: bool = True) -> tf.Tensor:
@@ -181,7 +185,7 @@ def _islow_fdct(blocks: tf.Tensor, fused: bool = True) -> tf.Tensor:
         rows = tf.transpose(_descale(tf.matmul(b, a1.T), s1), (0, 2, 1))  # [v, i]
     hi = tf.floor(rows * (1 / 64))  # rows = 64 hi + lo, |hi| <= 64, 0 <= lo < 64
     lo = rows - 64 * hi
-    half = np.where(s2 > 0, 2.0 ** (s2 - 1.0), 0.0).astype(np.float32)
+    half = _descale_bias(s2)
     odd_out = s2 == 15
     if fused:  # [u, v]: exact, < 2^23
         p = tf.reduce_sum(a2[:, :, None] * hi[:, None], -2)
