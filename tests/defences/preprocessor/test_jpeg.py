@@ -50,14 +50,16 @@ def pillow_jpeg(x, quality, subsampling=0):
 @pytest.mark.parametrize("quality", [10, 50, 90])
 def test_matches_pillow_rgb_444(photos, quality):
     ours, _ = JpegCompressionTensorFlowV2(quality=quality)(photos)
-    assert np.abs(ours - pillow_jpeg(photos, quality)).mean() * 255 <= 1.0
+    diff = np.abs(ours - pillow_jpeg(photos, quality)) * 255
+    assert diff.mean() <= 0.1  # the goal is 1.0; libjpeg's integer colour conversion is emulated exactly
+    assert (diff < 0.5).mean() >= 0.95  # all but a few pixels bit-exact (the inverse DCT is float)
 
 
 def test_matches_pillow_rgb_420_and_grey(photos, digits):
     ours, _ = JpegCompressionTensorFlowV2(quality=50, chroma_subsampling=True)(photos)
-    assert np.abs(ours - pillow_jpeg(photos, 50, subsampling=2)).mean() * 255 <= 1.0
+    assert np.abs(ours - pillow_jpeg(photos, 50, subsampling=2)).mean() * 255 <= 0.5
     ours, _ = JpegCompressionTensorFlowV2(quality=30)(digits)
-    assert np.abs(ours - pillow_jpeg(digits, 30)).mean() * 255 <= 1.0
+    assert np.abs(ours - pillow_jpeg(digits, 30)).mean() * 255 <= 0.1
 
 
 def test_quality_100_is_near_identity_and_low_quality_is_not(photos):
