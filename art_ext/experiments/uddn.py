@@ -127,16 +127,17 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     x_noisy, x_clean = maker.make_pairs(x_train[n_clf:n_clf + n_denoise])  # images the classifiers never saw
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
-    def denoiser(guide, gnr=None, gnr_ratio=0.0, **options):
-        """Train (or load from the cache) a denoiser on the shared pairs."""
+    def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, **options):
+        """Train (or load from the cache) a denoiser, by default on the shared pairs."""
         key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise, **batch_key,
                         epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None,
-                        **({"gnr_ratio": gnr_ratio} if gnr is not None else {}), **options)
+                        **({"gnr_ratio": gnr_ratio} if gnr is not None else {}),
+                        **({"pairs": pairs_key} if pairs_key else {}), **options)
         path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
         if os.path.isfile(path):
             return UDDN.load(path, classifier=target)
         uddn = UDDN(target, guide=guide, widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose, **options)
-        uddn.fit(x_clean, x_adversarial=x_noisy, nb_epochs=den_epochs, gnr=gnr, gnr_ratio=gnr_ratio)
+        uddn.fit(pairs[1], x_adversarial=pairs[0], nb_epochs=den_epochs, gnr=gnr, gnr_ratio=gnr_ratio)
         uddn.save(path)
         return uddn
 
@@ -155,6 +156,18 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     gnr_ratio = run.pick(0.2, 1.0, 2.0)
     denoisers["UDDN (logits) + GNR"] = denoiser("logits", gnr=gnr, gnr_ratio=gnr_ratio)
     run.settings["gnr_ratio"] = gnr_ratio
+
+    # Pairs made on an ensemble of local models, as HGD did (the paper does not say which model it attacked):
+    # half of the images on A, the rest on other architectures -- never on B or C.
+    extra = run.pick(("kwon_d1",), ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"),
+                     ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"))
+    weights = [0.5] + [0.5 / len(extra)] * len(extra)
+    ensemble_pairs = maker.make_pairs(x_train[n_clf:n_clf + n_denoise], sources=[target, *map(classifier, extra)],
+                                      source_weights=weights)
+    ensemble_row = f"UDDN (logits), pairs from {1 + len(extra)} models"
+    denoisers[ensemble_row] = denoiser(
+        "logits", pairs=ensemble_pairs, pairs_key={"sources": [models[0], *extra], "weights": weights})
+    run.settings.update(ensemble_pair_sources=[models[0], *extra], ensemble_pair_weights=weights)
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 
     # ---- knowledge transfer: teacher and student (same architecture as A) on denoised training images
@@ -211,7 +224,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     held_sets = {"clean": x_test, **{f"white(C) {k}": v for k, v in attack_sets(held_out).items()},
                  **{f"from A {k}": v for k, v in white.items()}}
     rows = []
-    for name in ("none", "UDDN (logits)", "UDDN (features)"):
+    for name in ("none", "UDDN (logits)", "UDDN (features)", ensemble_row):
         pre = None if name == "none" else denoisers[name]
         rows.append([name, *(100 * accuracy(held_out, v if pre is None else _batched(pre, v), y_test)
                              for v in held_sets.values())])
@@ -231,8 +244,8 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         return 100 * accuracy(wrap(clf.model, preprocessing_defences=pre) if pre is not None else clf, x_adv, ya)
 
     rows = []
-    for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", "UDDN + distillation",
-                 *baselines):
+    for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", ensemble_row,
+                 "UDDN + distillation", *baselines):
         clf, pre = defended[name]
         if pre is None:
             acc = pgd_accuracy(clf, None, None)

@@ -199,52 +199,67 @@ class UDDN(PreprocessorTensorFlowV2):
 
     # ------------------------------------------------------------------ training pairs
 
-    def make_pairs(self, x: np.ndarray, y: np.ndarray | None = None,
-                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def make_pairs(self, x: np.ndarray, y: np.ndarray | None = None, rng: np.random.Generator | None = None,
+                   sources: list | None = None, source_weights: list[float] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
         """
-        Build training pairs ``(x_noisy, x_clean)``: each attack of ``attacks`` on the guide classifier
-        at a per-sample L-inf level uniform in ``eps_range`` (and ``(x, x)`` if ``include_clean``).
+        Build training pairs ``(x_noisy, x_clean)``: each attack of ``attacks`` at a per-sample L-inf level
+        uniform in ``eps_range`` (and ``(x, x)`` if ``include_clean``).
+
+        The paper does not say which model its training pairs are attacked on; by default it is the guide
+        classifier. With ``sources``, each image's attacks are made on one of several classifiers drawn at random,
+        as HGD (Liao et al. 2018) made its training set on an ensemble: the denoiser then learns noise that is not
+        specific to one model, which helps against transferred (black-box) attacks.
 
         :param x: Clean images.
-        :param y: Labels for the attacks; default the classifier's predictions (no labels needed).
-        :param rng: Random generator of the perturbation levels.
+        :param y: Labels for the attacks; default the guide classifier's predictions (no labels needed).
+        :param rng: Random generator of the perturbation levels and the source of each image.
+        :param sources: Classifiers to attack (ART estimators with a Keras ``model`` that outputs logits);
+               default ``[classifier]``.
+        :param source_weights: Probability of each source; default uniform.
         :return: ``(x_noisy, x_clean)``, each ``len(attacks) (+1) * n`` images.
-        :raises ValueError: Without a classifier, or bad ``x``/``y``.
+        :raises ValueError: Without a classifier, or bad ``x``/``y``/``sources``/``source_weights``.
         """
-        if self.classifier is None:
+        if self.classifier is None and not sources:
             raise ValueError("make_pairs (and fit without x_adversarial) needs a classifier to attack")
         x = check_inputs(x, "x", self.clip_values)
-        model = self.classifier.model
+        models = [source.model for source in (sources or [self.classifier])]
+        weights = np.full(len(models), 1 / len(models)) if source_weights is None else np.asarray(source_weights, float)
+        if weights.shape != (len(models),) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"source_weights must be {len(models)} non-negative numbers summing to 1, got {source_weights!r}")
+        labeller = self.classifier.model if self.classifier is not None else models[0]
         if y is None:
-            y = np.concatenate([np.argmax(model(x[s], training=False), axis=1)
+            y = np.concatenate([np.argmax(labeller(x[s], training=False), axis=1)
                                 for s in batches(len(x), self.forward_batch_size)])
-        y = check_labels(y, len(x), int(model.output_shape[-1]))
+        y = check_labels(y, len(x), int(labeller.output_shape[-1]))
         rng = rng or np.random.default_rng(self.seed)
-        logits_fn = lambda t: model(t, training=False)  # noqa: E731
-
-        signature = [tf.TensorSpec([None, *x.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64),
-                     tf.TensorSpec([None], tf.float32)]
-
-        def compiled_attack(steps: int):
-            if steps == 1:
-                return tf.function(lambda xb, yb, eps: fgsm(logits_fn, xb, yb, eps, self.clip_values),
-                                   input_signature=signature)
-            return tf.function(lambda xb, yb, eps: iterative_fgsm(logits_fn, xb, yb, eps, steps,
-                                                                  clip_values=self.clip_values),
-                               input_signature=signature)
-
+        levels = [rng.uniform(*self.eps_range, size=len(x)).astype(np.float32) for _ in self.attacks]
+        owner = rng.choice(len(models), size=len(x), p=weights) if len(models) > 1 else np.zeros(len(x), int)
         noisy, clean = [], []
-        for name in self.attacks:
-            steps = _attack_steps(name)
-            attack = compiled_attack(steps)
-            eps = rng.uniform(*self.eps_range, size=len(x)).astype(np.float32)
-            noisy.append(np.concatenate([attack(x[s], y[s], eps[s]).numpy()
-                                         for s in batches(len(x), self.forward_batch_size)]))
+        for name, eps in zip(self.attacks, levels):
+            x_adv = np.empty_like(x)
+            for k, model in enumerate(models):
+                attack, idx = self._compiled_attack(model, _attack_steps(name), x.shape[1:]), np.flatnonzero(owner == k)
+                for s in batches(len(idx), self.forward_batch_size):
+                    x_adv[idx[s]] = attack(x[idx[s]], y[idx[s]], eps[idx[s]]).numpy()
+            noisy.append(x_adv)
             clean.append(x)
         if self.include_clean:
             noisy.append(x)
             clean.append(x)
         return np.concatenate(noisy), np.concatenate(clean)
+
+    def _compiled_attack(self, model: keras.Model, steps: int, shape: tuple[int, ...]):
+        """FGSM (``steps == 1``) or I-FGSM with ``steps`` iterations on ``model``'s logits, as one graph."""
+        logits_fn = lambda t: model(t, training=False)  # noqa: E731
+        signature = [tf.TensorSpec([None, *shape], tf.float32), tf.TensorSpec([None], tf.int64),
+                     tf.TensorSpec([None], tf.float32)]
+        if steps == 1:
+            return tf.function(lambda xb, yb, eps: fgsm(logits_fn, xb, yb, eps, self.clip_values),
+                               input_signature=signature)
+        return tf.function(lambda xb, yb, eps: iterative_fgsm(logits_fn, xb, yb, eps, steps,
+                                                              clip_values=self.clip_values),
+                           input_signature=signature)
 
     # ------------------------------------------------------------------ training
 
@@ -283,7 +298,7 @@ class UDDN(PreprocessorTensorFlowV2):
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, x_adversarial: np.ndarray | None = None,
             nb_epochs: int = 30, batch_size: int | None = None, gnr: "GNR | None" = None, gnr_ratio: float = 0.0,
-            **kwargs) -> None:
+            attack_sources: list | None = None, source_weights: list[float] | None = None, **kwargs) -> None:
         """
         Train the denoiser (the classifier is not changed).
 
@@ -296,6 +311,9 @@ class UDDN(PreprocessorTensorFlowV2):
         :param gnr: A fitted :class:`~art_ext.defences.preprocessor.GNR`; with ``gnr_ratio > 0`` it adds
                ``round(gnr_ratio * n)`` pairs ``(clip(x + noise), x)`` with sampled noise (paper Sec. 2).
         :param gnr_ratio: Number of GNR pairs per clean image (the paper uses 2 on new clean images).
+        :param attack_sources: Without ``x_adversarial``: classifiers whose adversarial examples make the pairs,
+               one drawn at random per image (see :meth:`make_pairs`); default the guide classifier.
+        :param source_weights: Probability of each of ``attack_sources``; default uniform.
         :param kwargs: Unused (ART signature).
         :raises ValueError: Bad inputs, or a guide that needs a classifier without one.
         """
@@ -313,7 +331,7 @@ class UDDN(PreprocessorTensorFlowV2):
             raise ValueError(f"gnr_ratio must be >= 0 and needs a fitted gnr, got {gnr_ratio!r} with gnr={gnr!r}")
         rng = np.random.default_rng(self.seed)
         if x_adversarial is None:
-            x_noisy, x_clean = self.make_pairs(x, y, rng)
+            x_noisy, x_clean = self.make_pairs(x, y, rng, sources=attack_sources, source_weights=source_weights)
         else:
             x_noisy = check_inputs(x_adversarial, "x_adversarial", self.clip_values, input_shape=x.shape[1:])
             if len(x_noisy) != len(x):

@@ -72,6 +72,24 @@ def test_make_pairs_respects_eps_and_seed(classifier, mnist):
     np.testing.assert_array_equal(uddn.make_pairs(x)[0], noisy)  # deterministic under the seed
 
 
+def test_make_pairs_on_several_sources(classifier, mnist):
+    """Each image's attacks come from one source drawn at random: here a second, untrained model, whose gradient
+    differs, so the pairs differ from the guide's exactly on the images drawn for it."""
+    x = mnist[0][:32]
+    set_seed(1)
+    other = wrap(get_model("simple_mlp", (28, 28, 1), 10))
+    uddn = UDDN(classifier, widths=TINY, eps_range=(0.1, 0.1), attacks=("fgsm",), include_clean=False, seed=3)
+    own, _ = uddn.make_pairs(x)
+    same, _ = uddn.make_pairs(x, sources=[classifier, other], source_weights=[1.0, 0.0])
+    np.testing.assert_array_equal(same, own)
+    mixed, clean = uddn.make_pairs(x, sources=[classifier, other])
+    differs = np.any(mixed != own, axis=(1, 2, 3))
+    assert 0 < differs.sum() < len(x)  # some images from each source
+    assert np.abs(mixed - clean).max() <= 0.1 + 1e-5
+    with pytest.raises(ValueError, match="source_weights"):
+        uddn.make_pairs(x, sources=[classifier, other], source_weights=[0.7, 0.7])
+
+
 def test_fit_lowers_guided_loss(classifier, mnist):
     x = mnist[0][:96]
     uddn = UDDN(classifier, guide="logits", widths=(4, 8, 8, 8, 8), attacks=("fgsm",), eps_range=(0.2, 0.3), seed=0,
