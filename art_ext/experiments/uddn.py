@@ -124,7 +124,8 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     # ---- denoiser training pairs, made once on the target (guide) classifier
     maker = UDDN(target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(0.0, eps), seed=seed)
-    x_noisy, x_clean = maker.make_pairs(x_train[n_clf:n_clf + n_denoise])  # images the classifiers never saw
+    x_denoise = x_train[n_clf:n_clf + n_denoise]  # images the classifiers never saw
+    x_noisy, x_clean = maker.make_pairs(x_denoise)
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
     def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, **options):
@@ -162,8 +163,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     extra = run.pick(("kwon_d1",), ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"),
                      ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"))
     weights = [0.5] + [0.5 / len(extra)] * len(extra)
-    ensemble_pairs = maker.make_pairs(x_train[n_clf:n_clf + n_denoise], sources=[target, *map(classifier, extra)],
-                                      source_weights=weights)
+    ensemble_pairs = maker.make_pairs(x_denoise, sources=[target, *map(classifier, extra)], source_weights=weights)
     ensemble_row = f"UDDN (logits), pairs from {1 + len(extra)} models"
     denoisers[ensemble_row] = denoiser(
         "logits", pairs=ensemble_pairs, pairs_key={"sources": [models[0], *extra], "weights": weights})

@@ -63,11 +63,11 @@ _YCBCR_TO_RGB = np.array([[1.0, 0.0, 1.402],
                           [1.0, -0.344136286, -0.714136286],
                           [1.0, 1.772, 0.0]], dtype=np.float32)
 # libjpeg's fixed-point colour conversion (SCALEBITS 16): FIX(c) = round(c * 2^16). Encode: rows Y, Cb, Cr of
-# integer weights for R, G, B, plus the offsets (ONE_HALF; CBCR_OFFSET + ONE_HALF - 1). Decode: Cr->R, Cb->G, Cr->G,
-# Cb->B weights, each applied to the centred chroma value.
+# integer weights for R, G, B, plus the offsets (ONE_HALF; CBCR_OFFSET + ONE_HALF - 1). Decode: rows R, G, B of
+# weights for the centred Cb, Cr, added to Y after a rounding shift.
 _FIX_RGB_TO_YCBCR = np.array([[19595, 38470, 7471], [-11059, -21709, 32768], [32768, -27439, -5329]], np.float32)
 _FIX_YCBCR_OFFSET = np.array([2 ** 15, 128 * 2 ** 16 + 2 ** 15 - 1, 128 * 2 ** 16 + 2 ** 15 - 1], np.float32)
-_FIX_CR_R, _FIX_CB_G, _FIX_CR_G, _FIX_CB_B = 91881.0, -22554.0, -46802.0, 116130.0
+_FIX_CBCR_TO_RGB = np.array([[0, 91881], [-22554, -46802], [116130, 0]], np.float32)
 
 
 def scale_quantization_table(table: np.ndarray, quality: int) -> np.ndarray:
@@ -304,12 +304,21 @@ def _libjpeg_rgb_to_ycc(x255: tf.Tensor, fused: bool) -> tf.Tensor:
     return tf.floor((_mix_channels(tf.round(x255), _FIX_RGB_TO_YCBCR, fused) + _FIX_YCBCR_OFFSET) * 2.0 ** -16)
 
 
+def _range_limit(x: tf.Tensor) -> tf.Tensor:
+    """Round to the 8-bit samples that libjpeg's inverse DCT leaves: integers in 0-255."""
+    return tf.clip_by_value(_round_half_up(x), 0.0, 255.0)
+
+
+def _floor_with_column_bias(x: tf.Tensor, even: float, odd: float) -> tf.Tensor:
+    """``floor(x + bias)`` with ``bias`` alternating by column (axis 2), as libjpeg's resamplers round."""
+    return tf.floor(x + tf.where(tf.range(tf.shape(x)[2]) % 2 == 0, even, odd)[:, None])
+
+
 def _libjpeg_ycc_to_rgb(ycc: tf.Tensor, fused: bool) -> tf.Tensor:
-    """libjpeg's ``ycc_rgb_convert`` in fixed point, of decoded planes rounded and range-limited to 8 bits as libjpeg's
-    inverse DCT leaves them: ``R = Y + (FIX(1.402) Cr + 2^15) >> 16`` and so on, clipped to 0-255."""
-    ycc = tf.clip_by_value(_round_half_up(ycc), 0.0, 255.0)
-    weights = np.array([[0.0, _FIX_CR_R], [_FIX_CB_G, _FIX_CR_G], [_FIX_CB_B, 0.0]], np.float32)
-    shifts = tf.floor((_mix_channels(ycc[..., 1:] - 128.0, weights, fused) + 2.0 ** 15) * 2.0 ** -16)
+    """libjpeg's ``ycc_rgb_convert`` in fixed point, of decoded planes range-limited to 8 bits as libjpeg's inverse
+    DCT leaves them: ``R = Y + (FIX(1.402) Cr + 2^15) >> 16`` and so on, clipped to 0-255."""
+    ycc = _range_limit(ycc)
+    shifts = tf.floor((_mix_channels(ycc[..., 1:] - 128.0, _FIX_CBCR_TO_RGB, fused) + 2.0 ** 15) * 2.0 ** -16)
     return tf.clip_by_value(ycc[..., :1] + shifts, 0.0, 255.0)
 
 
@@ -340,15 +349,13 @@ def _code_chroma_420(chroma: tf.Tensor, table: tf.Tensor, estimator: str, smooth
     h, w = tf.shape(chroma)[1], tf.shape(chroma)[2]
     small = _downsample(_pad_to(chroma, 16))
     if emulate_libjpeg:  # h2v2_downsample: (sum + bias) >> 2, bias 1, 2, 1, 2, ... by column
-        bias = tf.where(tf.range(tf.shape(small)[2]) % 2 == 0, 0.25, 0.5)[:, None]
-        small = _differentiable(lambda c: tf.floor(c + bias), small, estimator, smooth)
+        small = _differentiable(lambda c: _floor_with_column_bias(c, 1 / 4, 2 / 4), small, estimator, smooth)
     small = _code_planes(small, tf.stack([table, table]), estimator, smooth, emulate_libjpeg)
-    if emulate_libjpeg:  # the inverse DCT leaves 8-bit samples
-        small = _differentiable(lambda c: tf.clip_by_value(_round_half_up(c), 0.0, 255.0), small, estimator, smooth)
+    if emulate_libjpeg:
+        small = _differentiable(_range_limit, small, estimator, smooth)
     large = _upsample_axis(_upsample_axis(small[:, :(h + 1) // 2, :(w + 1) // 2], 1), 2)
     if emulate_libjpeg:  # h2v2_fancy_upsample: (sum of 16ths + 8) >> 4 in even columns, + 7 in odd ones
-        bias = tf.where(tf.range(tf.shape(large)[2]) % 2 == 0, 8 / 16, 7 / 16)[:, None]
-        large = _differentiable(lambda c: tf.floor(c + bias), large, estimator, smooth)
+        large = _differentiable(lambda c: _floor_with_column_bias(c, 8 / 16, 7 / 16), large, estimator, smooth)
     return large[:, :h, :w]
 
 
@@ -461,9 +468,9 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         :param emulate_libjpeg: Emulate libjpeg's integer arithmetic for the forward value: its fixed-point
                colour conversions, 8-bit samples, integer DCT (so that rounding ties break as in libjpeg) and, for
                4:2:0, its chroma resampling; only the inverse DCT stays float. 97-99 % of the pixels are then
-               bit-identical to Pillow's (gradients still come from the float pipeline). ``False``: a pure float pipeline, further from
-               libjpeg (0.6-4 grey levels): quantisation is a step function, so coefficients near a rounding
-               boundary -- common in images that were JPEG-compressed before -- go the other way.
+               bit-identical to Pillow's (gradients still come from the float pipeline). ``False``: a pure float
+               pipeline, further from libjpeg (0.6-4 grey levels): quantisation is a step function, so coefficients
+               near a rounding boundary -- common in images that were JPEG-compressed before -- go the other way.
         :param batch_size: Images per TensorFlow call in ``__call__`` (NumPy path).
         :param apply_fit: True if applied during fitting/training.
         :param apply_predict: True if applied during predicting.

@@ -226,7 +226,8 @@ class UDDN(PreprocessorTensorFlowV2):
         models = [source.model for source in (sources or [self.classifier])]
         weights = np.full(len(models), 1 / len(models)) if source_weights is None else np.asarray(source_weights, float)
         if weights.shape != (len(models),) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"source_weights must be {len(models)} non-negative numbers summing to 1, got {source_weights!r}")
+            raise ValueError(f"source_weights must be {len(models)} non-negative numbers summing to 1, "
+                             f"got {source_weights!r}")
         labeller = self.classifier.model if self.classifier is not None else models[0]
         if y is None:
             y = np.concatenate([np.argmax(labeller(x[s], training=False), axis=1)
