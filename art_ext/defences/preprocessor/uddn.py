@@ -270,7 +270,10 @@ class UDDN(PreprocessorTensorFlowV2):
         @tf.function(input_signature=[self._spec(), self._spec()])
         def step(x_noisy, x_clean):
             with tf.GradientTape() as tape:
-                x_hat = self._clip(denoiser(x_noisy, training=True))
+                x_hat = denoiser(x_noisy, training=True)
+                # clip with the identity gradient: a plain clip passes no gradient from pixels outside the range,
+                # so an image-output network (the DAE) that starts below zero never leaves it
+                x_hat = x_hat + tf.stop_gradient(self._clip(x_hat) - x_hat)
                 if target is None:
                     loss = tf.reduce_mean(tf.abs(x_hat - x_clean))
                 else:

@@ -117,6 +117,18 @@ def test_dae_architecture_has_no_lateral_connections():
     assert dae.count_params() < unet.count_params()
 
 
+def test_dae_learns_from_below_the_clip_range(mnist):
+    # regression: with a plain clip in the training loss, pixels outside clip_values passed no gradient, and the
+    # image-output DAE, once below zero, stayed on the all-black image for good
+    x = mnist[0][:64]
+    dae = UDDN(guide="pixels", channels=1, widths=TINY, lateral=False, residual=False, seed=0, batch_size=16)
+    image = dae.denoiser_.get_layer("image")
+    image.bias.assign(image.bias - 10.0)  # every output pixel far below 0
+    before = image.kernel.numpy().copy()
+    dae.fit(x, x_adversarial=x, nb_epochs=1)
+    assert np.abs(image.kernel.numpy() - before).max() > 1e-4  # a plain clip leaves it exactly unchanged
+
+
 def test_save_load_round_trip(tmp_path, classifier, mnist):
     uddn = UDDN(classifier, widths=TINY, seed=1)
     uddn.history_ = [{"epoch": 0, "loss": 1.0, "learning_rate": 1e-3}]
