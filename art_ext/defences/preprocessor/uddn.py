@@ -80,10 +80,11 @@ class UDDN(PreprocessorTensorFlowV2):
 
     Choices where the paper is vague (all parameters): the C3 unit feeds the concatenation of its
     first two units to the third; upsampling is bilinear; the input is padded by edge replication
-    to a multiple of 16; the denoised image is clipped to ``clip_values``; the L1 loss is the mean
-    absolute difference; the perturbation level is uniform in ``eps_range`` (the paper's "[0, 1]"
-    is in units we cannot recover); clean pairs ``(x, x)`` are added by default
-    (``include_clean``) so the denoiser learns to leave clean images alone.
+    to a multiple of 16; the denoised image is clipped to ``clip_values`` (in training too, before the guide
+    classifier sees it; the pixel loss takes the raw output, so pixels outside the range are pulled back in);
+    the L1 loss is the mean absolute difference; the perturbation level is uniform in ``eps_range`` (the paper's
+    "[0, 1]" is in units we cannot recover); clean pairs ``(x, x)`` are added by default (``include_clean``) so the
+    denoiser learns to leave clean images alone.
     """
 
     params = ["classifier", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
@@ -271,12 +272,13 @@ class UDDN(PreprocessorTensorFlowV2):
         def step(x_noisy, x_clean):
             with tf.GradientTape() as tape:
                 x_hat = denoiser(x_noisy, training=True)
-                # clip with the identity gradient: a plain clip passes no gradient from pixels outside the range,
-                # so an image-output network (the DAE) that starts below zero never leaves it
-                x_hat = x_hat + tf.stop_gradient(self._clip(x_hat) - x_hat)
                 if target is None:
+                    # the raw output: through a clip, pixels outside the range get no gradient, and the image-output
+                    # DAE, which starts below zero, would stay on the all-black image for good
                     loss = tf.reduce_mean(tf.abs(x_hat - x_clean))
-                else:
+                else:  # the classifier sees what inference gives it; an identity-gradient clip here lets the
+                    # denoiser drift outside the range unchecked (clean-image L1 0.0009 -> 0.083 on MNIST)
+                    x_hat = self._clip(x_hat)
                     loss = tf.reduce_mean(tf.abs(target(x_hat, training=False) - target(x_clean, training=False)))
             grads = tape.gradient(loss, denoiser.trainable_variables)
             optimizer.apply_gradients(zip(grads, denoiser.trainable_variables))

@@ -118,7 +118,7 @@ def test_dae_architecture_has_no_lateral_connections():
 
 
 def test_dae_learns_from_below_the_clip_range(mnist):
-    # regression: with a plain clip in the training loss, pixels outside clip_values passed no gradient, and the
+    # regression: when the pixel loss took the clipped output, pixels outside clip_values passed no gradient, and the
     # image-output DAE, once below zero, stayed on the all-black image for good
     x = mnist[0][:64]
     dae = UDDN(guide="pixels", channels=1, widths=TINY, lateral=False, residual=False, seed=0, batch_size=16)
