@@ -6,6 +6,7 @@ never modify their input (they return a converted copy where a conversion is nee
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable, Iterator
 
 import numpy as np
@@ -91,6 +92,51 @@ def batches(n: int, batch_size: int) -> Iterator[slice]:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
+
+
+class HostStaging:
+    """Hands NumPy batches to a TensorFlow function through one reusable, 64-byte aligned float32 buffer.
+
+    ``tf.convert_to_tensor`` copies an array whose data is not 64-byte aligned (large NumPy arrays are 16-byte
+    aligned) into freshly allocated memory on every call, page faults included. Copying into a warm aligned buffer
+    and importing it with DLPack (which does not copy) costs about half: 2.0 vs 4.3 ms for 2,048 CIFAR-10 images on
+    our CPU. The tensor aliases the buffer, so it never leaves :meth:`run`, and a lock lets one call in at a time.
+    A buffer larger than ``KEEP_BYTES`` is released after each call rather than held.
+    """
+
+    ALIGN = 64
+    KEEP_BYTES = 64 * 2 ** 20
+
+    def __init__(self):
+        self._raw = np.empty(0, np.uint8)
+        self._lock = threading.Lock()
+
+    def __reduce__(self):  # copies and pickles start with an empty buffer (and their own lock)
+        return HostStaging, ()
+
+    def _buffer(self, shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape)) * 4
+        if self._raw.nbytes < size + self.ALIGN:
+            self._raw = np.empty(size + self.ALIGN, np.uint8)
+        offset = -self._raw.ctypes.data % self.ALIGN
+        return self._raw[offset:offset + size].view(np.float32).reshape(shape)
+
+    def run(self, fn: Callable[[tf.Tensor], tf.Tensor], x: np.ndarray, rows: int | None = None) -> np.ndarray:
+        """``fn(x)`` as a NumPy array, with ``x`` cast to float32 and its first axis padded to ``rows`` by
+        repeating the last row (so a compiled ``fn`` sees few batch sizes)."""
+        rows = len(x) if rows is None else rows
+        if rows < len(x) or (len(x) == 0 and rows > 0):
+            raise ValueError(f"cannot pad {len(x)} rows to {rows}")
+        with self._lock:
+            buffer = self._buffer((rows, *x.shape[1:]))
+            np.copyto(buffer[:len(x)], x, casting="same_kind")
+            buffer[len(x):] = buffer[len(x) - 1:len(x)]
+            out = np.asarray(fn(tf.experimental.dlpack.from_dlpack(buffer.__dlpack__())))
+            if np.may_share_memory(out, self._raw):
+                out = out.copy()
+            if self._raw.nbytes > self.KEEP_BYTES:
+                self._raw = np.empty(0, np.uint8)
+            return out
 
 
 # ---------------------------------------------------------------- TensorFlow building blocks

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from art_ext.utils import (batches, check_clip_values, check_inputs, check_labels, fgsm, from_tanh_space,
-                           iterative_fgsm, to_tanh_space)
+from art_ext.utils import (HostStaging, batches, check_clip_values, check_inputs, check_labels, fgsm,
+                           from_tanh_space, iterative_fgsm, to_tanh_space)
 
 
 def test_check_inputs_accepts_and_does_not_modify():
@@ -40,6 +40,25 @@ def test_clip_values_and_batches():
     assert [(s.start, s.stop) for s in batches(5, 2)] == [(0, 2), (2, 4), (4, 5)]
     with pytest.raises(ValueError):
         list(batches(5, 0))
+
+
+def test_host_staging_pads_casts_and_never_leaks_its_buffer():
+    import copy
+    import pickle
+
+    staging = HostStaging()
+    x = np.arange(12, dtype=np.float64).reshape(3, 2, 2)
+    out = staging.run(lambda t: t * 2.0, x, rows=5)
+    assert out.dtype == np.float32 and out.shape == (5, 2, 2)
+    np.testing.assert_array_equal(out[:3], 2 * x)
+    np.testing.assert_array_equal(out[3:], np.broadcast_to(2 * x[-1], (2, 2, 2)))  # padded with the last row
+    first = staging.run(tf.identity, x)  # identity may alias the staging buffer: run must hand back a copy
+    staging.run(tf.identity, x + 100.0)
+    np.testing.assert_array_equal(first, x)
+    for clone in (copy.deepcopy(staging), pickle.loads(pickle.dumps(staging))):
+        np.testing.assert_array_equal(clone.run(tf.identity, x), x)
+    with pytest.raises(ValueError, match="pad"):
+        staging.run(tf.identity, x, rows=2)
 
 
 def test_tanh_space_round_trip_stays_in_box():

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 
-from art_ext.utils import batches, check_clip_values, check_inputs
+from art_ext.utils import HostStaging, batches, check_clip_values, check_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -486,6 +486,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         self.batch_size = batch_size
         self.verbose = verbose
         self._check_params()
+        self._staging = HostStaging()
         self._table: np.ndarray | None = None
         if quantization_table is not None:
             self.quantization_table = quantization_table
@@ -541,6 +542,10 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
             out = tf.transpose(out, (0, 3, 1, 2) if rank == 4 else (0, 4, 1, 2, 3))
         return out
 
+    def _compress_checked(self, x: tf.Tensor) -> tf.Tensor:
+        """The exact codec on an already validated batch (the NumPy path)."""
+        return self._compress(x, smooth=False, estimator="none", checked=True)
+
     def forward(self, x: tf.Tensor, y: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
         """
         Compress and decompress ``x`` exactly; gradients follow ``gradient_estimator`` (BPDA).
@@ -581,10 +586,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
             chunk = x[part]
             size = min(self.batch_size, _bucket(len(chunk)))  # few batch shapes, so few XLA compilations
-            padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)]) \
-                if size > len(chunk) else chunk
-            parts.append(self._compress(tf.convert_to_tensor(padded), smooth=False, estimator="none",
-                                        checked=True).numpy()[:len(chunk)])
+            parts.append(self._staging.run(self._compress_checked, chunk, rows=size)[:len(chunk)])
         if not parts:
             return np.empty(x.shape, dtype=np.float32), y
         return (parts[0] if len(parts) == 1 else np.concatenate(parts)), y
