@@ -83,7 +83,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     run = Run("uddn", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
     dataset = run.pick("mnist", "mnist", "cifar10")
     source = run.pick("embedded", "auto", "auto")
-    n_clf, clf_epochs = run.pick((3000, 3), (20000, 4), (40000, 30))
+    n_clf, clf_epochs = run.pick((3000, 3), (50000, 6), (40000, 30))
     clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
     batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
     n_denoise, den_epochs = run.pick((50, 2), (2000, 8), (10000, 30))
