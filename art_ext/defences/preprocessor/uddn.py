@@ -87,7 +87,7 @@ class UDDN(PreprocessorTensorFlowV2):
     denoiser learns to leave clean images alone.
     """
 
-    params = ["classifier", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
+    params = ["classifier", "extra_guides", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
               "eps_range", "include_clean", "learning_rate", "min_learning_rate", "patience", "batch_size",
               "forward_batch_size", "seed", "verbose"]
 
@@ -97,7 +97,8 @@ class UDDN(PreprocessorTensorFlowV2):
                  eps_range: tuple[float, float] = (0.0, 0.3), include_clean: bool = True,
                  learning_rate: float = 1e-3, min_learning_rate: float = 1e-4, patience: int = 2,
                  batch_size: int = 32, forward_batch_size: int = 512, seed: int | None = None,
-                 apply_fit: bool = False, apply_predict: bool = True, verbose: bool = False) -> None:
+                 apply_fit: bool = False, apply_predict: bool = True, verbose: bool = False,
+                 extra_guides: list | None = None) -> None:
         """
         Create a UDDN preprocessor (the denoiser is built now, and trained by :meth:`fit`).
 
@@ -123,9 +124,15 @@ class UDDN(PreprocessorTensorFlowV2):
         :param apply_fit: True if applied during fitting/training (of the classifier).
         :param apply_predict: True if applied during predicting.
         :param verbose: Show a progress bar in :meth:`fit`.
+        :param extra_guides: Further classifiers (same input shape) that guide the training beside ``classifier``:
+               the loss is the mean of the guided L1 distances over all guides. Not in the paper, which guides by
+               the one model it protects; several guides teach the denoiser to remove what fools other models
+               too, for models it never saw. They do not make training pairs (see ``attack_sources`` of
+               :meth:`fit` for that).
         """
         super().__init__(is_fitted=False, apply_fit=apply_fit, apply_predict=apply_predict)
         self.classifier = classifier
+        self.extra_guides = list(extra_guides or [])
         self.guide = guide
         self.clip_values = clip_values
         if channels is None and classifier is not None and getattr(classifier, "input_shape", None):
@@ -150,7 +157,8 @@ class UDDN(PreprocessorTensorFlowV2):
             keras.utils.set_random_seed(int(seed))
         self.denoiser_ = uddn_unet(self.channels, self.widths, lateral=self.lateral, residual=self.residual)
         self.history_: list[dict[str, float]] = []
-        self._guide_model = None if classifier is None else guide_model(classifier.model, guide)
+        self._guide_models = [] if classifier is None or guide == "pixels" else [
+            guide_model(c.model, guide) for c in (classifier, *self.extra_guides)]
         self._denoise = self._compile_denoise()
 
     def _compile_denoise(self):
@@ -268,25 +276,31 @@ class UDDN(PreprocessorTensorFlowV2):
     # ------------------------------------------------------------------ training
 
     def _make_train_step(self, optimizer: keras.optimizers.Optimizer):
-        denoiser, target = self.denoiser_, self._guide_model
+        denoiser, guides = self.denoiser_, self._guide_models
 
         @tf.function(input_signature=[self._spec(), self._spec()])
         def step(x_noisy, x_clean):
             with tf.GradientTape() as tape:
                 x_hat = denoiser(x_noisy, training=True)
-                if target is None:
+                if not guides:
                     # the raw output: through a clip, pixels outside the range get no gradient, and the image-output
                     # DAE, which starts below zero, would stay on the all-black image for good
                     loss = tf.reduce_mean(tf.abs(x_hat - x_clean))
                 else:  # the classifier sees what inference gives it; an identity-gradient clip here lets the
                     # denoiser drift outside the range unchecked (clean-image L1 0.0009 -> 0.083 on MNIST)
                     x_hat = self._clip(x_hat)
-                    loss = tf.reduce_mean(tf.abs(target(x_hat, training=False) - target(x_clean, training=False)))
+                    loss = self._guided_distance(guides, x_hat, x_clean)
             grads = tape.gradient(loss, denoiser.trainable_variables)
             optimizer.apply_gradients(zip(grads, denoiser.trainable_variables))
             return loss
 
         return step
+
+    @staticmethod
+    def _guided_distance(guides: list, x_hat: tf.Tensor, x_clean: tf.Tensor) -> tf.Tensor:
+        """Mean over the guide models of the mean absolute difference of their outputs."""
+        return tf.add_n([tf.reduce_mean(tf.abs(g(x_hat, training=False) - g(x_clean, training=False)))
+                         for g in guides]) / len(guides)
 
     def guided_loss(self, x_noisy: np.ndarray, x_clean: np.ndarray) -> float:
         """The training loss (L1 on the guide's outputs, or on pixels) of the current denoiser, in inference mode."""
@@ -297,11 +311,11 @@ class UDDN(PreprocessorTensorFlowV2):
         total = 0.0
         for s in batches(len(x_noisy), self.forward_batch_size):
             x_hat = self._denoise(x_noisy[s])
-            if self._guide_model is None:
-                diff = tf.abs(x_hat - x_clean[s])
+            if self._guide_models:
+                distance = self._guided_distance(self._guide_models, x_hat, tf.constant(x_clean[s]))
             else:
-                diff = tf.abs(self._guide_model(x_hat, training=False) - self._guide_model(x_clean[s], training=False))
-            total += float(tf.reduce_mean(diff)) * (s.stop - s.start)
+                distance = tf.reduce_mean(tf.abs(x_hat - x_clean[s]))
+            total += float(distance) * (s.stop - s.start)
         return total / len(x_noisy)
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, x_adversarial: np.ndarray | None = None,
@@ -325,7 +339,7 @@ class UDDN(PreprocessorTensorFlowV2):
         :param kwargs: Unused (ART signature).
         :raises ValueError: Bad inputs, or a guide that needs a classifier without one.
         """
-        if self.guide != "pixels" and self._guide_model is None:
+        if self.guide != "pixels" and not self._guide_models:
             raise ValueError(f"guide={self.guide!r} needs a classifier: load(path, classifier=...) to train further")
         x = check_inputs(x, "x", self.clip_values)
         if x.ndim != 4 or x.shape[-1] != self.channels:
@@ -379,7 +393,7 @@ class UDDN(PreprocessorTensorFlowV2):
     # ------------------------------------------------------------------ persistence
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments except the classifier (JSON-serialisable)."""
+        """The constructor arguments except the classifiers (JSON-serialisable)."""
         return {"guide": self.guide, "clip_values": list(self.clip_values), "channels": self.channels,
                 "widths": list(self.widths), "lateral": self.lateral, "residual": self.residual,
                 "attacks": list(self.attacks), "eps_range": list(self.eps_range), "include_clean": self.include_clean,
@@ -413,12 +427,13 @@ class UDDN(PreprocessorTensorFlowV2):
             raise
 
     @classmethod
-    def load(cls, path: str, classifier=None) -> "UDDN":
+    def load(cls, path: str, classifier=None, extra_guides: list | None = None) -> "UDDN":
         """
         Load a UDDN written by :meth:`save`.
 
         :param path: The ``.keras`` file.
         :param classifier: Guide classifier to attach (needed only to train further or make pairs).
+        :param extra_guides: Further guides to attach (only to train further; see the constructor).
         :return: The UDDN, with the saved weights.
         """
         with zipfile.ZipFile(path) as archive:
@@ -426,7 +441,7 @@ class UDDN(PreprocessorTensorFlowV2):
         is_fitted, history = config.pop("is_fitted"), config.pop("history")
         # The guide classifier is only needed to train further: load without one as a pixel-guided shell.
         guide = config["guide"] if classifier is not None else "pixels"
-        uddn = cls(classifier=classifier, **{**config, "guide": guide, "seed": None})
+        uddn = cls(classifier=classifier, extra_guides=extra_guides, **{**config, "guide": guide, "seed": None})
         uddn.guide, uddn.seed = config["guide"], config["seed"]
         uddn.denoiser_ = keras.models.load_model(path, compile=False)
         uddn._denoise = uddn._compile_denoise()
@@ -443,6 +458,15 @@ class UDDN(PreprocessorTensorFlowV2):
                              "that outputs logits")
         if self.guide != "pixels" and self.classifier is None:
             raise ValueError(f"guide={self.guide!r} needs a classifier; pass classifier=... or use guide='pixels'")
+        if self.extra_guides and self.classifier is None:
+            raise ValueError("extra_guides need a classifier (the main guide)")
+        for extra in self.extra_guides:
+            if not isinstance(getattr(extra, "model", None), keras.Model):
+                raise ValueError("extra_guides must be ART TensorFlowV2Classifiers (or estimators) with a Keras "
+                                 "`model` that outputs logits")
+            if tuple(extra.input_shape) != tuple(self.classifier.input_shape):
+                raise ValueError(f"extra_guides must take the classifier's input shape "
+                                 f"{tuple(self.classifier.input_shape)}, got {tuple(extra.input_shape)}")
         check_clip_values(self.clip_values)
         if self.channels is None:
             raise ValueError("channels is required when there is no classifier to read it from")

@@ -102,9 +102,27 @@ def test_fit_lowers_guided_loss(classifier, mnist):
     assert uddn.guided_loss(noisy, clean) < before
 
 
+def test_extra_guides_average_the_guided_distances(classifier, mnist):
+    x = mnist[0][:32]
+    set_seed(1)
+    other = wrap(train_model(get_model("simple_mlp", (28, 28, 1), 10), *map(lambda a: a[:200], mnist), epochs=1))
+    main_only, other_only = UDDN(classifier, widths=TINY, seed=0), UDDN(other, widths=TINY, seed=0)
+    both = UDDN(classifier, widths=TINY, seed=0, extra_guides=[other])
+    noisy = np.clip(x + 0.3 * np.sign(np.random.default_rng(0).standard_normal(x.shape)), 0, 1).astype(np.float32)
+    # same seed, same weights: the loss is the mean of the two guides' distances
+    expected = (main_only.guided_loss(noisy, x) + other_only.guided_loss(noisy, x)) / 2
+    assert both.guided_loss(noisy, x) == pytest.approx(expected, rel=1e-5)
+    both.fit(x, x_adversarial=noisy, nb_epochs=3, batch_size=8)
+    assert both.history_[-1]["loss"] < both.history_[0]["loss"]
+    with pytest.raises(ValueError, match="input shape"):
+        UDDN(classifier, widths=TINY, extra_guides=[wrap(get_model("simple_mlp", (32, 32, 3), 10))])
+    with pytest.raises(ValueError, match="extra_guides must be ART"):
+        UDDN(classifier, widths=TINY, extra_guides=[object()])
+
+
 def test_features_guide_uses_last_feature_layer(classifier, mnist):
     uddn = UDDN(classifier, guide="features", widths=TINY)
-    assert uddn._guide_model.output_shape == (None, 32)  # simple_cnn: Dense(32) before the logits
+    assert uddn._guide_models[0].output_shape == (None, 32)  # simple_cnn: Dense(32) before the logits
     x = mnist[0][:8]
     assert uddn.guided_loss(x, x) >= 0.0 and uddn.guided_loss(np.clip(x + 0.3, 0, 1), x) > 0.0
 
