@@ -9,8 +9,9 @@ we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--sc
    L-inf level uniform in ``[0, eps]`` (paper Sec. 5.1), plus clean pairs.
 3. Denoisers: DAE (no lateral connections, image output, pixel loss), pixel-loss U-Net,
    UDDN guided by logits, UDDN guided by the last feature layer, UDDN with GNR-augmented pairs;
-   UDDN + knowledge-transfer training (Sec. 4); ART's SpatialSmoothing, FeatureSqueezing and
-   JpegCompression.
+   UDDN on pairs made on several local models (as HGD), and on those pairs guided by the same
+   models (our extension, for models no denoiser saw); UDDN + knowledge-transfer training (Sec. 4);
+   ART's SpatialSmoothing, FeatureSqueezing and JpegCompression.
 4. Test sets: white-box (FGSM and I-FGSM4 made on the undefended A), black-box (made on B),
    each at L-inf ``eps``. Table 1: L1 distance denoised -> clean; Tables 2/3: accuracy.
 5. What the paper omits: PGD through the differentiable denoiser (exact gradients), and BPDA
@@ -87,7 +88,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
     batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
     n_denoise, den_epochs = run.pick((50, 2), (2000, 8), (10000, 30))
-    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (300, 100, 10), (1000, 500, 40))
+    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (1000, 100, 10), (1000, 500, 40))
     widths = run.pick((8, 8, 8, 8, 8), (16, 32, 32, 32, 32), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
     models = (("deepconfuse_victim", "simple_cnn", "simple_mlp") if dataset == "mnist"
@@ -128,16 +129,19 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     x_noisy, x_clean = maker.make_pairs(x_denoise)
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
-    def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, **options):
-        """Train (or load from the cache) a denoiser, by default on the shared pairs."""
+    def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, extra_guides=(),
+                 **options):
+        """Train (or load from the cache) a denoiser, by default on the shared pairs; ``extra_guides``: names."""
         key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise, **batch_key,
                         epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None,
                         **({"gnr_ratio": gnr_ratio} if gnr is not None else {}),
-                        **({"pairs": pairs_key} if pairs_key else {}), **options)
+                        **({"pairs": pairs_key} if pairs_key else {}),
+                        **({"guides": list(extra_guides)} if extra_guides else {}), **options)
         path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
         if os.path.isfile(path):
             return UDDN.load(path, classifier=target)
-        uddn = UDDN(target, guide=guide, widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose, **options)
+        uddn = UDDN(target, guide=guide, widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose,
+                    extra_guides=[classifier(name) for name in extra_guides], **options)
         uddn.fit(pairs[1], x_adversarial=pairs[0], nb_epochs=den_epochs, gnr=gnr, gnr_ratio=gnr_ratio)
         uddn.save(path)
         return uddn
@@ -167,6 +171,10 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     ensemble_row = f"UDDN (logits), pairs from {1 + len(extra)} models"
     denoisers[ensemble_row] = denoiser(
         "logits", pairs=ensemble_pairs, pairs_key={"sources": [models[0], *extra], "weights": weights})
+    # ...and guided by the same local models too (our extension: the loss averages the guides' logit distances)
+    guided_row = f"UDDN (logits), pairs from and guided by {1 + len(extra)} models"
+    denoisers[guided_row] = denoiser("logits", pairs=ensemble_pairs, extra_guides=extra,
+                                     pairs_key={"sources": [models[0], *extra], "weights": weights})
     run.settings.update(ensemble_pair_sources=[models[0], *extra], ensemble_pair_weights=weights)
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 
@@ -224,12 +232,12 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     held_sets = {"clean": x_test, **{f"white(C) {k}": v for k, v in attack_sets(held_out).items()},
                  **{f"from A {k}": v for k, v in white.items()}}
     rows = []
-    for name in ("none", "UDDN (logits)", "UDDN (features)", ensemble_row):
+    for name in ("none", "UDDN (logits)", "UDDN (features)", "UDDN (logits) + GNR", ensemble_row, guided_row):
         pre = None if name == "none" else denoisers[name]
         rows.append([name, *(100 * accuracy(held_out, v if pre is None else _batched(pre, v), y_test)
                              for v in held_sets.values())])
     run.results["held_out"] = {r[0]: dict(zip(held_sets, r[1:])) for r in rows}
-    run.table(f"Held-out classifier C ({models[2]}) behind the denoisers guided by A: accuracy (%)",
+    run.table(f"Held-out classifier C ({models[2]}), which no denoiser saw, behind the denoisers: accuracy (%)",
               ["defence", *held_sets], rows,
               note="'white(C)' sets are made on the undefended C; 'from A' sets are A's white-box sets.")
 
@@ -244,7 +252,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         return 100 * accuracy(wrap(clf.model, preprocessing_defences=pre) if pre is not None else clf, x_adv, ya)
 
     rows = []
-    for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", ensemble_row,
+    for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", ensemble_row, guided_row,
                  "UDDN + distillation", *baselines):
         clf, pre = defended[name]
         if pre is None:
