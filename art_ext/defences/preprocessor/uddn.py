@@ -87,9 +87,9 @@ class UDDN(PreprocessorTensorFlowV2):
     denoiser learns to leave clean images alone.
     """
 
-    params = ["classifier", "extra_guides", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
+    params = ["classifier", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
               "eps_range", "include_clean", "learning_rate", "min_learning_rate", "patience", "batch_size",
-              "forward_batch_size", "seed", "verbose"]
+              "forward_batch_size", "seed", "verbose", "extra_guides"]
 
     def __init__(self, classifier=None, guide: str = "logits", clip_values: tuple[float, float] = (0.0, 1.0),
                  channels: int | None = None, widths: tuple[int, ...] = PAPER_WIDTHS, lateral: bool = True,
