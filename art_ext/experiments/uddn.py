@@ -10,7 +10,8 @@ we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--sc
 3. Denoisers: DAE (no lateral connections, image output, pixel loss), pixel-loss U-Net,
    UDDN guided by logits, UDDN guided by the last feature layer, UDDN with GNR-augmented pairs;
    UDDN on pairs made on several local models (as HGD), and on those pairs guided by the same
-   models (our extension, for models no denoiser saw); UDDN + knowledge-transfer training (Sec. 4);
+   models (our extension, for models no denoiser saw), also with the pairs' levels in [eps/2, eps];
+   UDDN + knowledge-transfer training (Sec. 4);
    ART's SpatialSmoothing, FeatureSqueezing and JpegCompression.
 4. Test sets: white-box (FGSM and I-FGSM4 made on the undefended A), black-box (made on B),
    each at L-inf ``eps``. Table 1: L1 distance denoised -> clean; Tables 2/3: accuracy.
@@ -175,6 +176,13 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     guided_row = f"UDDN (logits), pairs from and guided by {1 + len(extra)} models"
     denoisers[guided_row] = denoiser("logits", pairs=ensemble_pairs, extra_guides=extra,
                                      pairs_key={"sources": [models[0], *extra], "weights": weights})
+    # ...and with the pairs' levels in the upper half of the budget, [eps / 2, eps], where the test attacks are
+    # (the paper's uniform [0, eps] spends half the pairs on weak noise)
+    strong_maker = UDDN(target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(eps / 2, eps), seed=seed)
+    strong_pairs = strong_maker.make_pairs(x_denoise, sources=[target, *map(classifier, extra)], source_weights=weights)
+    strong_row = f"{guided_row}, levels in [eps/2, eps]"
+    denoisers[strong_row] = denoiser("logits", pairs=strong_pairs, extra_guides=extra,
+                                     pairs_key={"sources": [models[0], *extra], "weights": weights, "eps_lo": eps / 2})
     run.settings.update(ensemble_pair_sources=[models[0], *extra], ensemble_pair_weights=weights)
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 
@@ -232,7 +240,8 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     held_sets = {"clean": x_test, **{f"white(C) {k}": v for k, v in attack_sets(held_out).items()},
                  **{f"from A {k}": v for k, v in white.items()}}
     rows = []
-    for name in ("none", "UDDN (logits)", "UDDN (features)", "UDDN (logits) + GNR", ensemble_row, guided_row):
+    for name in ("none", "UDDN (logits)", "UDDN (features)", "UDDN (logits) + GNR", ensemble_row, guided_row,
+                 strong_row):
         pre = None if name == "none" else denoisers[name]
         rows.append([name, *(100 * accuracy(held_out, v if pre is None else _batched(pre, v), y_test)
                              for v in held_sets.values())])
@@ -253,7 +262,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     rows = []
     for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", ensemble_row, guided_row,
-                 "UDDN + distillation", *baselines):
+                 strong_row, "UDDN + distillation", *baselines):
         clf, pre = defended[name]
         if pre is None:
             acc = pgd_accuracy(clf, None, None)
