@@ -89,7 +89,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
     batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
     n_denoise, den_epochs = run.pick((50, 2), (2000, 8), (10000, 30))
-    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (1000, 100, 10), (1000, 500, 40))
+    n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (2000, 100, 10), (1000, 500, 40))
     widths = run.pick((8, 8, 8, 8, 8), (16, 32, 32, 32, 32), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
     models = (("deepconfuse_victim", "simple_cnn", "simple_mlp") if dataset == "mnist"
