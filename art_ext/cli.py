@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import sys
 
@@ -27,7 +28,12 @@ def _run_reproduction(name: str, args: argparse.Namespace) -> int:
     from art_ext.experiments import REPRODUCTIONS
 
     module = importlib.import_module(REPRODUCTIONS[name])
-    module.run(scale=args.scale, seed=args.seed, out_dir=args.out)
+    options = {}
+    if getattr(args, "dataset", None) is not None:
+        if "dataset" not in inspect.signature(module.run).parameters:
+            raise SystemExit(f"art-ext reproduce {name}: --dataset is not an option of this reproduction")
+        options["dataset"] = args.dataset
+    module.run(scale=args.scale, seed=args.seed, out_dir=args.out, **options)
     return 0
 
 
@@ -57,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="reproduce a paper's headline table")
     rep.add_argument("paper", choices=sorted(REPRODUCTIONS), help="which reproduction")
     _add_run_options(rep, default_scale="small")
+    rep.add_argument("--dataset", choices=("mnist", "cifar10"), default=None,
+                     help="data set, for reproductions that take one (uddn); default: the scale's")
     sub.add_parser("data", help="list which data sets are available where")
     return parser
 

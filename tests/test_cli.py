@@ -25,3 +25,19 @@ def test_data_command_lists_sources(capsys):
 def test_parser_rejects_unknown_paper():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["reproduce", "no-such-paper"])
+
+
+def test_dataset_option_is_refused_by_reproductions_without_it(tmp_path):
+    with pytest.raises(SystemExit, match="--dataset is not an option"):
+        main(["reproduce", "nn-jpeg", "--scale", "smoke", "--dataset", "mnist", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "uddn", "--dataset", "imagenet"])
+
+
+def test_uddn_reproduction_has_models_for_every_dataset_and_scale():
+    from art_ext.experiments import uddn
+    from art_ext.experiments.harness import SCALES
+
+    assert {(d, s) for d in uddn.DATASETS for s in SCALES} <= set(uddn._MODELS)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        uddn.run(scale="smoke", dataset="imagenet")

@@ -1,7 +1,8 @@
 """Reproduce Li & Wang (2018), Tables 1-3, on MNIST (or CIFAR-10), plus adaptive attacks.
 
 The paper's experiments use LFW / YTF / SFC faces with FaceNet, which are not available offline;
-we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--scale paper``):
+we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--scale paper``, or
+``--dataset cifar10`` at any scale; at ``small`` scale with CPU-sized models, see ``_MODELS``):
 
 1. A target classifier A (the model to protect, also the guide of the denoisers), a black-box
    source model B (another architecture) and a held-out model C (never seen by any denoiser).
@@ -74,8 +75,32 @@ def _fig6(x, x_adv, denoised: dict[str, np.ndarray]):
     return fig
 
 
-def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True) -> dict:
-    """Run the reproduction and write its results folder; return the results."""
+#: (target A, black-box source B, held-out C), the extra pair sources, and get_model options, per
+#: (data set, scale). CIFAR-10 at small scale: CPU-sized models (VGG-11/16 and Kwon's D1 at a quarter width, D2
+#: at half width; D1 with batch norm, which it needs to train in a few epochs); at paper scale: Kwon's models.
+_MODELS = {
+    ("mnist", "smoke"): (("deepconfuse_victim", "simple_cnn", "simple_mlp"), ("kwon_d1",), {}),
+    ("mnist", "small"): (("deepconfuse_victim", "simple_cnn", "simple_mlp"),
+                         ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"), {}),
+    ("cifar10", "small"): (("vgg_small", "kwon_cifar_d2", "deepconfuse_victim"),
+                           ("simple_cnn", "kwon_cifar_d1", "vgg16_bn"),
+                           {"kwon_cifar_d2": {"width_scale": 0.5}, "vgg16_bn": {"width_scale": 0.25},
+                            "kwon_cifar_d1": {"width_scale": 0.25, "batch_norm": True}}),
+    ("cifar10", "paper"): (("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"),
+                           ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"), {}),
+}
+_MODELS[("mnist", "paper")] = _MODELS[("mnist", "small")]
+_MODELS[("cifar10", "smoke")] = _MODELS[("cifar10", "small")]
+DATASETS = ("mnist", "cifar10")
+
+
+def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True,
+        dataset: str | None = None) -> dict:
+    """Run the reproduction and write its results folder; return the results.
+
+    :param dataset: ``mnist`` or ``cifar10``; default MNIST at smoke and small scale, CIFAR-10 at paper scale.
+        A data set other than the scale's default writes to ``results/uddn-<dataset>-<scale>`` by default.
+    """
     from art.attacks.evasion import BasicIterativeMethod, FastGradientMethod, ProjectedGradientDescent
     from art.defences.preprocessor import FeatureSqueezing, JpegCompression, SpatialSmoothing
 
@@ -83,23 +108,29 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     from art_ext.defences.trainer import DistillationTrainer
     from art_ext.estimators import wrap
 
+    default_dataset = "cifar10" if scale == "paper" else "mnist"
+    if dataset is None:
+        dataset = default_dataset
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset != default_dataset and out_dir is None:
+        out_dir = os.path.join("results", f"uddn-{dataset}-{scale}")
     run = Run("uddn", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
-    dataset = run.pick("mnist", "mnist", "cifar10")
-    source = run.pick("embedded", "auto", "auto")
-    n_clf, clf_epochs = run.pick((3000, 3), (50000, 6), (40000, 30))
+    cpu_cifar = dataset == "cifar10" and scale != "paper"
+    source = "embedded" if dataset == "mnist" and scale == "smoke" else "auto"
+    n_clf, clf_epochs = run.pick((3000, 3), (20000, 8) if cpu_cifar else (50000, 6), (40000, 30))
     clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
     batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
     n_denoise, den_epochs = run.pick((50, 2), (2000, 8), (10000, 30))
     n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (2000, 100, 10), (1000, 500, 40))
     widths = run.pick((8, 8, 8, 8, 8), (16, 32, 32, 32, 32), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
-    models = (("deepconfuse_victim", "simple_cnn", "simple_mlp") if dataset == "mnist"
-              else ("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"))
+    models, extra, model_options = _MODELS[(dataset, scale)]
     run.settings.update(dataset=dataset, source=source, n_classifier_train=n_clf, classifier_epochs=clf_epochs,
                         classifier_batch=clf_batch,
                         n_denoiser_clean=n_denoise, denoiser_epochs=den_epochs, n_test=n_test, n_adaptive=n_adaptive,
                         pgd_iter=pgd_iter, widths=widths, eps=eps, target=models[0], blackbox_source=models[1],
-                        held_out=models[2])
+                        held_out=models[2], model_options=model_options)
 
     x_train, y_train = load_dataset(dataset, "train", source=source)
     x_test, y_test = load_dataset(dataset, "test", source=source)
@@ -108,11 +139,12 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     @functools.cache  # each model is loaded (or trained) once, however often it is asked for
     def classifier(name):
+        options = model_options.get(name, {})
         return cached_classifier(
-            name, lambda: get_model(name, shape, 10),
+            name, lambda: get_model(name, shape, 10, **options),
             lambda m: train_model(m, x_train[:n_clf], y_train[:n_clf], epochs=clf_epochs, batch_size=clf_batch),
             key={"data": dataset, "source": source, "n": n_clf, "epochs": clf_epochs, "seed": seed,
-                 **batch_key})
+                 **batch_key, **({"options": options} if options else {})})
 
     target, bb_source, held_out = (classifier(name) for name in models)
 
@@ -167,8 +199,6 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     # Pairs made on an ensemble of local models, as HGD did (the paper does not say which model it attacked):
     # half of the images on A, the rest on other architectures -- never on B or C.
-    extra = run.pick(("kwon_d1",), ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"),
-                     ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"))
     weights = [0.5] + [0.5 / len(extra)] * len(extra)
     ensemble_sources = [target, *map(classifier, extra)]
     ensemble_key = {"sources": [models[0], *extra], "weights": weights}
@@ -202,7 +232,8 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
         run.results["distillation_history"] = distiller.history_
 
-    student = cached_classifier(f"uddn_student_{models[0]}", lambda: get_model(models[0], shape, 10), distil,
+    student = cached_classifier(f"uddn_student_{models[0]}",
+                                lambda: get_model(models[0], shape, 10, **model_options.get(models[0], {})), distil,
                                 key={"data": dataset, "source": source, "n_clf": n_clf, "n": n_denoise,
                                      "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed, "kt_batch": 32,
                                      **batch_key})
