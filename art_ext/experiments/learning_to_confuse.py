@@ -38,11 +38,12 @@ VICTIMS = {
 
 def _settings(run: Run, dataset: str) -> dict:
     if dataset == "mnist":
-        return dict(eps=0.3, surrogate="deepconfuse_victim", batch_size=64,
+        return dict(eps=0.3, surrogate="deepconfuse_victim", generator="deepconfuse_mnist_autoencoder",
+                    batch_size=64,
                     n_train=run.pick(512, 10000, 60000), n_test=run.pick(256, 2000, 10000),
-                    rounds=run.pick(1, 30, 200), targeted_rounds=run.pick(1, 12, 100),
+                    rounds=run.pick(1, 60, 200), targeted_rounds=run.pick(1, 12, 100),
                     generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 5, 10))
-    return dict(eps=0.032, surrogate="vgg11_bn", batch_size=256, n_train=run.pick(512, 10000, 50000),
+    return dict(eps=0.032, surrogate="vgg11_bn", generator="deepconfuse_unet", batch_size=256, n_train=run.pick(512, 10000, 50000),
                 n_test=run.pick(256, 2000, 10000), rounds=run.pick(1, 5, 100), targeted_rounds=0,
                 generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 10, 30))
 
@@ -58,11 +59,13 @@ def _data(dataset: str, n_train: int, n_test: int, seed: int):
 def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_fn=None, verbose: bool = True,
                   tag: str = "") -> tuple[LearningToConfuse, float, bool]:
     """Fit (or load from the cache) a generator; return the attack, the fit seconds and whether it was cached."""
-    attack = LearningToConfuse(eps=cfg["eps"], surrogate=cfg["surrogate"], target_fn=target_fn,
+    set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
+    generator = get_model(cfg["generator"], x.shape[1:], 10)
+    attack = LearningToConfuse(eps=cfg["eps"], surrogate=cfg["surrogate"], generator=generator, target_fn=target_fn,
                                nb_classes=10, victim_learning_rate=cfg["victim_learning_rate"],
                                generator_learning_rate=cfg["generator_learning_rate"], seed=seed, verbose=verbose)
     key = cache_key(tag=tag, n=len(x), rounds=rounds, seed=seed, targeted=target_fn is not None,
-                    **{k: cfg[k] for k in ("eps", "surrogate", "batch_size", "generator_learning_rate",
+                    **{k: cfg[k] for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate",
                                            "victim_learning_rate")}, version=2)
     path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
     if os.path.isfile(path):

@@ -1,9 +1,9 @@
 """The papers' reference Keras architectures, by name.
 
 Every builder has the signature ``(input_shape, nb_classes, **options) -> keras.Model``. The
-classifiers output **logits** for inputs in [0, 1]; the two DeepConfuse generators
-(``deepconfuse_autoencoder``, ``deepconfuse_unet``) output input-shaped noise in [-1, 1] (tanh) and
-ignore ``nb_classes``.
+classifiers output **logits** for inputs in [0, 1]; the DeepConfuse generators
+(``deepconfuse_autoencoder``, ``deepconfuse_mnist_autoencoder``, ``deepconfuse_unet``) output input-shaped
+noise in [-1, 1] (tanh) and ignore ``nb_classes``.
 
 >>> from art_ext.models import get_model
 >>> model = get_model("kwon_d1", (28, 28, 1), 10)
@@ -27,6 +27,7 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
     "simple_cnn": small.simple_cnn,
     "simple_mlp": small.simple_mlp,
     "deepconfuse_autoencoder": generators.conv_autoencoder,
+    "deepconfuse_mnist_autoencoder": generators.mnist_autoencoder,
     "deepconfuse_unet": generators.unet,
 }
 

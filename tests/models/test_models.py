@@ -10,7 +10,7 @@ CIFAR_MODELS = [f"kwon_cifar_{v}" for v in ("d1", "d2", "d3", "d4", "d5", "du1",
                ["vgg19_bn", "vgg16_bn", "vgg11_bn", "vgg_small"]
 
 
-GENERATORS = ["deepconfuse_autoencoder", "deepconfuse_unet"]
+GENERATORS = ["deepconfuse_autoencoder", "deepconfuse_unet", "deepconfuse_mnist_autoencoder"]
 
 
 def test_every_model_is_listed():
@@ -20,9 +20,18 @@ def test_every_model_is_listed():
 @pytest.mark.parametrize("name", GENERATORS)
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
 def test_generators_output_tanh_noise_of_the_input_shape(name, shape):
+    if name == "deepconfuse_mnist_autoencoder":
+        shape = (28, 28, shape[2])  # the authors' layout is for 28x28 only
     out = get_model(name, shape, 10)(np.random.default_rng(0).random((2, *shape), dtype=np.float32), training=False)
     assert out.shape == (2, *shape)
     assert float(np.abs(out).max()) <= 1.0
+
+
+def test_authors_mnist_autoencoder_has_their_bottleneck_and_refuses_other_sizes():
+    model = get_model("deepconfuse_mnist_autoencoder", (28, 28, 1), 10)
+    assert min(tuple(layer.output.shape[1:]) for layer in model.layers) == (2, 2, 64)
+    with pytest.raises(ValueError, match="28x28"):
+        get_model("deepconfuse_mnist_autoencoder", (32, 32, 3), 10)
 
 
 @pytest.mark.parametrize("name", MNIST_MODELS)

@@ -151,7 +151,8 @@ def test_bad_inputs(data):
                           generator=conv_autoencoder((12, 12, 1))).fit(x, y)
 
 
-@pytest.mark.parametrize("shape, name", [((28, 28, 1), "deepconfuse_autoencoder"), ((30, 26, 1), "deepconfuse_autoencoder"),
+@pytest.mark.parametrize("shape, name", [((28, 28, 1), "deepconfuse_mnist_autoencoder"),
+                                         ((30, 26, 1), "deepconfuse_autoencoder"),
                                          ((32, 32, 3), "deepconfuse_unet"), ((36, 36, 3), "deepconfuse_unet")])
 def test_default_generators_keep_the_input_shape(shape, name):
     from art_ext.models.generators import default_generator
