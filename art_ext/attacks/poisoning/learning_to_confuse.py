@@ -102,7 +102,8 @@ class LearningToConfuse(PoisoningAttackBlackBox):
             Default: ``"deepconfuse_victim"``, the authors' MNIST CNN.
         :param generator: A Keras model mapping inputs to noise of the same shape in ``[-1, 1]`` (``tanh``
             output; it is clipped to ``[-1, 1]`` anyway). Default: :func:`art_ext.models.generators.default_generator`
-            (a small conv auto-encoder, a U-Net for colour images of at least 32x32). It is trained in place.
+            (the authors' auto-encoder for 28x28 images, a U-Net for colour images of at least 32x32, a small conv
+            auto-encoder otherwise). It is trained in place.
         :param target_fn: Label-specific variant: maps class indices to target classes (e.g.
             ``lambda y: (y + 1) % 10``); the generator then *descends* on the clean loss towards the targets.
         :param nb_classes: Number of classes; default: the surrogate classifier's, else ``max(y) + 1`` at fit.
