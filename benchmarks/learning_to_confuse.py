@@ -22,7 +22,7 @@ from art_ext.attacks.poisoning import LearningToConfuse
 from art_ext.data import load_dataset
 from art_ext.estimators import wrap
 from art_ext.models import get_model
-from art_ext.models.generators import conv_autoencoder
+from art_ext.models.generators import default_generator
 
 BATCH, STEPS, REPEATS, ROUNDS = 64, 30, 3, 5
 
@@ -37,7 +37,7 @@ def main() -> None:
         art_fit = best_time(lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False), REPEATS)
 
         attack = LearningToConfuse(eps=0.3, surrogate=name, verbose=False)
-        victim, generator = get_model(name, x.shape[1:], 10), conv_autoencoder(x.shape[1:])
+        victim, generator = get_model(name, x.shape[1:], 10), default_generator(x.shape[1:])  # what fit uses
         frozen = keras.models.clone_model(generator)
         generator_step, victim_step, _ = attack._build_steps(victim, generator, frozen)
         batches = [(tf.constant(x[i:i + BATCH]), tf.constant(y[i:i + BATCH].astype(np.int32)))
