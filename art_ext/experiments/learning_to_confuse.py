@@ -43,7 +43,8 @@ def _settings(run: Run, dataset: str) -> dict:
                     n_train=run.pick(512, 10000, 60000), n_test=run.pick(256, 2000, 10000),
                     rounds=run.pick(1, 60, 200), targeted_rounds=run.pick(1, 12, 100),
                     generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 5, 10))
-    return dict(eps=0.032, surrogate="vgg11_bn", generator="deepconfuse_unet", batch_size=256, n_train=run.pick(512, 10000, 50000),
+    return dict(eps=0.032, surrogate="vgg11_bn", generator="deepconfuse_unet", batch_size=256,
+                n_train=run.pick(512, 10000, 50000),
                 n_test=run.pick(256, 2000, 10000), rounds=run.pick(1, 5, 100), targeted_rounds=0,
                 generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 10, 30))
 
