@@ -137,11 +137,15 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     x_test, y_test = x_test[:n_test], y_test[:n_test]
     shape = x_train.shape[1:]
 
+    def build(name):
+        """A fresh model ``name`` with this run's options for it."""
+        return get_model(name, shape, 10, **model_options.get(name, {}))
+
     @functools.cache  # each model is loaded (or trained) once, however often it is asked for
     def classifier(name):
         options = model_options.get(name, {})
         return cached_classifier(
-            name, lambda: get_model(name, shape, 10, **options),
+            name, lambda: build(name),
             lambda m: train_model(m, x_train[:n_clf], y_train[:n_clf], epochs=clf_epochs, batch_size=clf_batch),
             key={"data": dataset, "source": source, "n": n_clf, "epochs": clf_epochs, "seed": seed,
                  **batch_key, **({"options": options} if options else {})})
@@ -232,8 +236,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
         run.results["distillation_history"] = distiller.history_
 
-    student = cached_classifier(f"uddn_student_{models[0]}",
-                                lambda: get_model(models[0], shape, 10, **model_options.get(models[0], {})), distil,
+    student = cached_classifier(f"uddn_student_{models[0]}", lambda: build(models[0]), distil,
                                 key={"data": dataset, "source": source, "n_clf": n_clf, "n": n_denoise,
                                      "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed, "kt_batch": 32,
                                      **batch_key})
