@@ -60,17 +60,17 @@ def _data(dataset: str, n_train: int, n_test: int, seed: int):
 def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_fn=None, verbose: bool = True,
                   tag: str = "") -> tuple[LearningToConfuse, float, bool]:
     """Fit (or load from the cache) a generator; return the attack, the fit seconds and whether it was cached."""
-    set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
-    generator = get_model(cfg["generator"], x.shape[1:], 10)
-    attack = LearningToConfuse(eps=cfg["eps"], surrogate=cfg["surrogate"], generator=generator, target_fn=target_fn,
-                               nb_classes=10, victim_learning_rate=cfg["victim_learning_rate"],
-                               generator_learning_rate=cfg["generator_learning_rate"], seed=seed, verbose=verbose)
     key = cache_key(tag=tag, n=len(x), rounds=rounds, seed=seed, targeted=target_fn is not None,
                     **{k: cfg[k] for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate",
                                            "victim_learning_rate")}, version=2)
     path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
+    attack = LearningToConfuse(eps=cfg["eps"], surrogate=cfg["surrogate"], target_fn=target_fn, nb_classes=10,
+                               victim_learning_rate=cfg["victim_learning_rate"],
+                               generator_learning_rate=cfg["generator_learning_rate"], seed=seed, verbose=verbose)
     if os.path.isfile(path):
         return attack.load(path), 0.0, True
+    set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
+    attack.set_params(generator=get_model(cfg["generator"], x.shape[1:], 10))
     start = time.time()
     attack.fit(x, y, nb_epochs=rounds, batch_size=cfg["batch_size"], x_val=x_val, y_val=y_val)
     attack.save(path)
