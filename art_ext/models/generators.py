@@ -12,16 +12,23 @@ from keras import layers
 from art_ext.models._layers import BN_MOMENTUM, check_input_shape
 
 
-def _conv_bn_relu(x, width: int, strides: int = 1, transpose: bool = False):
-    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-    x = conv(width, 3, strides=strides, padding="same", use_bias=False)(x)
+def _bn_relu(x):
     return layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
 
 
+def _bn_tanh(x):
+    """BN -> tanh, as the authors' auto-encoder ends (BN before tanh keeps it out of saturation)."""
+    return layers.Activation("tanh", name="noise")(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
+
+
+def _conv_bn_relu(x, width: int, strides: int = 1, transpose: bool = False):
+    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+    return _bn_relu(conv(width, 3, strides=strides, padding="same", use_bias=False)(x))
+
+
 def _noise_head(x, channels: int):
-    """1x1 conv -> BN -> tanh, as the authors' auto-encoder ends (BN before tanh keeps it out of saturation)."""
-    return layers.Activation("tanh", name="noise")(
-        layers.BatchNormalization(momentum=BN_MOMENTUM)(layers.Conv2D(channels, 1)(x)))
+    """1x1 conv -> BN -> tanh."""
+    return _bn_tanh(layers.Conv2D(channels, 1)(x))
 
 
 def _pad_to(x, shape, multiple: int):
@@ -63,19 +70,15 @@ def mnist_autoencoder(input_shape, nb_classes: int | None = None) -> keras.Model
     if shape[:2] != (28, 28):
         raise ValueError(f"the authors' MNIST auto-encoder needs 28x28 inputs, got {shape[0]}x{shape[1]}")
 
-    def bn_relu(x):
-        return layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
-
     inputs = keras.Input(shape=shape)
-    x = bn_relu(layers.Conv2D(16, 3, strides=3)(layers.ZeroPadding2D(1)(inputs)))
+    x = _bn_relu(layers.Conv2D(16, 3, strides=3)(layers.ZeroPadding2D(1)(inputs)))
     x = layers.MaxPooling2D(2)(x)
-    x = bn_relu(layers.Conv2D(64, 3, strides=2)(layers.ZeroPadding2D(1)(x)))
+    x = _bn_relu(layers.Conv2D(64, 3, strides=2)(layers.ZeroPadding2D(1)(x)))
     x = layers.MaxPooling2D(2, strides=1)(x)
-    x = bn_relu(layers.Conv2DTranspose(128, 3, strides=2)(x))
-    x = bn_relu(layers.Cropping2D(1)(layers.Conv2DTranspose(64, 5, strides=3)(x)))
+    x = _bn_relu(layers.Conv2DTranspose(128, 3, strides=2)(x))
+    x = _bn_relu(layers.Cropping2D(1)(layers.Conv2DTranspose(64, 5, strides=3)(x)))
     x = layers.Cropping2D(1)(layers.Conv2DTranspose(shape[2], 2, strides=2)(x))
-    x = layers.Activation("tanh", name="noise")(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
-    return keras.Model(inputs, x, name="deepconfuse_mnist_autoencoder")
+    return keras.Model(inputs, _bn_tanh(x), name="deepconfuse_mnist_autoencoder")
 
 
 def unet(input_shape, nb_classes: int | None = None, widths: tuple[int, ...] = (16, 32, 64)) -> keras.Model:
