@@ -42,7 +42,7 @@ def main() -> None:
         generator_step, victim_step, _ = attack._build_steps(victim, generator, frozen)
         batches = [(tf.constant(x[i:i + BATCH]), tf.constant(y[i:i + BATCH].astype(np.int32)))
                    for i in range(0, len(x), BATCH)]
-        gen_only = best_time(lambda: [generator_step(xb, yb, yb) for xb, yb in batches], REPEATS)
+        gen_only = best_time(lambda: [generator_step(xb, yb, xb, yb, yb) for xb, yb in batches], REPEATS)
         victim_only = best_time(lambda: [victim_step(xb, yb) for xb, yb in batches], REPEATS)
         # A whole fit of ROUNDS rounds per batch: both steps, plus tracing and per-round resets, amortised.
         start = time.perf_counter()
