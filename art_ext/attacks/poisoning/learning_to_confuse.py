@@ -20,6 +20,9 @@ from art_ext.utils import check_clip_values, check_inputs, check_labels
 
 logger = logging.getLogger(__name__)
 
+#: Readings of the generator's clean loss: on the poisoned batch itself (authors' code) or an independent batch.
+_CLEAN_BATCHES = ("same", "independent")
+
 
 def _cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
@@ -465,9 +468,6 @@ class LearningToConfuse(PoisoningAttackBlackBox):
             return check_labels(targets, len(y), nb_classes, "target_fn(y)")
         except ValueError as err:
             raise ValueError(f"target_fn returned invalid targets: {err}") from err
-
-
-_CLEAN_BATCHES = ("same", "independent")
 
 
 def _inside(x: np.ndarray, step: float) -> np.ndarray:
