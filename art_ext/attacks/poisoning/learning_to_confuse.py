@@ -319,7 +319,7 @@ class LearningToConfuse(PoisoningAttackBlackBox):
             for idx, cdx in zip(batches, clean_batches):
                 xb, yb = tf.constant(x[idx]), tf.constant(y[idx].astype(np.int32))
                 if with_generator:
-                    xc, yc = (xb, yb) if cdx is idx else (tf.constant(x[cdx]), tf.constant(y[cdx].astype(np.int32)))
+                    xc, yc = (tf.constant(x[cdx]), tf.constant(y[cdx].astype(np.int32))) if independent else (xb, yb)
                     accs.append(float(generator_step(xb, yb, xc, yc, tf.constant(targets[cdx].astype(np.int32)))))
                     bar.set_postfix(victim_clean_acc=f"{np.mean(accs[-50:]):.3f}", refresh=False)
                 victim_step(xb, yb)

@@ -31,6 +31,12 @@ def tiny_generator():
     return conv_autoencoder(SHAPE, widths=(4, 8))
 
 
+def toy_attack(**kwargs) -> LearningToConfuse:
+    """The toy problem's attack: a tiny MLP as imaginary victim, a tiny generator, fast learning rates."""
+    return LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
+                             victim_learning_rate=0.1, generator_learning_rate=1e-2, seed=0, verbose=False, **kwargs)
+
+
 def train_victim(x, y, epochs=15, seed=1):
     keras.utils.set_random_seed(seed)
     classifier = wrap(tiny_mlp(SHAPE, CLASSES), learning_rate=1e-2)
@@ -46,9 +52,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     (x, y), (x_val, y_val) = data
-    attack = LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
-                               victim_learning_rate=0.1, generator_learning_rate=1e-2, seed=0, verbose=False)
-    return attack.fit(x, y, nb_epochs=4, batch_size=32, x_val=x_val, y_val=y_val)
+    return toy_attack().fit(x, y, nb_epochs=4, batch_size=32, x_val=x_val, y_val=y_val)
 
 
 def test_fit_records_history_and_poison_respects_budget(fitted, data):
@@ -101,9 +105,7 @@ def test_surrogate_classifier_and_deterministic_under_seed(data):
 def test_label_specific_moves_predictions_towards_targets(data):
     (x, y), (x_val, y_val) = data
     target_fn = lambda labels: (labels + 1) % CLASSES  # noqa: E731
-    attack = LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), target_fn=target_fn,
-                               nb_classes=CLASSES, victim_learning_rate=0.1, generator_learning_rate=1e-2,
-                               seed=0, verbose=False)
+    attack = toy_attack(target_fn=target_fn)
     attack.fit(x, y, nb_epochs=6, batch_size=32)
     x_poison, _ = attack.poison(x, y)
     clean = train_victim(x, y).predict(x_val).argmax(1)
@@ -117,9 +119,7 @@ def test_independent_clean_batch_confuses_the_toy_problem(data):
     (1.0 -> 0.0 with this seed; the toy problem is volatile across generator initialisations, 0.0-0.77)."""
     (x, y), (x_val, y_val) = data
     keras.utils.set_random_seed(0)  # the generator's initial weights (fit seeds everything after them)
-    attack = LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
-                               victim_learning_rate=0.1, generator_learning_rate=1e-2, clean_batch="independent",
-                               seed=0, verbose=False)
+    attack = toy_attack(clean_batch="independent")
     attack.fit(x, y, nb_epochs=4, batch_size=32)
     x_poison, _ = attack.poison(x, y)
     clean = np.mean(train_victim(x, y).predict(x_val).argmax(1) == y_val)
