@@ -7,7 +7,9 @@
 4. Accuracy vs eps (the fitted noise rescaled to smaller budgets).
 
 MNIST (eps 0.3) at every scale; ``--scale paper`` adds CIFAR-10 (eps 0.032, U-Net generator, VGG-11 victim).
-Generators are cached in ``~/.cache/art_ext/generators`` under a hash of their settings.
+At the small scale the MNIST generator is refined after the authors' procedure (``REFINE``: more rounds with the
+clean loss on an independent batch). Generators are cached in ``~/.cache/art_ext/generators`` under a hash of their
+settings, one file per stage.
 """
 from __future__ import annotations
 
@@ -35,18 +37,26 @@ VICTIMS = {
     "cifar10": [("vgg11_bn", {}), ("vgg_small", {}), ("kwon_cifar_d1", {"width_scale": 0.5})],
 }
 
+#: Refinement of the MNIST generator at the small scale, after the authors' procedure: stages of (rounds, generator
+#: learning rate) with the clean loss on an independent batch, each continuing the previous stage's kept generator
+#: with a fresh Adam (the schedule of the results page's "Beyond 60 rounds").
+REFINE = ((20, 1e-3), (20, 1e-3), (30, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4))
+
 
 def _settings(run: Run, dataset: str) -> dict:
     if dataset == "mnist":
         return dict(eps=0.3, surrogate="deepconfuse_victim", generator="deepconfuse_mnist_autoencoder",
                     batch_size=64,
                     n_train=run.pick(512, 10000, 60000), n_test=run.pick(256, 2000, 10000),
-                    rounds=run.pick(1, 60, 200), targeted_rounds=run.pick(1, 12, 100),
-                    generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 5, 10))
+                    rounds=run.pick(1, 60, 200), refine=run.pick(((1, 1e-3),), REFINE, ()),
+                    targeted_rounds=run.pick(1, 12, 100),
+                    generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 5, 10),
+                    victim_seeds=run.pick(1, 3, 3))
     return dict(eps=0.032, surrogate="vgg11_bn", generator="deepconfuse_unet", batch_size=256,
                 n_train=run.pick(512, 10000, 50000),
-                n_test=run.pick(256, 2000, 10000), rounds=run.pick(1, 5, 100), targeted_rounds=0,
-                generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 10, 30))
+                n_test=run.pick(256, 2000, 10000), rounds=run.pick(1, 5, 100), refine=(), targeted_rounds=0,
+                generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 10, 30),
+                victim_seeds=1)
 
 
 def _data(dataset: str, n_train: int, n_test: int, seed: int):
@@ -58,23 +68,35 @@ def _data(dataset: str, n_train: int, n_test: int, seed: int):
 
 
 def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_fn=None, verbose: bool = True,
-                  tag: str = "") -> tuple[LearningToConfuse, float, bool]:
-    """Fit (or load from the cache) a generator; return the attack, the fit seconds and whether it was cached."""
+                  tag: str = "", refine=()) -> tuple[LearningToConfuse, float, bool]:
+    """Fit a generator with the authors' procedure, then refine it stage by stage (``refine``: (rounds, learning
+    rate) pairs, independent clean batch); each stage is cached. Return the attack, the fit seconds of the stages
+    that were not cached and whether all were."""
     key = cache_key(tag=tag, n=len(x), rounds=rounds, seed=seed, targeted=target_fn is not None,
                     **{k: cfg[k] for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate",
                                            "victim_learning_rate")}, version=2)
-    path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
     attack = LearningToConfuse(eps=cfg["eps"], surrogate=cfg["surrogate"], target_fn=target_fn, nb_classes=10,
-                               victim_learning_rate=cfg["victim_learning_rate"],
-                               generator_learning_rate=cfg["generator_learning_rate"], seed=seed, verbose=verbose)
-    if os.path.isfile(path):
-        return attack.load(path), 0.0, True
-    set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
-    attack.set_params(generator=get_model(cfg["generator"], x.shape[1:], 10))
-    start = time.time()
-    attack.fit(x, y, nb_epochs=rounds, batch_size=cfg["batch_size"], x_val=x_val, y_val=y_val)
-    attack.save(path)
-    return attack, time.time() - start, False
+                               victim_learning_rate=cfg["victim_learning_rate"], seed=seed, verbose=verbose)
+    stages = [(rounds, "same", cfg["generator_learning_rate"])] + [(r, "independent", lr) for r, lr in refine]
+    seconds, cached, done, history = 0.0, True, 0, []
+    for i, (n, clean_batch, lr) in enumerate(stages):
+        if i:
+            key = cache_key(previous=key, rounds=n, clean_batch=clean_batch, generator_learning_rate=lr)
+        path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
+        if os.path.isfile(path):
+            attack.load(path)
+        else:
+            set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
+            generator = attack.generator_ if i else get_model(cfg["generator"], x.shape[1:], 10)
+            attack.set_params(generator=generator, clean_batch=clean_batch, generator_learning_rate=lr)
+            start = time.time()
+            attack.fit(x, y, nb_epochs=n, batch_size=cfg["batch_size"], x_val=x_val, y_val=y_val)
+            seconds, cached = seconds + time.time() - start, False
+            history += [dict(h, round=h["round"] + done, stage=i + 1) for h in attack.history_]
+            attack.save(path)
+        done += n
+    attack.history_ = history
+    return attack, seconds, cached
 
 
 def _victim(name: str, options: dict, x, y, epochs: int, seed: int, authors: bool = False):
@@ -104,24 +126,31 @@ def _batch_statistics_accuracy(classifier, x, y, batch_size: int = 1000) -> floa
 
 
 def _table1(run: Run, dataset: str, x_poison, data, cfg: dict, seed: int) -> dict:
+    """Victims trained on clean and on poisoned data; the poisoned ones with ``victim_seeds`` seeds (their spread
+    is several points), ``poisoned`` being the first seed's and ``poisoned_worst`` the highest accuracy."""
     x, y, x_test, y_test = data
     linf = float(np.abs(x_poison.astype(np.float64) - x).max())
+    seeds = [seed + k for k in range(cfg["victim_seeds"])]
     rows, out = [], {}
     for i, (name, options) in enumerate(VICTIMS[dataset]):
         clean = accuracy(_victim(name, options, x, y, cfg["victim_epochs_eval"], seed), x_test, y_test)
-        poisoned_clf = _victim(name, options, x_poison, y, cfg["victim_epochs_eval"], seed)
-        poisoned = accuracy(poisoned_clf, x_test, y_test)
-        out[name] = {"clean": clean, "poisoned": poisoned, "seen_in_fit": i == 0}
-        rows.append([name, "yes" if i == 0 else "no (transfer)", 100 * clean, 100 * poisoned,
+        victims = [_victim(name, options, x_poison, y, cfg["victim_epochs_eval"], s) for s in seeds]
+        poisoned = [accuracy(clf, x_test, y_test) for clf in victims]
+        out[name] = {"clean": clean, "poisoned": poisoned[0], "poisoned_seeds": poisoned,
+                     "poisoned_worst": max(poisoned), "seen_in_fit": i == 0}
+        rows.append([name, "yes" if i == 0 else "no (transfer)", 100 * clean,
+                     " / ".join(f"{100 * p:.2f}" for p in poisoned), 100 * max(poisoned),
                      PAPER[dataset]["clean"] if i == 0 else "", PAPER[dataset]["poisoned"] if i == 0 else ""])
         if i == 0:
-            out["_poisoned_victim"] = poisoned_clf
+            out["_poisoned_victim"] = victims[0]
     run.table(f"Table 1 ({dataset}, eps {cfg['eps']}): clean test accuracy (%) of victims trained on clean vs "
               "poisoned data",
-              ["victim", "used in fit", "trained on clean", "trained on poisoned", "paper clean", "paper poisoned"],
+              ["victim", "used in fit", "trained on clean", f"trained on poisoned (seeds {', '.join(map(str, seeds))})",
+               "worst seed", "paper clean", "paper poisoned"],
               rows, note=f"{len(x)} training / {len(x_test)} test images, victims trained {cfg['victim_epochs_eval']} "
-                         f"epochs with Adam 1e-3, batch 128. Max |x_poison - x| = {linf:.6f} (budget {cfg['eps']}). "
-                         "Paper numbers are for its own victim (full data, 1000 generator epochs on GPU).")
+                         f"epochs with Adam 1e-3, batch 128 (the seed sets the initial weights and the batch order). "
+                         f"Max |x_poison - x| = {linf:.6f} (budget {cfg['eps']}). Paper numbers are for its own victim "
+                         "(full data, 1000 generator epochs on GPU).")
     out["linf"] = linf
     return out
 
@@ -270,11 +299,14 @@ def _grid(run: Run, attack, x, dataset: str) -> None:
 
 
 def _history(run: Run, attack, dataset: str) -> None:
-    rows = [[h["round"], h.get("victim_clean_accuracy"), h.get("fresh_victim_val_accuracy")] for h in attack.history_]
+    rows = [[h["round"], h["stage"], h.get("victim_clean_accuracy"), h.get("fresh_victim_val_accuracy")]
+            for h in attack.history_]
     if rows:
         run.table(f"Generator training ({dataset}): per-round accuracy",
-                  ["round", "running clean acc. of the imaginary victim", "fresh victim (1 pass on previous poison)"],
-                  rows)
+                  ["round", "stage", "running clean acc. of the imaginary victim",
+                   "fresh victim (1 pass on previous poison)"], rows,
+                  note="Stage 1: the authors' procedure; later stages: refinement with an independent clean batch. "
+                       "A stage's last row is one more fresh victim, on that stage's final generator.")
 
 
 def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
@@ -283,7 +315,7 @@ def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
     data = _data(dataset, cfg["n_train"], cfg["n_test"], seed)
     x, y, x_test, y_test = data
     attack, seconds, cached = fit_generator(x, y, x_test, y_test, cfg, cfg["rounds"], seed, verbose=verbose,
-                                            tag=dataset)
+                                            tag=dataset, refine=cfg["refine"])
     out = {"fit_seconds": seconds, "cached": cached}
     _history(run, attack, dataset)
     _grid(run, attack, x, dataset)
@@ -310,9 +342,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     for dataset in ("mnist", "cifar10") if scale == "paper" else ("mnist",):
         run.results[dataset] = _dataset(run, dataset, seed, verbose)
     mnist = run.results["mnist"]["table1"]
-    unseen = [v["poisoned"] for k, v in mnist.items() if isinstance(v, dict) and not v["seen_in_fit"]]
+    unseen = [v["poisoned_worst"] for k, v in mnist.items() if isinstance(v, dict) and not v["seen_in_fit"]]
     run.results["goal_met"] = bool(unseen and max(unseen) <= 0.10 and mnist["linf"] <= 0.3 + 1e-6)
-    run.text(f"Goal (every unseen MNIST victim trained on poison <= 10% clean accuracy, poison within eps): "
-             f"{'met' if run.results['goal_met'] else 'NOT met'} (worst unseen victim: "
-             f"{100 * max(unseen):.2f}%).")
+    run.text(f"Goal (every unseen MNIST victim trained on poison <= 10% clean accuracy with every seed, poison "
+             f"within eps): {'met' if run.results['goal_met'] else 'NOT met'} (worst unseen victim: "
+             f"{100 * max(unseen):.2f}% at its worst seed).")
     return run.finish()
