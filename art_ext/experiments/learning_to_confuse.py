@@ -40,7 +40,7 @@ VICTIMS = {
 #: Refinement of the MNIST generator at the small scale, after the authors' procedure: stages of (rounds, generator
 #: learning rate) with the clean loss on an independent batch, each continuing the previous stage's kept generator
 #: with a fresh Adam (the schedule of the results page's "Beyond 60 rounds").
-REFINE = ((20, 1e-3), (20, 1e-3), (30, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4))
+REFINE = ((20, 1e-3), (20, 1e-3), (30, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4))
 
 
 def _settings(run: Run, dataset: str) -> dict:
