@@ -39,7 +39,7 @@ VICTIMS = {
 
 #: Refinement of the MNIST generator at the small scale, after the authors' procedure: stages of (rounds, generator
 #: learning rate) with the clean loss on an independent batch, each continuing the previous stage's kept generator
-#: with a fresh Adam (the schedule of the results page's "Beyond 60 rounds").
+#: with a fresh Adam (the chain of the results page's "Beyond 60 rounds", plus a ninth stage).
 REFINE = ((20, 1e-3), (20, 1e-3), (30, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4))
 
 
@@ -86,8 +86,11 @@ def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_
         if os.path.isfile(path):
             attack.load(path)
         else:
-            set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
-            generator = attack.generator_ if i else get_model(cfg["generator"], x.shape[1:], 10)
+            if i:
+                generator = attack.generator_
+            else:
+                set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
+                generator = get_model(cfg["generator"], x.shape[1:], 10)
             attack.set_params(generator=generator, clean_batch=clean_batch, generator_learning_rate=lr)
             start = time.time()
             attack.fit(x, y, nb_epochs=n, batch_size=cfg["batch_size"], x_val=x_val, y_val=y_val)
