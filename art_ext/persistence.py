@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import keras
 
-__all__ = ["atomic_write", "save_keras", "load_keras", "save_json", "load_json", "FORMAT_VERSION"]
+__all__ = ["atomic_write", "atomic_write_text", "save_keras", "load_keras", "save_json", "load_json", "FORMAT_VERSION"]
 
 #: Version of the art-ext file format; a file with a newer version is refused.
 FORMAT_VERSION = 1
@@ -49,6 +49,16 @@ def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> N
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: str, text: str, suffix: str = "") -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`atomic_write`."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    atomic_write(path, write, suffix=suffix)
 
 
 def _meta(kind: str, config: dict[str, Any]) -> str:
@@ -133,13 +143,7 @@ def load_keras(path: str, kind: str, custom_objects: dict[str, Any] | None = Non
 def save_json(path: str, kind: str, config: dict[str, Any]) -> None:
     """Save a model-free object's JSON-serialisable ``config`` as a ``.json`` file tagged as an art-ext ``kind``."""
     path = _check_path(path, ".json")
-    meta = _meta(kind, config)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(meta)
-
-    atomic_write(path, write, suffix=".json")
+    atomic_write_text(path, _meta(kind, config), suffix=".json")
 
 
 def load_json(path: str, kind: str) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import numpy as np  # noqa: E402
 from art_ext.attacks.evasion import EnsembleDataCorrection  # noqa: E402
 from art_ext.data import load_dataset  # noqa: E402
 from art_ext.estimators import wrap  # noqa: E402
-from art_ext.experiments import set_seed, train_model  # noqa: E402
 from art_ext.models import get_model  # noqa: E402
 
 
@@ -46,7 +45,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="folder with mnist.npz (default: embedded sample)")
     args = parser.parse_args()
 
-    set_seed(0)
+    keras.utils.set_random_seed(0)
     source = dict(source="npz", path=os.path.join(args.data_dir, "mnist.npz")) if args.data_dir else \
         dict(source="embedded")
     x_train, y_train = load_dataset("mnist", "train", **source)
@@ -54,9 +53,9 @@ def main() -> None:
     x, y = x_test[:args.n], y_test[:args.n]
     local = []
     for name in ("kwon_d1", "kwon_d4", "kwon_d5"):
-        model = train_model(get_model(name, x.shape[1:], 10), x_train, y_train, epochs=2,
-                            optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
-        local.append(wrap(model))
+        classifier = wrap(get_model(name, x.shape[1:], 10), optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+        classifier.fit(x_train, y_train, nb_epochs=2, batch_size=128)
+        local.append(classifier)
 
     budget = dict(confidence=args.confidence, max_iter=args.max_iter, binary_search_steps=args.steps,
                   initial_const=args.initial_const, batch_size=128, verbose=False)

@@ -45,7 +45,7 @@ def main() -> None:
     from art_ext.data import load_dataset
     from art_ext.defences.trainer import NullLabelingTrainer, TwoNLabelingTrainer, extend_classes
     from art_ext.estimators import wrap
-    from art_ext.experiments.harness import markdown_table
+    from art_ext.report import markdown_table
     from art_ext.models import get_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

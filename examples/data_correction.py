@@ -11,10 +11,10 @@ import numpy as np
 from art_ext.attacks.evasion import EnsembleDataCorrection
 from art_ext.data import load_dataset
 from art_ext.estimators import wrap
-from art_ext.experiments import accuracy, set_seed, train_model
+from art_ext.metrics import accuracy
 from art_ext.models import get_model
 
-set_seed(0)
+keras.utils.set_random_seed(0)  # a script may seed globally; art-ext itself never does
 x_train, y_train = load_dataset("mnist", "train", source="embedded")
 x_test, y_test = load_dataset("mnist", "test", source="embedded")
 x_test, y_test = x_test[:200], y_test[:200]
@@ -22,7 +22,9 @@ x_test, y_test = x_test[:200], y_test[:200]
 
 def trained(name, **options):
     model = get_model(name, (28, 28, 1), 10, **options)
-    return wrap(train_model(model, x_train, y_train, epochs=3, optimizer=keras.optimizers.SGD(0.1, momentum=0.9)))
+    classifier = wrap(model, optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    classifier.fit(x_train, y_train, nb_epochs=3, batch_size=128)
+    return classifier
 
 
 # the local models (Kwon et al.'s D1, D4, D5) and an unknown classifier of a different architecture

@@ -4,6 +4,7 @@
 3. fine-tuned copies at three compression levels; 4. their majority vote; 5. ART attacks, transferred and through
 the defence (BPDA).
 """
+import keras
 import numpy as np
 from art.attacks.evasion import ProjectedGradientDescent
 
@@ -11,15 +12,16 @@ from art_ext.data import load_dataset
 from art_ext.defences.preprocessor import JpegCompressionTensorFlowV2, NNFavoredJpeg
 from art_ext.defences.trainer import MultiLevelJpegTrainer
 from art_ext.estimators import wrap
-from art_ext.experiments import accuracy, set_seed, train_model
+from art_ext.metrics import accuracy
 from art_ext.models import get_model
 
-set_seed(0)
+keras.utils.set_random_seed(0)  # a script may seed globally; art-ext itself never does
 x_train, y_train = load_dataset("mnist", "train", source="embedded")
 x_test, y_test = load_dataset("mnist", "test", source="embedded")
 x_test, y_test = x_test[:200], y_test[:200]
-model = train_model(get_model("simple_cnn", (28, 28, 1), 10), x_train, y_train, epochs=3, batch_size=64)
+model = get_model("simple_cnn", (28, 28, 1), 10)
 undefended = wrap(model)
+undefended.fit(x_train, y_train, nb_epochs=3, batch_size=64)
 
 # 1. Drop-in, differentiable replacement for ART's JpegCompression.
 jpeg = wrap(model, preprocessing_defences=JpegCompressionTensorFlowV2(quality=50))

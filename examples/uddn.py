@@ -3,22 +3,24 @@
 Runs on the embedded MNIST sample in about a minute on a laptop CPU (tiny widths, few epochs;
 the paper's widths are the default). ``python examples/uddn.py``
 """
+import keras
 import numpy as np
 from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
 
 from art_ext.data import load_dataset
 from art_ext.defences.preprocessor import UDDN
 from art_ext.estimators import wrap
-from art_ext.experiments import accuracy, set_seed, train_model
+from art_ext.metrics import accuracy
 from art_ext.models import get_model
 
-set_seed(0)
+keras.utils.set_random_seed(0)  # a script may seed globally; art-ext itself never does
 x_train, y_train = load_dataset("mnist", "train", source="embedded")
 x_test, y_test = load_dataset("mnist", "test", source="embedded")
 x_test, y_test = x_test[:500], y_test[:500]
 
 # 1. The classifier to protect (it also guides the denoiser's training).
-classifier = wrap(train_model(get_model("simple_cnn", (28, 28, 1), 10), x_train[:3000], y_train[:3000], epochs=5))
+classifier = wrap(get_model("simple_cnn", (28, 28, 1), 10))
+classifier.fit(x_train[:3000], y_train[:3000], nb_epochs=5, batch_size=128)
 
 # 2. The denoiser: pairs are made with FGSM / I-FGSM(2, 4, 8) on the classifier, loss = L1 on its logits.
 uddn = UDDN(classifier, guide="logits", widths=(8, 16, 16, 16, 16), eps_range=(0.0, 0.3), seed=0, verbose=True)

@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from typing import Any, Callable
 
 import keras
 import numpy as np
+
+from art_ext.metrics import accuracy  # noqa: F401  (re-exported for the reproductions)
+from art_ext.persistence import atomic_write, atomic_write_text
+from art_ext.report import markdown_table
 
 SCALES = ("smoke", "small", "paper")
 CACHE_ENV = "ART_EXT_CACHE"
@@ -46,35 +49,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _atomic_write(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make results unreadable to others
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
-    return "" if value is None else str(value)
-
-
-def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 class Run:
@@ -131,10 +105,10 @@ class Run:
         """Write ``results.json`` and ``report.md`` atomically; return the results."""
         self.settings["seconds"] = round(time.time() - self._start, 1)
         payload = {"settings": _jsonable(self.settings), "results": _jsonable(self.results)}
-        _atomic_write(os.path.join(self.out_dir, "results.json"), json.dumps(payload, indent=2))
+        atomic_write_text(os.path.join(self.out_dir, "results.json"), json.dumps(payload, indent=2))
         header = (f"# {self.paper} ({self.scale} scale, seed {self.seed})\n\n"
                   f"Settings: `{json.dumps(_jsonable(self.settings))}`\n")
-        _atomic_write(os.path.join(self.out_dir, "report.md"), "\n".join([header, *self._sections]))
+        atomic_write_text(os.path.join(self.out_dir, "report.md"), "\n".join([header, *self._sections]))
         if self.verbose:
             print(f"\nwrote {self.out_dir}/results.json and report.md ({self.settings['seconds']} s)")
         return payload
@@ -168,10 +142,7 @@ def cached_classifier(name: str, build: Callable[[], keras.Model], train: Callab
         model = build()
         train(model)
         if use_cache:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = path + ".tmp.keras"
-            model.save(tmp)
-            os.replace(tmp, path)
+            atomic_write(path, model.save, suffix=".keras")
     return wrap(model, **wrap_options)
 
 
@@ -183,10 +154,3 @@ def train_model(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, b
     classifier = wrap(model, optimizer=optimizer)
     classifier.fit(x, y, batch_size=batch_size, nb_epochs=epochs, verbose=verbose)
     return model
-
-
-def accuracy(classifier, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
-    """Top-1 accuracy of an ART classifier on ``(x, y)`` (``y``: indices or one-hot)."""
-    y = np.asarray(y)
-    labels = y.argmax(axis=1) if y.ndim == 2 else y
-    return float(np.mean(classifier.predict(x, batch_size=batch_size).argmax(axis=1) == labels))
