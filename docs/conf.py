@@ -1,5 +1,8 @@
 """Sphinx configuration of the art-ext documentation."""
+import importlib
+import inspect
 import os
+import pkgutil
 import sys
 import warnings
 
@@ -8,18 +11,65 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", message="PyTorch not found")
 
 import art_ext  # noqa: E402
+from sphinx.util import logging as sphinx_logging  # noqa: E402
+from sphinx.util.docstrings import prepare_docstring  # noqa: E402
 
 project = "art-ext"
 author = "art-ext developers"
 release = version = art_ext.__version__
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "sphinx.ext.intersphinx",
-              "sphinx.ext.mathjax"]
+# Docstrings are reST in ART's style (``:param x:``), so no napoleon (it would read "Text (Sec. 4): ..." as a type).
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "sphinx.ext.mathjax"]
 autodoc_member_order = "bysource"
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {"show-inheritance": True}
 autodoc_typehints = "none"
-intersphinx_mapping = {}
 html_theme = "furo"
 html_static_path = ["_static"]
 html_title = f"art-ext {release}"
 exclude_patterns = ["_build"]
-nitpicky = False
+
+# Every cross-reference to an art-ext object must resolve (``-W`` makes a dangling one an error). The builds run
+# offline, so there is no intersphinx inventory for ART, Keras, TensorFlow or NumPy: references into them (and to
+# private base classes shown by ``show-inheritance``) are not checked.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(art|keras|tensorflow|tf|numpy|np|abc)(\..*)?"),
+    (r"py:.*", r"(.*\.)?_[A-Za-z].*"),
+]
+
+
+def _constructor_docstring(app, what, name, obj, options, lines):
+    """Append the constructor's docstring to a class's: ART-style classes document their parameters as
+    ``:param:`` fields of ``__init__``, which autodoc would otherwise not show. Only a constructor written in
+    art-ext counts (an inherited ART or Keras one documents other parameters)."""
+    if what != "class":
+        return
+    for klass in inspect.getmro(obj):
+        if "__init__" in vars(klass):
+            doc = vars(klass)["__init__"].__doc__
+            if klass.__module__.startswith("art_ext") and doc:
+                lines.extend([""] + prepare_docstring(doc))
+            return
+
+
+def _public_names():
+    """``package.name`` for every name in the ``__all__`` of an art-ext package (the reproductions and the CLI
+    are not library API)."""
+    for info in pkgutil.walk_packages(art_ext.__path__, "art_ext."):
+        if not info.ispkg or info.name.startswith("art_ext.experiments"):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", ()):
+            yield f"{info.name}.{name}"
+
+
+def _check_api_complete(app, env):
+    """Warn about a public name the API reference does not document (``-W`` makes it an error)."""
+    documented = env.get_domain("py").objects
+    for name in _public_names():
+        if name not in documented:
+            sphinx_logging.getLogger(__name__).warning(f"{name} is public (in __all__) but not in the API reference")
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _constructor_docstring)
+    app.connect("env-check-consistency", _check_api_complete)
