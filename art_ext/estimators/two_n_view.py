@@ -70,7 +70,7 @@ def attack_logit(logits: tf.Tensor, kind: str = "2n") -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="art_ext")
 class MergeExtendedClasses(keras.layers.Layer):
-    """Keras layer: 2N (or N + 1) logits -> N logits, see :func:`n_class_logits`.
+    """Keras layer: 2N (or N + 1) logits -> N logits, see ``n_class_logits``.
 
     :param kind: ``"2n"`` or ``"null"``.
     :param from_logits: ``False`` when the wrapped model outputs probabilities (they are logged first).

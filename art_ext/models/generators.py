@@ -111,7 +111,7 @@ def default_generator(input_shape) -> keras.Model:
     auto-encoder otherwise.
 
     On MNIST the authors' layout confuses victims the generator never saw far better than the small
-    auto-encoder at the same budget (see the results page).
+    auto-encoder at the same budget (:doc:`/results/learning_to_confuse`).
     """
     shape = check_input_shape(input_shape)
     if shape[:2] == (28, 28):

@@ -12,10 +12,9 @@ def deepconfuse_victim(input_shape, nb_classes, batch_norm: bool = True, pooling
     """The MNIST victim of Feng et al. (2019): conv 20 -> conv 50 (5x5, 2x2 pooling) -> FC 500 -> logits, with BN.
 
     The authors' code pools by averaging and also batch-normalises the logits (``pooling="average",
-    logits_batch_norm=True``); the defaults (max pooling, plain logits) are the LeNet reading used by our
+    logits_batch_norm=True``); the defaults (max pooling, plain logits) are the LeNet reading used by the
     reproductions. BN momentum 0.9 is PyTorch's default, which the authors' victim uses; with Keras' 0.99 the
-    running statistics lag so far behind a few hundred training steps that inference-mode accuracy collapses
-    (97% in training mode, 11% in inference mode after 3 epochs on 5,000 digits).
+    running statistics lag so far behind a few hundred training steps that inference-mode accuracy collapses.
     """
     shape = check_shape(input_shape, nb_classes, min_side=12)
     if pooling not in ("max", "average"):

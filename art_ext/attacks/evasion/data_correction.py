@@ -53,31 +53,14 @@ class EnsembleDataCorrection(EvasionAttack):
     whose ``Z`` are logits); the paper's margin is 0 and its "initial value 0.01" is the initial constant
     of C&W's search, while the per-model weights ``c_i`` start at 1 (``weights``).
 
-    Defaults, chosen by measurement for what the method is for -- transfer to an UNKNOWN classifier --
-    on full MNIST with local models Kwon D1-D5 (1 training epoch) and held-out unknown models of
-    architectures that are NOT among the local ones (``simple_cnn``, ``deepconfuse_victim``,
-    ``vgg_small``), on a selection split of 300 test inputs (``art-ext reproduce data-correction --scale
-    small``, table "choosing the default margin"). Unknown accuracy on the corrected inputs (originals:
-    98.0 / 98.7 / 98.7 %) and mean L2 of the changed inputs:
-
-    ====== ======= ===================== ===============
-    margin changed other architectures   mean L2 changed
-    ====== ======= ===================== ===============
-    0      13      98.3 / 99.3 / 99.0 %  0.65
-    5      108     99.3 / 100 / 100 %    0.91
-    10     281     100 / 100 / 100 %     2.26
-    ====== ======= ===================== ===============
-
-    The paper's margin 0 leaves the corrected inputs on the local decision boundaries and barely helps
-    an unknown model; 10 transfers perfectly but more than doubles the distortion; ``confidence=5`` is the
-    default (mean 99.8 % at L2 0.91 on the selection split; on the separate 1000-input evaluation split
-    99.4-99.8 %, mean 99.6 %, at L2 1.09 -- see the results page).
-    ``learning_rate=0.1`` and ``max_iter=400`` are the paper's MNIST settings. ``initial_const=1`` with 3
-    search steps instead of the paper's 0.01: at 0.01 the first searches mostly fail and run all 400
-    iterations (margin 0, 5 search steps, 1000 other test inputs: 743 Adam steps per corrected input,
-    mean L2 0.62; starting at 1, the margin-0 selection run above also corrected every input, at mean L2
-    0.65). The paper's settings are in
-    :data:`PAPER_MNIST` and :data:`PAPER_CIFAR10`.
+    Defaults are chosen for what the method is for, transfer to an UNKNOWN classifier (measurements on the
+    :doc:`results page </results/data_correction>`): ``confidence=5``, because the paper's margin 0 leaves the
+    corrected inputs on the local decision boundaries and barely helps an unknown model, while a margin of 10
+    more than doubles the distortion; ``initial_const=1`` with 3 search steps, because at the paper's 0.01 the
+    first searches mostly fail and run all their iterations. ``learning_rate=0.1`` and ``max_iter=400`` are the
+    paper's MNIST settings; all of the paper's settings are in
+    :data:`~art_ext.attacks.evasion.data_correction.PAPER_MNIST` and
+    :data:`~art_ext.attacks.evasion.data_correction.PAPER_CIFAR10`.
 
     After :meth:`generate`: ``success_`` (every local model meets the margin), ``changed_`` (the input was
     modified), ``l0_``, ``l2_``, ``linf_`` (distortion per sample), ``iterations_`` (Adam steps used, summed
@@ -120,12 +103,12 @@ class EnsembleDataCorrection(EvasionAttack):
         :param weights: Per-model loss weights ``c_i`` (non-negative, not all zero); default 1 each, or an
                ``EnsembleClassifier``'s own weights rescaled to sum to the number of models.
         :param confidence: Required logit margin ``Z_y - max_{j != y} Z_j`` on every local model (the ``kappa``
-               of the hinge). The paper uses 0; the default 5 was measured to transfer better (class docstring).
+               of the hinge). The paper uses 0; 5 transfers better to unknown models (class docstring).
         :param learning_rate: Adam learning rate in tanh space (paper: 0.1 MNIST, 0.01 CIFAR-10).
         :param max_iter: Adam iterations per binary-search step (paper: 400 MNIST, 6000 CIFAR-10).
         :param binary_search_steps: Searches over the constant ``c``, per sample; 1 means a single run at
                ``initial_const``.
-        :param initial_const: Initial constant ``c`` (paper: 0.01; see the class docstring for the default).
+        :param initial_const: Initial constant ``c`` (paper: 0.01; the class docstring says why the default is 1).
         :param batch_size: Inputs corrected together in one batch.
         :param verbose: Show a progress bar.
         :raises ValueError: If the estimators or the parameters are invalid.

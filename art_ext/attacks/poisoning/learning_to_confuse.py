@@ -61,9 +61,9 @@ class LearningToConfuse(PoisoningAttackBlackBox):
     loss, the paper's expectation over the clean training set, is estimated on the poisoned batch itself. An
     independent batch (``clean_batch="independent"``) is the other unbiased estimate: it rewards noise that hurts
     what the victim learns about *other* inputs (its generalisation) rather than the batch it was just shown. On
-    MNIST it refined a fitted generator further but started slower from scratch (see the results page), so the
-    authors' reading stays the default. The authors' generator learning rate (1e-4) is the default, but on a CPU
-    budget of rounds 1e-3 confuses far faster (see the results page).
+    MNIST it refines a fitted generator further but starts slower from scratch, so the authors' reading stays the
+    default. The authors' generator learning rate (1e-4) is the default; with a small budget of rounds 1e-3
+    confuses far faster. Both are measured on the :doc:`results page </results/learning_to_confuse>`.
 
     | Paper link: https://papers.nips.cc/paper/9368-learning-to-confuse-generating-training-time-adversarial-data-with-auto-encoder
     """

@@ -10,7 +10,7 @@ round-trips every image through Pillow in a Python loop and has no gradient).
 the human eye: derived from the per-frequency spread of the data's DCT coefficients (DeepN-JPEG), or the
 two-level Feature Distillation table.
 
-| Paper link (NN-favoured JPEG, multi-level fine-tuning and majority vote): see ``docs/methods/nn_jpeg.rst``
+| Paper link (NN-favoured JPEG, multi-level fine-tuning and majority vote): see :doc:`/methods/nn_jpeg`
 | DeepN-JPEG: https://arxiv.org/abs/1803.05788
 | Feature Distillation: https://arxiv.org/abs/1803.05787
 | SHIELD: https://arxiv.org/abs/1802.06816
@@ -434,7 +434,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
     luminance path channel by channel, as ART's version does. Any height and width: images are padded to a
     multiple of 8 (16 with subsampling) by edge replication and cropped back. The entropy coding is lossless
     and therefore skipped. At the same quality the output matches Pillow/libjpeg encode-decode to 0.03 grey
-    levels on average, 97-99 % of pixels exactly (see the fidelity tests and ``docs/results/nn_jpeg.rst``).
+    levels on average, 97-99 % of pixels exactly (:doc:`/methods/nn_jpeg`, fidelity).
 
     Fast and exact: libjpeg's integer DCT runs in float32 on integers below 2^24, so it is exact, and the NumPy
     ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops (one compilation, about
@@ -730,7 +730,7 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
     JPEG compression with a quantisation table favourable to the neural network, in TensorFlow.
 
     The paper ("NN-favored JPEG": a network-favoured quantisation table, multi-level fine-tuning and a majority
-    vote; see ``docs/methods/nn_jpeg.rst``) designs the table "based on an analysis of the frequency coefficients".
+    vote; see :doc:`/methods/nn_jpeg`) designs the table "based on an analysis of the frequency coefficients".
     Only its abstract is available, so the design follows its public anchors: :meth:`fit` measures the spread of
     every DCT frequency over the data and maps it to a step with :func:`design_quantization_table`
     (DeepN-JPEG); ``preset="feature_distillation"`` gives the two-level table of Feature Distillation. The table

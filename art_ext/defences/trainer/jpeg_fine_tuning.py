@@ -25,10 +25,10 @@ class MultiLevelJpegTrainer(Trainer):
     compressed at its own level.
 
     After :meth:`fit`, ``classifiers_`` holds the fine-tuned members (each an ART ``TensorFlowV2Classifier``
-    with its compressor as preprocessing defence) and :meth:`get_classifier` returns the voting ensemble.
+    with its compressor as preprocessing defence) and :meth:`~art.defences.trainer.Trainer.get_classifier` returns the voting ensemble.
 
-    | Paper link: https://arxiv.org/abs/1802.06816 (SHIELD); the NN-favoured JPEG paper (abstract in
-      ``docs/methods/nn_jpeg.rst``).
+    | Paper link: https://arxiv.org/abs/1802.06816 (SHIELD); the NN-favoured JPEG paper (summarised in
+      :doc:`/methods/nn_jpeg`).
     """
 
     params = ["preprocessors", "nb_epochs", "batch_size", "learning_rate", "clean_fraction", "verbose"]
