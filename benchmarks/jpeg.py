@@ -1,6 +1,6 @@
 """Throughput of JpegCompressionTensorFlowV2 against ART's JpegCompression (Pillow) on CIFAR-10, in one run.
 
-    python benchmarks/jpeg.py [--n 2048] [--repeats 3] [--data /work/shared/data/cifar10_jpeg.npz]
+    ART_EXT_DATA_DIR=path/to/data python benchmarks/jpeg.py [--n 2048] [--repeats 3] [--data path/to/cifar10_jpeg.npz]
 
 Prints images per second of both and their ratio for 4:2:0 (ART's/Pillow's default) and 4:4:4, with libjpeg's
 integer arithmetic emulated (default) and in plain float arithmetic (``emulate_libjpeg=False``), and the mean
@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quality", type=int, default=50)
-    parser.add_argument("--data", default="/work/shared/data/cifar10_jpeg.npz")
+    parser.add_argument("--data", default=os.path.join(os.environ.get("ART_EXT_DATA_DIR", "."), "cifar10_jpeg.npz"),
+                        help="CIFAR-10 as .npz (default: $ART_EXT_DATA_DIR/cifar10_jpeg.npz)")
     args = parser.parse_args()
     if os.path.isfile(args.data):
         x, _ = load_dataset("cifar10", "test", source="npz", path=args.data)

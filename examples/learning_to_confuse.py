@@ -3,8 +3,11 @@
 Runs in about a minute on the embedded MNIST sample (no files, no network):
 fit the noise generator through an imaginary victim, poison the training set (labels kept,
 every pixel within eps), then train a *different* architecture on clean and on poisoned data.
-A few generator rounds on 2,000 digits only start the effect; see the results page for full runs.
+A few generator rounds on 2,000 digits only start the effect; docs/results/learning_to_confuse.rst has full runs.
 """
+import os
+import tempfile
+
 import numpy as np
 
 from art_ext.attacks.poisoning import LearningToConfuse
@@ -32,4 +35,5 @@ def clean_accuracy(x, y):
 
 print(f"unseen MLP trained on clean data:    {clean_accuracy(x_train, y_train):.3f}")
 print(f"unseen MLP trained on poisoned data: {clean_accuracy(x_poison, y_poison):.3f}")
-attack.save("/tmp/learning_to_confuse_generator.keras")  # reload with LearningToConfuse(eps=0.3).load(path)
+path = os.path.join(tempfile.gettempdir(), "learning_to_confuse_generator.keras")
+attack.save(path)  # reload with LearningToConfuse(eps=0.3).load(path)
