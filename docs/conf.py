@@ -55,6 +55,20 @@ def _constructor_docstring(app, what, name, obj, options, lines):
             return
 
 
+def _public_bases(app, name, obj, options, bases):
+    """Show a private base class (``_ExtendedLabelTrainer``) as its public bases, which a reader can look up."""
+    public = []
+    for base in bases:
+        stack = [base]
+        while stack:
+            klass = stack.pop(0)
+            if klass.__name__.startswith("_") and klass.__bases__ != (object,):
+                stack[:0] = list(klass.__bases__)
+            elif klass not in public:
+                public.append(klass)
+    bases[:] = public
+
+
 def _public_names():
     """``package.name`` for every name in the ``__all__`` of an art-ext package (the reproductions and the CLI
     are not library API)."""
@@ -77,4 +91,5 @@ def _check_api_complete(app, env):
 
 def setup(app):
     app.connect("autodoc-process-docstring", _constructor_docstring)
+    app.connect("autodoc-process-bases", _public_bases)
     app.connect("env-check-consistency", _check_api_complete)

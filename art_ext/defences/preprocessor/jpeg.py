@@ -437,8 +437,8 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
     levels on average, 97-99 % of pixels exactly (:doc:`/methods/nn_jpeg`, fidelity).
 
     Fast and exact: libjpeg's integer DCT runs in float32 on integers below 2^24, so it is exact, and the NumPy
-    ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops (one compilation, about
-    2 s, per image size and batch bucket: batches are padded to a power of two, at most ``batch_size``).
+    ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops (one compilation per image
+    size and batch bucket: batches are padded to a power of two, at most ``batch_size``).
 
     ``forward`` returns the exact JPEG output; its gradient is that of ``gradient_estimator`` applied to every
     rounding (BPDA), so white-box attacks and ART's ``loss_gradient`` go through it. ``estimate_forward``
