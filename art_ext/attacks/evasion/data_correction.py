@@ -21,6 +21,7 @@ from art.estimators.estimator import BaseEstimator
 from tqdm.auto import tqdm
 
 from art_ext.metrics import distortion_norms
+from art_ext.params import BOOL, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, ArrayLike, ValidatedParams
 from art_ext.utils import batches, check_inputs, check_labels, from_tanh_space, to_tanh_space
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,14 @@ logger = logging.getLogger(__name__)
 PAPER_MNIST = {"confidence": 0.0, "learning_rate": 0.1, "max_iter": 400, "initial_const": 0.01}
 #: The paper's CIFAR-10 settings (Sec. 4.3): Adam lr 0.01, 6000 iterations, initial constant 0.01, margin 0.
 PAPER_CIFAR10 = {"confidence": 0.0, "learning_rate": 0.01, "max_iter": 6000, "initial_const": 0.01}
+#: Smallest batch of the cheap check "does this input already meet the margin?" (one forward pass, no gradients, so
+#: it can take larger batches than the optimisation's ``batch_size``).
+_CHECK_BATCH = 256
+#: Subtracted from the true class's logit so that ``max`` over the logits picks the best OTHER class.
+_MASK_LOGIT = 1e9
 
 
-class EnsembleDataCorrection(EvasionAttack):
+class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
     """
     Ensemble data correction (Kwon, Yoon & Choi, 2021): the smallest L2 change of an input that makes
     every local classifier predict its true class with a margin, so that the change transfers to an
@@ -81,6 +87,16 @@ class EnsembleDataCorrection(EvasionAttack):
         "verbose",
     ]
     _estimator_requirements = (BaseEstimator, ClassGradientsMixin)
+    _parameter_constraints = {
+        "weights": [ArrayLike(ndim=1)],
+        "confidence": [NON_NEGATIVE_REAL],
+        "learning_rate": [POSITIVE_REAL],
+        "max_iter": [POSITIVE_INT],
+        "binary_search_steps": [POSITIVE_INT],
+        "initial_const": [POSITIVE_REAL],
+        "batch_size": [POSITIVE_INT],
+        "verbose": [BOOL],
+    }
 
     def __init__(
         self,
@@ -168,25 +184,18 @@ class EnsembleDataCorrection(EvasionAttack):
             classifiers=members, clip_values=(float(clip[0]), float(clip[1])))
         return members, weights, ensemble
 
-    def _check_params(self) -> None:
-        weights = np.asarray(self.weights, dtype=np.float64) if self.weights is not None else None
-        if weights is None or weights.shape != (len(self.estimators),):
-            raise ValueError(f"weights must hold one value per estimator ({len(self.estimators)}), got {self.weights!r}")
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not np.any(weights > 0):
-            raise ValueError(f"weights must be finite, non-negative and not all zero, got {self.weights!r}")
-        if not isinstance(self.confidence, (int, float, np.number)) or not np.isfinite(self.confidence) \
-                or self.confidence < 0:
-            raise ValueError(f"confidence must be a finite number >= 0, got {self.confidence!r}")
-        if not isinstance(self.learning_rate, (int, float, np.number)) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
-        for name in ("max_iter", "binary_search_steps", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.initial_const, (int, float, np.number)) or not self.initial_const > 0:
-            raise ValueError(f"initial_const must be a positive number, got {self.initial_const!r}")
-        if not isinstance(self.verbose, bool):
-            raise ValueError(f"verbose must be a bool, got {self.verbose!r}")
+    def _check_param_relations(self) -> None:
+        weights = np.asarray(self.weights, dtype=np.float64)
+        if weights.shape != (len(self.estimators),):
+            raise ValueError(f"EnsembleDataCorrection: weights must hold one value per estimator "
+                             f"({len(self.estimators)}), got {self.weights!r}")
+        if np.any(weights < 0) or not np.any(weights > 0):
+            raise ValueError(f"EnsembleDataCorrection: weights must be non-negative and not all zero, "
+                             f"got {self.weights!r}")
+
+    def _params_changed(self, changed: set[str]) -> None:
+        # the compiled graph bakes in weights, confidence, learning_rate and max_iter: rebuild it on next use
+        self._optimise = None
 
     # ------------------------------------------------------------------ the fused TF graph
 
@@ -202,7 +211,7 @@ class EnsembleDataCorrection(EvasionAttack):
         """``Z_y - max_{j != y} Z_j`` per model and sample, shape ``(n_models, n)``."""
         z = self._logits(x)
         z_true = tf.reduce_sum(z * y_onehot, axis=-1)
-        z_other = tf.reduce_max(z - 1e9 * y_onehot, axis=-1)
+        z_other = tf.reduce_max(z - _MASK_LOGIT * y_onehot, axis=-1)
         return z_true - z_other
 
     def _met(self, margins: tf.Tensor) -> tf.Tensor:
@@ -300,7 +309,7 @@ class EnsembleDataCorrection(EvasionAttack):
         onehot = np.eye(n_classes, dtype=np.float32)[labels]
         x_out = x.copy()
         needs = np.zeros(n, dtype=bool)
-        for s in batches(n, max(self.batch_size, 256)):
+        for s in batches(n, max(self.batch_size, _CHECK_BATCH)):
             needs[s] = ~self._met_fn(tf.constant(x[s]), tf.constant(onehot[s])).numpy()
         success = ~needs
         iterations = np.zeros(n, dtype=np.int64)

@@ -157,3 +157,28 @@ def test_mismatched_estimators_raise(ensemble):
 def test_bad_params_raise(ensemble, params, message):
     with pytest.raises(ValueError, match=message):
         EnsembleDataCorrection(ensemble, **params)
+
+
+def test_set_params_after_generate_takes_effect(data, ensemble):
+    """Regression: the compiled graph kept the max_iter and confidence of the first generate."""
+    _, (x, y) = data
+    x, y = x[:16], y[:16]
+    attack = EnsembleDataCorrection(ensemble, max_iter=2, binary_search_steps=1, verbose=False)
+    attack.generate(x, y)
+    attack.set_params(max_iter=25, confidence=2.0)
+    fresh = EnsembleDataCorrection(ensemble, max_iter=25, confidence=2.0, binary_search_steps=1, verbose=False)
+    np.testing.assert_array_equal(attack.generate(x, y), fresh.generate(x, y))
+    np.testing.assert_array_equal(attack.iterations_, fresh.iterations_)
+    assert attack.iterations_.max() > 2
+
+
+def test_set_params_rejects_unknown_keys_and_is_atomic(ensemble):
+    attack = EnsembleDataCorrection(ensemble, max_iter=7, verbose=False)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['max_iters'\]"):
+        attack.set_params(max_iters=10)
+    with pytest.raises(ValueError, match="confidence must be"):
+        attack.set_params(max_iter=9, confidence=-1.0)
+    assert (attack.max_iter, attack.confidence) == (7, 5.0)
+    with pytest.raises(ValueError, match="max_iter must be"):
+        attack.set_params(max_iter=True)
+    assert attack.get_params()["max_iter"] == 7
