@@ -172,7 +172,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
                  **options):
         """Train (or load from the cache) a denoiser, by default on the shared pairs; ``extra_guides``: names."""
         key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise, **batch_key,
-                        epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None,
+                        epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None, file_format=2,
                         **({"gnr_ratio": gnr_ratio} if gnr is not None else {}),
                         **({"pairs": pairs_key} if pairs_key else {}),
                         **({"guides": list(extra_guides)} if extra_guides else {}), **options)

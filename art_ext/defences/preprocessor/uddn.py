@@ -14,11 +14,8 @@ The denoiser is differentiable, so ART's white-box attacks (e.g. ``ProjectedGrad
 """
 from __future__ import annotations
 
-import json
+import copy
 import logging
-import os
-import tempfile
-import zipfile
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -28,7 +25,10 @@ from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 from tqdm.auto import tqdm
 
 from art_ext.models.unet import PAPER_WIDTHS, uddn_unet
-from art_ext.utils import batches, check_clip_values, check_inputs, check_labels, fgsm, iterative_fgsm
+from art_ext.params import (BOOL, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, ClipValues, Options, Pair,
+                            ValidatedParams, seeded, validate_params)
+from art_ext.persistence import load_keras, save_keras
+from art_ext.utils import batches, check_inputs, check_labels, fgsm, iterative_fgsm
 
 if TYPE_CHECKING:
     from art_ext.defences.preprocessor.gnr import GNR
@@ -38,14 +38,15 @@ logger = logging.getLogger(__name__)
 GUIDES = ("logits", "features", "pixels")
 #: Attacks that build the training pairs: FGSM and I-FGSM with 2, 4 and 8 iterations (paper Sec. 5.1).
 PAPER_ATTACKS = ("fgsm", "ifgsm2", "ifgsm4", "ifgsm8")
-_CONFIG_NAME = "uddn_config.json"
+#: The parameters that define the denoiser network: changing one rebuilds it (refused once it is fitted).
+_NETWORK_PARAMS = ("channels", "widths", "lateral", "residual")
 
 
 def _attack_steps(name: str) -> int:
     """``"fgsm"`` -> 1, ``"ifgsmK"`` -> K; ``ValueError`` otherwise."""
     if name == "fgsm":
         return 1
-    if name.startswith("ifgsm") and name[5:].isdigit() and int(name[5:]) >= 1:
+    if isinstance(name, str) and name.startswith("ifgsm") and name[5:].isdigit() and int(name[5:]) >= 1:
         return int(name[5:])
     raise ValueError(f"attacks must be 'fgsm' or 'ifgsm<K>' (e.g. 'ifgsm4'), got {name!r}")
 
@@ -65,7 +66,7 @@ def guide_model(model: keras.Model, guide: str) -> keras.Model | None:
                          "the last feature layer to the logits") from err
 
 
-class UDDN(PreprocessorTensorFlowV2):
+class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     """
     U-Net based deep denoising network (UDDN) trained with a classifier-guided loss.
 
@@ -89,7 +90,27 @@ class UDDN(PreprocessorTensorFlowV2):
 
     params = ["classifier", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
               "eps_range", "include_clean", "learning_rate", "min_learning_rate", "patience", "batch_size",
-              "forward_batch_size", "seed", "verbose", "extra_guides"]
+              "forward_batch_size", "seed", "verbose", "extra_guides", "channels_first"]
+    _parameter_constraints = {
+        "guide": [Options(GUIDES)],
+        "clip_values": [ClipValues()],
+        "channels": [None, POSITIVE_INT],
+        "widths": [Pair(POSITIVE_INT, length=5)],
+        "lateral": [BOOL],
+        "residual": [BOOL],
+        "attacks": [tuple, list],
+        "eps_range": [Pair(NON_NEGATIVE_REAL, ordered=True)],
+        "include_clean": [BOOL],
+        "learning_rate": [POSITIVE_REAL],
+        "min_learning_rate": [POSITIVE_REAL],
+        "patience": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "forward_batch_size": [POSITIVE_INT],
+        "seed": [None, SEED],
+        "verbose": [BOOL],
+        "extra_guides": [None, list, tuple],
+        "channels_first": [BOOL],
+    }
 
     def __init__(self, classifier=None, guide: str = "logits", clip_values: tuple[float, float] = (0.0, 1.0),
                  channels: int | None = None, widths: tuple[int, ...] = PAPER_WIDTHS, lateral: bool = True,
@@ -98,7 +119,7 @@ class UDDN(PreprocessorTensorFlowV2):
                  learning_rate: float = 1e-3, min_learning_rate: float = 1e-4, patience: int = 2,
                  batch_size: int = 32, forward_batch_size: int = 512, seed: int | None = None,
                  apply_fit: bool = False, apply_predict: bool = True, verbose: bool = False,
-                 extra_guides: list | None = None) -> None:
+                 extra_guides: list | None = None, channels_first: bool = False) -> None:
         """
         Create a UDDN preprocessor (the denoiser is built now, and trained by :meth:`fit`).
 
@@ -107,7 +128,8 @@ class UDDN(PreprocessorTensorFlowV2):
                ``guide="logits"``/``"features"`` and for :meth:`fit` without ``x_adversarial``.
         :param guide: ``"logits"`` (LGD, l=-1), ``"features"`` (FGD, l=-2) or ``"pixels"`` (pixel L1).
         :param clip_values: ``(min, max)`` of valid inputs; the output is clipped to it.
-        :param channels: Image channels; default the classifier's ``input_shape[-1]``.
+        :param channels: Image channels; default the classifier's (its ``input_shape[0]`` with ``channels_first``,
+               else ``input_shape[-1]``).
         :param widths: Widths of the five encoder modules (the decoder reuses the first four);
                the paper/HGD widths ``(64, 128, 256, 256, 256)`` by default.
         :param lateral: U-Net lateral connections; ``False`` is the paper's DAE architecture.
@@ -120,7 +142,8 @@ class UDDN(PreprocessorTensorFlowV2):
         :param patience: Epochs without a 1% loss improvement before the rate decays.
         :param batch_size: Training batch size (paper 32).
         :param forward_batch_size: Chunk size of :meth:`forward` on large batches (memory bound only).
-        :param seed: Seed of the network initialisation, the perturbation levels and the shuffling.
+        :param seed: Seed of the network initialisation, the perturbation levels and the shuffling (local: the
+               global random state is not touched).
         :param apply_fit: True if applied during fitting/training (of the classifier).
         :param apply_predict: True if applied during predicting.
         :param verbose: Show a progress bar in :meth:`fit`.
@@ -129,21 +152,22 @@ class UDDN(PreprocessorTensorFlowV2):
                the one model it protects; several guides teach the denoiser to remove what fools other models
                too, for models it never saw. They do not make training pairs (see ``attack_sources`` of
                :meth:`fit` for that).
+        :param channels_first: Inputs are NCHW (ART's convention: transposed to NHWC for the network and back), as
+               for a classifier that takes ``channels_first`` images.
+        :raises ValueError: If a parameter is invalid.
         """
         super().__init__(is_fitted=False, apply_fit=apply_fit, apply_predict=apply_predict)
         self.classifier = classifier
-        self.extra_guides = list(extra_guides or [])
+        self.extra_guides = extra_guides
         self.guide = guide
         self.clip_values = clip_values
-        if channels is None and classifier is not None and getattr(classifier, "input_shape", None):
-            channels = int(classifier.input_shape[-1])
         self.channels = channels
-        self.widths = tuple(widths)
-        self.lateral = bool(lateral)
-        self.residual = bool(residual)
-        self.attacks = tuple(attacks)
-        self.eps_range = tuple(eps_range)
-        self.include_clean = bool(include_clean)
+        self.widths = widths
+        self.lateral = lateral
+        self.residual = residual
+        self.attacks = attacks
+        self.eps_range = eps_range
+        self.include_clean = include_clean
         self.learning_rate = learning_rate
         self.min_learning_rate = min_learning_rate
         self.patience = patience
@@ -151,23 +175,74 @@ class UDDN(PreprocessorTensorFlowV2):
         self.forward_batch_size = forward_batch_size
         self.seed = seed
         self.verbose = verbose
+        self.channels_first = channels_first
         self._check_params()
-        self.clip_values = check_clip_values(clip_values)
-        if seed is not None:
-            keras.utils.set_random_seed(int(seed))
-        self.denoiser_ = uddn_unet(self.channels, self.widths, lateral=self.lateral, residual=self.residual)
         self.history_: list[dict[str, float]] = []
-        self._guide_models = [] if classifier is None or guide == "pixels" else [
-            guide_model(c.model, guide) for c in (classifier, *self.extra_guides)]
+        self._build_network()
+        self._guide_models = self._build_guides()
         self._denoise = self._compile_denoise()
 
+    def _network_key(self) -> tuple:
+        return tuple(getattr(self, name) for name in _NETWORK_PARAMS)
+
+    def _build_network(self) -> None:
+        """A freshly initialised ``denoiser_`` (deterministic under ``seed``, without touching global RNG)."""
+        with seeded(self.seed):
+            self.denoiser_ = uddn_unet(self.channels, self.widths, lateral=self.lateral, residual=self.residual)
+        self._built_for = self._network_key()
+
+    def _build_guides(self) -> list[keras.Model]:
+        if self.classifier is None or self.guide == "pixels":
+            return []
+        return [guide_model(c.model, self.guide) for c in (self.classifier, *self.extra_guides)]
+
+    def _params_changed(self, changed: set[str]) -> None:
+        """Rebuild what depends on the changed parameters: the network (refused once fitted), the guides and the
+        compiled inference pass (which bakes in ``clip_values`` and the layout)."""
+        if self._network_key() != self._built_for:
+            if self.is_fitted:
+                names = [n for n, new, old in zip(_NETWORK_PARAMS, self._network_key(), self._built_for) if new != old]
+                raise ValueError(f"UDDN: cannot change {names} of a fitted denoiser (its weights belong to the "
+                                 f"network they were trained in); create a new UDDN instead")
+            self._build_network()
+        elif "seed" in changed and not self.is_fitted:
+            self._build_network()  # the seed sets the initial weights
+        self._guide_models = self._build_guides()
+        self._denoise = self._compile_denoise()
+
+    def __deepcopy__(self, memo: dict) -> "UDDN":
+        """A deep copy (a traced ``tf.function`` cannot be copied, so the copy compiles its own)."""
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key not in ("_denoise", "_guide_models"):
+                clone.__dict__[key] = copy.deepcopy(value, memo)
+        clone._guide_models = clone._build_guides()
+        clone._denoise = clone._compile_denoise()
+        return clone
+
     def _compile_denoise(self):
-        """The compiled inference pass of the current ``denoiser_``."""
-        return tf.function(lambda x: self._clip(self.denoiser_(x, training=False)), input_signature=[self._spec()])
+        """The compiled inference pass of the current ``denoiser_``, in the input layout."""
+        return tf.function(lambda x: self._clip(self._network(x, training=False)), input_signature=[self._spec()])
+
+    def _network(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        """``denoiser_`` on a batch in the input layout (NCHW inputs are transposed to NHWC and back)."""
+        if not self.channels_first:
+            return self.denoiser_(x, training=training)
+        return tf.transpose(self.denoiser_(tf.transpose(x, [0, 2, 3, 1]), training=training), [0, 3, 1, 2])
 
     def _spec(self) -> tf.TensorSpec:
         """One signature for every batch size and image size: each ``tf.function`` is traced once."""
+        if self.channels_first:
+            return tf.TensorSpec([None, self.channels, None, None], tf.float32)
         return tf.TensorSpec([None, None, None, self.channels], tf.float32)
+
+    def _layout(self) -> str:
+        return f"(n, {self.channels}, H, W) (NCHW)" if self.channels_first else f"(n, H, W, {self.channels}) (NHWC)"
+
+    def _check_layout(self, shape: tuple, name: str = "x") -> None:
+        if len(shape) != 4 or shape[1 if self.channels_first else -1] != self.channels:
+            raise ValueError(f"{name} must have shape {self._layout()}, got {tuple(shape)}")
 
     # ------------------------------------------------------------------ inference
 
@@ -178,14 +253,22 @@ class UDDN(PreprocessorTensorFlowV2):
         """
         Denoise a batch (differentiable; large batches run in chunks of ``forward_batch_size``).
 
-        :param x: Batch of shape ``(n, H, W, channels)``, any ``H`` and ``W``.
+        This is the path ART takes (``TensorFlowV2Classifier(preprocessing_defences=uddn)``), so it checks for
+        NaN/inf itself: eagerly with a ``ValueError``, inside a graph with ``tf.debugging.check_numerics``.
+
+        :param x: Batch of shape ``(n, H, W, channels)`` (``(n, channels, H, W)`` with ``channels_first``), any
+               ``H`` and ``W``.
         :param y: Labels, returned unchanged.
         :return: Denoised batch of the same shape, clipped to ``clip_values``, and ``y``.
-        :raises ValueError: If ``x`` is not a 4-D batch with ``channels`` channels.
+        :raises ValueError: If ``x`` is not a 4-D batch with ``channels`` channels, or holds NaN or inf.
         """
         x = tf.convert_to_tensor(x, dtype=tf.float32)
-        if x.shape.rank != 4 or x.shape[-1] != self.channels:
-            raise ValueError(f"x must have shape (n, H, W, {self.channels}) (NHWC), got {tuple(x.shape)}")
+        self._check_layout(tuple(x.shape))
+        if tf.executing_eagerly():
+            if not bool(tf.reduce_all(tf.math.is_finite(x))):
+                raise ValueError("x contains NaN or inf")
+        else:
+            x = tf.debugging.check_numerics(x, "UDDN.forward: x contains NaN or inf")
         n = x.shape[0]
         if n is None or n <= self.forward_batch_size:
             return self._denoise(x), y
@@ -195,14 +278,14 @@ class UDDN(PreprocessorTensorFlowV2):
         """
         Denoise a NumPy batch.
 
-        :param x: Batch ``(n, H, W, channels)`` with values within ``clip_values``.
+        :param x: Batch ``(n, H, W, channels)`` (``(n, channels, H, W)`` with ``channels_first``) with values within
+               ``clip_values``.
         :param y: Labels, returned unchanged.
         :return: Denoised batch and ``y``.
         :raises ValueError: Wrong shape or channel count, NaN/inf, or values outside ``clip_values``.
         """
         x = check_inputs(x, "x", self.clip_values)
-        if x.ndim != 4 or x.shape[-1] != self.channels:
-            raise ValueError(f"x must have shape (n, H, W, {self.channels}) (NHWC), got {x.shape}")
+        self._check_layout(x.shape)
         x_out, _ = self.forward(tf.convert_to_tensor(x))
         return x_out.numpy(), y
 
@@ -281,7 +364,7 @@ class UDDN(PreprocessorTensorFlowV2):
         @tf.function(input_signature=[self._spec(), self._spec()])
         def step(x_noisy, x_clean):
             with tf.GradientTape() as tape:
-                x_hat = denoiser(x_noisy, training=True)
+                x_hat = self._network(x_noisy, training=True)
                 if not guides:
                     # the raw output: through a clip, pixels outside the range get no gradient, and the image-output
                     # DAE, which starts below zero, would stay on the all-black image for good
@@ -320,7 +403,7 @@ class UDDN(PreprocessorTensorFlowV2):
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, x_adversarial: np.ndarray | None = None,
             nb_epochs: int = 30, batch_size: int | None = None, gnr: "GNR | None" = None, gnr_ratio: float = 0.0,
-            attack_sources: list | None = None, source_weights: list[float] | None = None, **kwargs) -> None:
+            attack_sources: list | None = None, source_weights: list[float] | None = None, **kwargs) -> "UDDN":
         """
         Train the denoiser (the classifier is not changed).
 
@@ -337,20 +420,18 @@ class UDDN(PreprocessorTensorFlowV2):
                one drawn at random per image (see :meth:`make_pairs`); default the guide classifier.
         :param source_weights: Probability of each of ``attack_sources``; default uniform.
         :param kwargs: Unused (ART signature).
+        :return: self.
         :raises ValueError: Bad inputs, or a guide that needs a classifier without one.
         """
         if self.guide != "pixels" and not self._guide_models:
             raise ValueError(f"guide={self.guide!r} needs a classifier: load(path, classifier=...) to train further")
         x = check_inputs(x, "x", self.clip_values)
-        if x.ndim != 4 or x.shape[-1] != self.channels:
-            raise ValueError(f"x must have shape (n, H, W, {self.channels}) (NHWC), got {x.shape}")
-        if not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
-            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
+        self._check_layout(x.shape)
         batch_size = self.batch_size if batch_size is None else batch_size
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if gnr_ratio < 0 or (gnr_ratio > 0 and gnr is None):
-            raise ValueError(f"gnr_ratio must be >= 0 and needs a fitted gnr, got {gnr_ratio!r} with gnr={gnr!r}")
+        validate_params({"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "gnr_ratio": [NON_NEGATIVE_REAL]},
+                        {"nb_epochs": nb_epochs, "batch_size": batch_size, "gnr_ratio": gnr_ratio}, "UDDN.fit")
+        if gnr_ratio > 0 and gnr is None:
+            raise ValueError(f"gnr_ratio={gnr_ratio!r} > 0 needs a fitted gnr, got gnr=None")
         rng = np.random.default_rng(self.seed)
         if x_adversarial is None:
             x_noisy, x_clean = self.make_pairs(x, y, rng, sources=attack_sources, source_weights=source_weights)
@@ -389,6 +470,7 @@ class UDDN(PreprocessorTensorFlowV2):
                     optimizer.learning_rate.assign(max(lr * 0.1, self.min_learning_rate))
                     waited = 0
         self._is_fitted = True
+        return self
 
     # ------------------------------------------------------------------ persistence
 
@@ -400,97 +482,86 @@ class UDDN(PreprocessorTensorFlowV2):
                 "learning_rate": self.learning_rate, "min_learning_rate": self.min_learning_rate,
                 "patience": self.patience, "batch_size": self.batch_size,
                 "forward_batch_size": self.forward_batch_size, "seed": self.seed,
-                "apply_fit": self.apply_fit, "apply_predict": self.apply_predict, "verbose": self.verbose}
+                "apply_fit": self.apply_fit, "apply_predict": self.apply_predict, "verbose": self.verbose,
+                "channels_first": self.channels_first}
 
     def save(self, path: str) -> None:
         """
-        Save the denoiser and this configuration to a ``.keras`` file (atomically).
+        Save the denoiser and this configuration to a ``.keras`` file tagged as an art-ext UDDN (atomically).
 
         :param path: Destination; must end in ``.keras``.
-        :raises ValueError: If ``path`` does not end in ``.keras``.
+        :raises ValueError: If ``path`` does not end in ``.keras`` or cannot be written.
         """
-        if not str(path).endswith(".keras"):
-            raise ValueError(f"path must end in .keras, got {path!r}")
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
-        os.close(fd)
-        try:
-            self.denoiser_.save(tmp)
-            with zipfile.ZipFile(tmp, "a") as archive:  # Keras ignores extra members of the archive
-                archive.writestr(_CONFIG_NAME, json.dumps({**self.get_config(), "is_fitted": self.is_fitted,
-                                                           "history": self.history_}))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        save_keras(path, self.denoiser_, "UDDN",
+                   {**self.get_config(), "is_fitted": self.is_fitted, "history": self.history_})
 
     @classmethod
     def load(cls, path: str, classifier=None, extra_guides: list | None = None) -> "UDDN":
         """
-        Load a UDDN written by :meth:`save`.
+        Load a UDDN written by :meth:`save` (Keras ``safe_mode``).
 
         :param path: The ``.keras`` file.
         :param classifier: Guide classifier to attach (needed only to train further or make pairs).
         :param extra_guides: Further guides to attach (only to train further; see the constructor).
         :return: The UDDN, with the saved weights.
+        :raises ValueError: If the file is missing or not an art-ext UDDN file.
         """
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read(_CONFIG_NAME))
-        is_fitted, history = config.pop("is_fitted"), config.pop("history")
-        # The guide classifier is only needed to train further: load without one as a pixel-guided shell.
-        guide = config["guide"] if classifier is not None else "pixels"
-        uddn = cls(classifier=classifier, extra_guides=extra_guides, **{**config, "guide": guide, "seed": None})
+        model, config, _ = load_keras(path, "UDDN")
+        try:
+            is_fitted, history = bool(config.pop("is_fitted")), list(config.pop("history"))
+            # The guide classifier is only needed to train further: load without one as a pixel-guided shell.
+            guide = config["guide"] if classifier is not None else "pixels"
+            uddn = cls(classifier=classifier, extra_guides=extra_guides,
+                       **{**config, "guide": guide, "seed": None, "widths": tuple(config["widths"])})
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not an art-ext UDDN file: {path} (invalid configuration: {err})") from err
         uddn.guide, uddn.seed = config["guide"], config["seed"]
-        uddn.denoiser_ = keras.models.load_model(path, compile=False)
+        uddn.denoiser_ = model
         uddn._denoise = uddn._compile_denoise()
         uddn._is_fitted, uddn.history_ = is_fitted, history
         return uddn
 
     # ------------------------------------------------------------------ validation
 
-    def _check_params(self) -> None:
-        if self.guide not in GUIDES:
-            raise ValueError(f"guide must be one of {GUIDES}, got {self.guide!r}")
+    def _check_param_relations(self) -> None:
+        self.extra_guides = list(self.extra_guides or [])
+        self.clip_values = tuple(float(v) for v in self.clip_values)
+        self.widths = tuple(int(w) for w in self.widths)
+        self.attacks = tuple(self.attacks)
+        self.eps_range = tuple(float(v) for v in self.eps_range)
         if self.classifier is not None and not isinstance(getattr(self.classifier, "model", None), keras.Model):
-            raise ValueError("classifier must be an ART TensorFlowV2Classifier (or estimator) with a Keras `model` "
-                             "that outputs logits")
+            raise ValueError("UDDN: classifier must be an ART TensorFlowV2Classifier (or estimator) with a Keras "
+                             "`model` that outputs logits")
         if self.guide != "pixels" and self.classifier is None:
-            raise ValueError(f"guide={self.guide!r} needs a classifier; pass classifier=... or use guide='pixels'")
+            raise ValueError(f"UDDN: guide={self.guide!r} needs a classifier; pass classifier=... or use "
+                             f"guide='pixels'")
         if self.extra_guides and self.classifier is None:
-            raise ValueError("extra_guides need a classifier (the main guide)")
+            raise ValueError("UDDN: extra_guides need a classifier (the main guide)")
         for extra in self.extra_guides:
             if not isinstance(getattr(extra, "model", None), keras.Model):
-                raise ValueError("extra_guides must be ART TensorFlowV2Classifiers (or estimators) with a Keras "
+                raise ValueError("UDDN: extra_guides must be ART TensorFlowV2Classifiers (or estimators) with a Keras "
                                  "`model` that outputs logits")
             if tuple(extra.input_shape) != tuple(self.classifier.input_shape):
-                raise ValueError(f"extra_guides must take the classifier's input shape "
+                raise ValueError(f"UDDN: extra_guides must take the classifier's input shape "
                                  f"{tuple(self.classifier.input_shape)}, got {tuple(extra.input_shape)}")
-        check_clip_values(self.clip_values)
+        axis = 0 if self.channels_first else -1
+        classifier_channels = None
+        if self.classifier is not None and getattr(self.classifier, "input_shape", None):
+            classifier_channels = int(self.classifier.input_shape[axis])
         if self.channels is None:
-            raise ValueError("channels is required when there is no classifier to read it from")
-        if not isinstance(self.channels, (int, np.integer)) or self.channels < 1:
-            raise ValueError(f"channels must be a positive integer, got {self.channels!r}")
-        if self.classifier is not None and int(self.classifier.input_shape[-1]) != self.channels:
-            raise ValueError(f"channels={self.channels} but the classifier takes {self.classifier.input_shape[-1]}")
-        if len(self.widths) != 5 or any(not isinstance(w, (int, np.integer)) or w < 1 for w in self.widths):
-            raise ValueError(f"widths must be five positive integers, got {self.widths!r}")
+            if classifier_channels is None:
+                raise ValueError("UDDN: channels is required when there is no classifier to read it from")
+            self.channels = classifier_channels
+        self.channels = int(self.channels)
+        if classifier_channels is not None and classifier_channels != self.channels:
+            raise ValueError(f"UDDN: channels={self.channels} but the classifier takes {classifier_channels}")
         if not self.attacks:
-            raise ValueError("attacks must name at least one attack")
+            raise ValueError("UDDN: attacks must name at least one attack")
         for name in self.attacks:
             _attack_steps(name)
-        if len(self.eps_range) != 2 or not 0 <= self.eps_range[0] <= self.eps_range[1]:
-            raise ValueError(f"eps_range must be (lo, hi) with 0 <= lo <= hi, got {self.eps_range!r}")
-        if not 0 < self.min_learning_rate <= self.learning_rate:
-            raise ValueError(f"need 0 < min_learning_rate <= learning_rate, got {self.min_learning_rate!r} "
+        if self.min_learning_rate > self.learning_rate:
+            raise ValueError(f"UDDN: need min_learning_rate <= learning_rate, got {self.min_learning_rate!r} "
                              f"and {self.learning_rate!r}")
-        for name in ("patience", "batch_size", "forward_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
 
 
 __all__ = ["GUIDES", "PAPER_ATTACKS", "UDDN", "guide_model"]

@@ -8,6 +8,7 @@ from art_ext.defences.preprocessor import GNR, UDDN
 from art_ext.estimators import wrap
 from art_ext.experiments.harness import set_seed, train_model
 from art_ext.models import get_model
+from tests.global_rng import run_without_global_rng
 
 TINY = (4, 4, 4, 4, 4)
 
@@ -197,3 +198,134 @@ def test_gnr_learns_noise_and_augments_fit(classifier, mnist):
     assert uddn.is_fitted
     with pytest.raises(ValueError, match="gnr_ratio"):
         uddn.fit(mnist[0][:16], nb_epochs=1, gnr_ratio=1.0)
+
+
+# ---------------------------------------------------------------- issue 18: parameters, state, persistence
+
+
+@pytest.fixture(scope="module")
+def tiny_fitted():
+    """A pixel-guided UDDN on NCHW images fitted for one epoch; construction and fit leave the global RNGs alone
+    (regression: seed= reseeded Python, NumPy and TensorFlow globally)."""
+    x = np.random.default_rng(2).random((8, 1, 8, 8), dtype=np.float32)
+
+    def build_and_fit():
+        uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0, batch_size=4, channels_first=True)
+        assert uddn.fit(x, x_adversarial=x, nb_epochs=1) is uddn  # fit returns self
+        return uddn
+
+    return run_without_global_rng(build_and_fit)
+
+
+def test_set_params_clip_values_reaches_the_compiled_pass():
+    """Regression: the compiled inference pass kept the clip_values of construction."""
+    x = np.random.default_rng(0).uniform(0.0, 0.5, (4, 8, 8, 1)).astype(np.float32)
+    uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0)
+    uddn(x)
+    uddn.set_params(clip_values=(0.0, 0.5))
+    fresh = UDDN(guide="pixels", channels=1, widths=TINY, seed=0, clip_values=(0.0, 0.5))
+    out = uddn(x)[0]
+    assert out.max() <= 0.5
+    np.testing.assert_array_equal(out, fresh(x)[0])
+    np.testing.assert_array_equal(uddn.forward(tf.constant(x))[0].numpy(), out)
+
+
+@pytest.mark.parametrize("change", [{"widths": (2, 2, 2, 2, 2)}, {"channels": 3}, {"lateral": False},
+                                    {"residual": False}, {"seed": 5}])
+def test_set_params_rebuilds_the_network_before_fit_and_refuses_after(change, tiny_fitted):
+    """Regression: widths/channels/lateral/residual changed the attribute but not the network."""
+    uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0)
+    uddn.set_params(**change)
+    fresh = UDDN(**{"guide": "pixels", "channels": 1, "widths": TINY, "seed": 0, **change})
+    assert uddn.denoiser_.count_params() == fresh.denoiser_.count_params()
+    for a, b in zip(uddn.denoiser_.get_weights(), fresh.denoiser_.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    fitted = tiny_fitted
+    weights = fitted.denoiser_.get_weights()
+    if "seed" in change:  # not structural: accepted, the fitted weights are kept
+        fitted.set_params(**change)
+        assert fitted.seed == 5
+        fitted.set_params(seed=0)
+    else:
+        with pytest.raises(ValueError, match="cannot change .* of a fitted denoiser"):
+            fitted.set_params(**change)
+        assert fitted.get_params()["widths"] == TINY and fitted.channels == 1
+    for a, b in zip(fitted.denoiser_.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_params_unknown_keys_and_atomic():
+    uddn = UDDN(guide="pixels", channels=1, widths=TINY)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['widht'\]"):
+        uddn.set_params(widht=(2, 2, 2, 2, 2))
+    with pytest.raises(ValueError, match="batch_size must be"):
+        uddn.set_params(patience=5, batch_size=0)
+    assert (uddn.patience, uddn.batch_size) == (2, 32)
+    for bad in ({"lateral": 1}, {"verbose": "yes"}, {"seed": -1}, {"eps_range": (0.3, 0.1)}, {"widths": (4, 4)},
+                {"clip_values": (0, float("inf"))}, {"attacks": ("fgsm", 3)}):
+        with pytest.raises(ValueError, match=list(bad)[0]):
+            UDDN(**{"guide": "pixels", "channels": 1, "widths": TINY, **bad})
+
+
+def test_nan_raises_on_the_tensorflow_path(classifier, mnist):
+    """Regression: a classifier with UDDN in preprocessing_defences gave finite predictions for a NaN input."""
+    uddn = UDDN(classifier, widths=TINY, seed=0)
+    defended = wrap(classifier.model, preprocessing_defences=uddn)
+    x = mnist[0][:2].copy()
+    x[1, 3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        defended.predict(x)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        uddn.forward(tf.constant(np.where(x == x, x, np.inf)))
+    graph = tf.function(lambda t: uddn.forward(t)[0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):
+        graph(tf.constant(x))
+    assert np.isfinite(defended.predict(mnist[0][:2])).all()
+
+
+def test_same_seed_same_network():
+    a, b = (UDDN(guide="pixels", channels=1, widths=TINY, seed=0) for _ in range(2))
+    for u, v in zip(a.denoiser_.get_weights(), b.denoiser_.get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_persistence_is_tagged_and_refuses_foreign_files(tmp_path, tiny_fitted):
+    fitted = tiny_fitted
+    path = str(tmp_path / "uddn.keras")
+    fitted.save(path)
+    loaded = UDDN.load(path)
+    x = np.random.default_rng(3).random((2, 1, 8, 8), dtype=np.float32)
+    np.testing.assert_array_equal(loaded(x)[0], fitted(x)[0])
+    assert loaded.is_fitted and loaded.history_ == fitted.history_ and loaded.get_config() == fitted.get_config()
+    plain = str(tmp_path / "plain.keras")
+    fitted.denoiser_.save(plain)
+    with pytest.raises(ValueError, match="not an art-ext UDDN file"):
+        UDDN.load(plain)
+    with pytest.raises(ValueError, match="no UDDN file"):
+        UDDN.load(str(tmp_path / "missing.keras"))
+
+
+def test_deepcopy_after_use():
+    """Regression: a UDDN that had been called could not be deep-copied (traced tf.function)."""
+    import copy
+
+    uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0)
+    x = np.random.default_rng(4).random((2, 8, 8, 1), dtype=np.float32)
+    before = uddn(x)[0]
+    clone = copy.deepcopy(uddn)
+    np.testing.assert_array_equal(clone(x)[0], before)
+    clone.denoiser_.get_layer("neg_noise").bias.assign_add(np.ones(1, np.float32))  # independent weights
+    np.testing.assert_array_equal(uddn(x)[0], before)
+
+
+def test_channels_first_transposes_in_and_out():
+    x = np.random.default_rng(5).random((3, 9, 7, 2), dtype=np.float32)
+    nhwc = UDDN(guide="pixels", channels=2, widths=TINY, seed=0)
+    nchw = UDDN(guide="pixels", channels=2, widths=TINY, seed=0, channels_first=True)
+    out = nchw(x.transpose(0, 3, 1, 2))[0]
+    assert out.shape == (3, 2, 9, 7)
+    np.testing.assert_allclose(out.transpose(0, 2, 3, 1), nhwc(x)[0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(n, 2, H, W\) \(NCHW\)"):
+        nchw(x)
+    assert nchw.guided_loss(x.transpose(0, 3, 1, 2), x.transpose(0, 3, 1, 2)) == pytest.approx(
+        nhwc.guided_loss(x, x), rel=1e-5)  # fit on NCHW: the tiny_fitted fixture
