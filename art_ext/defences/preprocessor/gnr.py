@@ -21,7 +21,17 @@ import tensorflow as tf
 from keras import layers
 from tqdm.auto import tqdm
 
+from art_ext.params import (BOOL, NON_NEGATIVE_INT, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, Pair,
+                            ValidatedParams, seeded, validate_params)
+from art_ext.persistence import load_keras, save_keras
 from art_ext.utils import batches, check_inputs
+
+#: Floor of the noise scale, so that all-zero training noise still gives a usable (tiny) scale.
+_MIN_SCALE = 1e-6
+#: Added under the square root of the gradient norm of the penalty (its gradient is infinite at 0).
+_NORM_EPS = 1e-12
+#: The parameters that define the two networks: fixed once they are fitted.
+_NETWORK_PARAMS = ("latent_dim", "generator_widths", "critic_widths")
 
 
 def build_generator(shape: tuple[int, int, int], latent_dim: int, widths: tuple[int, int, int]) -> keras.Model:
@@ -52,7 +62,7 @@ def build_critic(shape: tuple[int, int, int], widths: tuple[int, int, int]) -> k
     return keras.Model(inputs, layers.Dense(1)(layers.Flatten()(x)), name="gnr_critic")
 
 
-class GNR:
+class GNR(ValidatedParams):
     """
     Generative noise reconstruction: a WGAN-GP trained on real adversarial noise ``x_adv - x``.
 
@@ -65,6 +75,17 @@ class GNR:
 
     params = ["latent_dim", "generator_widths", "critic_widths", "gp_weight", "n_critic", "learning_rate",
               "batch_size", "seed", "verbose"]
+    _parameter_constraints = {
+        "latent_dim": [POSITIVE_INT],
+        "generator_widths": [Pair(POSITIVE_INT, length=3)],
+        "critic_widths": [Pair(POSITIVE_INT, length=3)],
+        "gp_weight": [NON_NEGATIVE_REAL],
+        "n_critic": [POSITIVE_INT],
+        "learning_rate": [POSITIVE_REAL],
+        "batch_size": [POSITIVE_INT],
+        "seed": [None, SEED],
+        "verbose": [BOOL],
+    }
 
     def __init__(self, latent_dim: int = 100, generator_widths: tuple[int, int, int] = (256, 128, 64),
                  critic_widths: tuple[int, int, int] = (64, 128, 256), gp_weight: float = 10.0, n_critic: int = 5,
@@ -77,13 +98,15 @@ class GNR:
         :param gp_weight: Gradient penalty weight ``lambda`` of Eq. 3.
         :param n_critic: Critic steps per generator step.
         :param learning_rate: Adam learning rate of both networks.
-        :param batch_size: Batch size.
-        :param seed: Seed of the initialisation, the training noise and the shuffling.
+        :param batch_size: Batch size (of training and of :meth:`sample`).
+        :param seed: Seed of the initialisation, the training noise and the shuffling (local: the global random
+               state is not touched).
         :param verbose: Show a progress bar in :meth:`fit`.
+        :raises ValueError: If a parameter is invalid.
         """
         self.latent_dim = latent_dim
-        self.generator_widths = tuple(generator_widths)
-        self.critic_widths = tuple(critic_widths)
+        self.generator_widths = generator_widths
+        self.critic_widths = critic_widths
         self.gp_weight = gp_weight
         self.n_critic = n_critic
         self.learning_rate = learning_rate
@@ -108,14 +131,16 @@ class GNR:
         noise = check_inputs(noise, "noise", min_samples=2)
         if noise.ndim != 4:
             raise ValueError(f"noise must have shape (n, H, W, C), got {noise.shape}")
-        if not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
-            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
+        validate_params({"nb_epochs": [POSITIVE_INT]}, {"nb_epochs": nb_epochs}, "GNR.fit")
         rng = np.random.default_rng(self.seed)
-        self.scale_ = float(max(np.abs(noise).max(), 1e-6))
+        # in-graph draws (latent vectors, penalty interpolation) from a local generator, never the global TF seed
+        draws = (tf.random.Generator.from_seed(int(self.seed)) if self.seed is not None
+                 else tf.random.Generator.from_non_deterministic_state())
+        self.scale_ = float(max(np.abs(noise).max(), _MIN_SCALE))
         shape = tuple(int(s) for s in noise.shape[1:])
-        gen, critic = build_generator(shape, self.latent_dim, self.generator_widths), build_critic(shape, self.critic_widths)
+        with seeded(self.seed):
+            gen = build_generator(shape, self.latent_dim, self.generator_widths)
+            critic = build_critic(shape, self.critic_widths)
         self.generator_, self.critic_ = gen, critic
         g_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
         c_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
@@ -124,15 +149,15 @@ class GNR:
         @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
         def critic_step(real):
             n = tf.shape(real)[0]
-            fake = scale * gen(tf.random.normal([n, latent_dim]), training=True)
-            alpha = tf.random.uniform([n, 1, 1, 1])
+            fake = scale * gen(draws.normal([n, latent_dim]), training=True)
+            alpha = draws.uniform([n, 1, 1, 1])
             between = alpha * real + (1.0 - alpha) * fake
             with tf.GradientTape() as tape:
                 with tf.GradientTape() as gp_tape:
                     gp_tape.watch(between)
                     score_between = critic(between, training=True)
                 grad = gp_tape.gradient(score_between, between)
-                norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
+                norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + _NORM_EPS)
                 penalty = tf.reduce_mean(tf.square(norm - 1.0))
                 wasserstein = tf.reduce_mean(critic(real, training=True)) - tf.reduce_mean(critic(fake, training=True))
                 loss = -wasserstein + gp_weight * penalty  # Eq. 3, minimised by the critic
@@ -142,7 +167,7 @@ class GNR:
         @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
         def generator_step(n):
             with tf.GradientTape() as tape:
-                fake = scale * gen(tf.random.normal([n, latent_dim]), training=True)
+                fake = scale * gen(draws.normal([n, latent_dim]), training=True)
                 loss = -tf.reduce_mean(critic(fake, training=True))
             g_opt.apply_gradients(zip(tape.gradient(loss, gen.trainable_variables), gen.trainable_variables))
             return loss
@@ -156,6 +181,7 @@ class GNR:
                 if (i + 1) % self.n_critic == 0:
                     generator_step(tf.constant(self.batch_size))
             self.history_.append({"epoch": epoch, "wasserstein": float(np.mean(distances))})
+        self._fitted_for = tuple(getattr(self, name) for name in _NETWORK_PARAMS)
         return self
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
@@ -169,26 +195,65 @@ class GNR:
         """
         if self.generator_ is None:
             raise ValueError("the GNR is not fitted; call fit(noise) first")
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        validate_params({"n": [NON_NEGATIVE_INT], "seed": [None, SEED]}, {"n": n, "seed": seed}, "GNR.sample")
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
-        out = [self.scale_ * self.generator_(z[s], training=False).numpy() for s in batches(n, 512)]
+        out = [self.scale_ * self.generator_(z[s], training=False).numpy() for s in batches(n, self.batch_size)]
         shape = tuple(self.generator_.output_shape[1:])
         return np.concatenate(out) if out else np.zeros((0, *shape), np.float32)
 
-    def _check_params(self) -> None:
-        for name in ("latent_dim", "n_critic", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("generator_widths", "critic_widths"):
-            widths = getattr(self, name)
-            if len(widths) != 3 or any(not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
-                raise ValueError(f"{name} must be three positive integers, got {widths!r}")
-        if not self.gp_weight >= 0:
-            raise ValueError(f"gp_weight must be >= 0, got {self.gp_weight!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+    def _check_param_relations(self) -> None:
+        self.generator_widths = tuple(int(w) for w in self.generator_widths)
+        self.critic_widths = tuple(int(w) for w in self.critic_widths)
+
+    def _params_changed(self, changed: set[str]) -> None:
+        fitted_for = getattr(self, "_fitted_for", None)
+        current = tuple(getattr(self, name) for name in _NETWORK_PARAMS)
+        if self.generator_ is not None and fitted_for is not None and current != fitted_for:
+            names = [n for n, new, old in zip(_NETWORK_PARAMS, current, fitted_for) if new != old]
+            raise ValueError(f"GNR: cannot change {names} of a fitted GNR (its networks were trained with them); "
+                             f"create a new GNR instead")
+
+    # ------------------------------------------------------------------ persistence
+
+    def get_config(self) -> dict:
+        """The constructor arguments (JSON-serialisable)."""
+        return {"latent_dim": int(self.latent_dim), "generator_widths": list(self.generator_widths),
+                "critic_widths": list(self.critic_widths), "gp_weight": float(self.gp_weight),
+                "n_critic": int(self.n_critic), "learning_rate": float(self.learning_rate),
+                "batch_size": int(self.batch_size), "seed": self.seed, "verbose": self.verbose}
+
+    def save(self, path: str) -> None:
+        """
+        Save the fitted generator and critic with this configuration to a ``.keras`` file tagged as an art-ext GNR
+        (atomically; the generator is the archive's main model, so the file also opens in plain Keras).
+
+        :param path: Destination; must end in ``.keras``.
+        :raises ValueError: If the GNR is not fitted, or ``path`` does not end in ``.keras`` or cannot be written.
+        """
+        if self.generator_ is None:
+            raise ValueError("the GNR is not fitted; call fit(noise) first")
+        save_keras(path, self.generator_, "GNR", {**self.get_config(), "scale": self.scale_, "history": self.history_},
+                   extra_models={"critic": self.critic_})
+
+    @classmethod
+    def load(cls, path: str) -> "GNR":
+        """
+        Load a GNR written by :meth:`save` (Keras ``safe_mode``).
+
+        :param path: The ``.keras`` file.
+        :return: The fitted GNR.
+        :raises ValueError: If the file is missing or not an art-ext GNR file.
+        """
+        generator, config, extras = load_keras(path, "GNR")
+        try:
+            scale, history = float(config.pop("scale")), list(config.pop("history"))
+            gnr = cls(**config)
+            critic = extras["critic"]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not an art-ext GNR file: {path} (invalid configuration: {err})") from err
+        gnr.generator_, gnr.critic_, gnr.scale_, gnr.history_ = generator, critic, scale, history
+        gnr._fitted_for = tuple(getattr(gnr, name) for name in _NETWORK_PARAMS)
+        return gnr
 
 
 __all__ = ["GNR", "build_critic", "build_generator"]
