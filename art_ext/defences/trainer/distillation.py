@@ -14,6 +14,8 @@ import tensorflow as tf
 from art.defences.trainer.trainer import Trainer
 from tqdm.auto import tqdm
 
+from art_ext.params import (BOOL, NON_NEGATIVE_INT, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, Callable,
+                            Interval, Real, ValidatedParams, seeded)
 from art_ext.utils import batches, check_inputs, check_labels
 
 
@@ -29,7 +31,7 @@ def distillation_loss(teacher_logits: tf.Tensor, student_logits: tf.Tensor, temp
     return tf.reduce_mean(loss)
 
 
-class DistillationTrainer(Trainer):
+class DistillationTrainer(ValidatedParams, Trainer):
     """
     Teacher-student knowledge transfer with a temperature term, optionally behind a preprocessor.
 
@@ -44,8 +46,22 @@ class DistillationTrainer(Trainer):
     ``T**2`` (paper's Eq. 6 as written).
     """
 
-    params = ["classifier", "teacher", "preprocessor", "temperature", "lambda_", "nb_epochs", "teacher_epochs",
-              "batch_size", "learning_rate", "seed", "verbose"]
+    params = ["teacher", "preprocessor", "temperature", "lambda_", "nb_epochs", "teacher_epochs", "batch_size",
+              "learning_rate", "seed", "verbose"]
+    _parameter_constraints = {
+        "teacher": [None, keras.Model],
+        "preprocessor": [None, Callable()],
+        "temperature": [Interval(Real, 1, None)],
+        "lambda_": [NON_NEGATIVE_REAL],
+        "nb_epochs": [POSITIVE_INT],
+        "teacher_epochs": [NON_NEGATIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "learning_rate": [POSITIVE_REAL],
+        "seed": [None, SEED],
+        "verbose": [BOOL],
+    }
+    #: Keyword arguments of :meth:`fit` that set the parameters of the same name.
+    _fit_params = ("nb_epochs", "teacher_epochs", "batch_size")
 
     def __init__(self, classifier, teacher: keras.Model | None = None, preprocessor=None, temperature: float = 10.0,
                  lambda_: float = 1.0, nb_epochs: int = 10, teacher_epochs: int | None = None, batch_size: int = 128,
@@ -61,10 +77,12 @@ class DistillationTrainer(Trainer):
         :param nb_epochs: Student epochs.
         :param teacher_epochs: Teacher epochs (cross-entropy on one-hot labels); default ``nb_epochs``;
                0 keeps a given, already trained teacher.
-        :param batch_size: Batch size of both trainings.
+        :param batch_size: Batch size of both trainings (and of the preprocessing).
         :param learning_rate: Adam learning rate of both trainings.
-        :param seed: Seed of the teacher initialisation and the shuffling.
+        :param seed: Seed of the teacher initialisation and the shuffling (local: the global random state is not
+               touched).
         :param verbose: Show progress bars.
+        :raises ValueError: If the classifier or a parameter is invalid.
         """
         super().__init__(classifier)
         self.teacher = teacher
@@ -91,29 +109,32 @@ class DistillationTrainer(Trainer):
             losses.append(total / len(x))
         return losses
 
-    def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> None:
+    def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> "DistillationTrainer":
         """
         Train the teacher on (preprocessed) ``x`` with one-hot ``y``, then the student on the teacher's outputs.
 
         :param x: Training images (clean and/or adversarial).
         :param y: Labels, class indices or one-hot.
-        :param kwargs: ``nb_epochs`` / ``teacher_epochs`` / ``batch_size`` override the constructor values.
-        :raises ValueError: Bad inputs.
+        :param kwargs: ``nb_epochs`` / ``teacher_epochs`` / ``batch_size`` set those parameters (as
+               :meth:`set_params`) before training.
+        :return: self.
+        :raises ValueError: Bad inputs, or an unknown or invalid keyword argument.
         """
-        for key in ("nb_epochs", "teacher_epochs", "batch_size"):
-            if key in kwargs:
-                setattr(self, key, kwargs[key])
-        self._check_params()
+        unknown = sorted(set(kwargs) - set(self._fit_params))
+        if unknown:
+            raise ValueError(f"DistillationTrainer.fit: unknown argument(s) {unknown}; "
+                             f"it takes {list(self._fit_params)}")
         student = self._classifier.model
         x = check_inputs(x, "x", self._classifier.clip_values, input_shape=tuple(student.input_shape[1:]))
         y = check_labels(y, len(x), self._classifier.nb_classes)
+        if kwargs:
+            self.set_params(**kwargs)
         if self.preprocessor is not None:
-            x = np.concatenate([self.preprocessor(x[s])[0] for s in batches(len(x), 512)])
+            x = np.concatenate([self.preprocessor(x[s])[0] for s in batches(len(x), self.batch_size)])
         rng = np.random.default_rng(self.seed)
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
         if self.teacher is None:
-            self.teacher = keras.models.clone_model(student)
+            with seeded(self.seed):
+                self.teacher = keras.models.clone_model(student)
         teacher = self.teacher
         x_tf, y_tf = tf.constant(x), tf.constant(y)
 
@@ -142,26 +163,14 @@ class DistillationTrainer(Trainer):
 
         self.history_["teacher"] += self._epochs(x, teacher_step, self.teacher_epochs, rng, "teacher")
         self.history_["student"] += self._epochs(x, student_step, self.nb_epochs, rng, "student")
+        return self
 
-    def _check_params(self) -> None:
+    def _check_param_relations(self) -> None:
         if not isinstance(getattr(self._classifier, "model", None), keras.Model):
-            raise ValueError("classifier must be an ART TensorFlowV2Classifier with a Keras logits `model`")
-        if self.teacher is not None and not isinstance(self.teacher, keras.Model):
-            raise ValueError(f"teacher must be a keras.Model or None, got {type(self.teacher).__name__}")
-        if self.preprocessor is not None and not callable(self.preprocessor):
-            raise ValueError("preprocessor must be an ART preprocessor (callable on (x) -> (x, y)) or None")
-        if not self.temperature >= 1:
-            raise ValueError(f"temperature must be >= 1, got {self.temperature!r}")
-        if not self.lambda_ >= 0:
-            raise ValueError(f"lambda_ must be >= 0, got {self.lambda_!r}")
-        for name, low in (("nb_epochs", 1), ("teacher_epochs", 0), ("batch_size", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            raise ValueError("DistillationTrainer: classifier must be an ART TensorFlowV2Classifier with a Keras "
+                             "logits `model`")
         if self.teacher_epochs == 0 and self.teacher is None:
-            raise ValueError("teacher_epochs=0 needs a trained teacher")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+            raise ValueError("DistillationTrainer: teacher_epochs=0 needs a trained teacher")
 
 
 __all__ = ["DistillationTrainer", "distillation_loss"]

@@ -10,6 +10,7 @@ from art_ext.defences.trainer.distillation import distillation_loss
 from art_ext.estimators import wrap
 from art_ext.experiments.harness import accuracy, set_seed
 from art_ext.models import get_model
+from tests.global_rng import run_without_global_rng
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_student_learns_from_teacher(mnist, preprocessor):
 
 def test_bad_parameters_raise(mnist):
     student = wrap(get_model("simple_cnn", (28, 28, 1), 10))
-    with pytest.raises(ValueError, match="temperature must be >= 1"):
+    with pytest.raises(ValueError, match=r"temperature must be a finite number in \[1, inf\)"):
         DistillationTrainer(student, temperature=0.5)
     with pytest.raises(ValueError, match="lambda_"):
         DistillationTrainer(student, lambda_=-1.0)
@@ -64,3 +65,40 @@ def test_bad_parameters_raise(mnist):
         DistillationTrainer(student, teacher_epochs=0)
     with pytest.raises(ValueError, match="labels"):
         DistillationTrainer(student, nb_epochs=1).fit(mnist[0][:10], mnist[1][:9])
+
+
+def _tiny_student(seed=0):
+    from art_ext.params import seeded
+
+    with seeded(seed):
+        return wrap(get_model("simple_mlp", (28, 28, 1), 10, units=(8,)))
+
+
+def test_seed_is_local_deterministic_and_fit_returns_self(mnist):
+    """Regression: seed= reseeded Python, NumPy and TensorFlow globally."""
+    x, y = mnist[0][:64], mnist[1][:64]
+    students = []
+    for _ in range(2):
+        student = _tiny_student()
+        trainer = DistillationTrainer(student, nb_epochs=1, batch_size=16, seed=4)
+        assert run_without_global_rng(lambda: trainer.fit(x, y)) is trainer  # noqa: B023
+        students.append(student)
+    for a, b in zip(students[0].model.get_weights(), students[1].model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_params_and_fit_kwargs_are_validated_atomically(mnist):
+    trainer = DistillationTrainer(_tiny_student(), nb_epochs=2)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['nb_epoch'\]"):
+        trainer.set_params(nb_epoch=3)
+    with pytest.raises(ValueError, match="batch_size must be"):
+        trainer.set_params(nb_epochs=5, batch_size=True)
+    assert (trainer.nb_epochs, trainer.batch_size) == (2, 128)
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['epochs'\]"):
+        trainer.fit(mnist[0][:8], mnist[1][:8], epochs=1)
+    with pytest.raises(ValueError, match="nb_epochs must be"):
+        trainer.fit(mnist[0][:8], mnist[1][:8], nb_epochs=0)
+    assert trainer.nb_epochs == 2 and trainer.history_ == {"teacher": [], "student": []}
+    with pytest.raises(ValueError, match="teacher_epochs=0 needs a trained teacher"):
+        trainer.set_params(teacher_epochs=0)
+    assert trainer.teacher_epochs == 2
