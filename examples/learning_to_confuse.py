@@ -36,4 +36,4 @@ def clean_accuracy(x, y):
 print(f"unseen MLP trained on clean data:    {clean_accuracy(x_train, y_train):.3f}")
 print(f"unseen MLP trained on poisoned data: {clean_accuracy(x_poison, y_poison):.3f}")
 path = os.path.join(tempfile.gettempdir(), "learning_to_confuse_generator.keras")
-attack.save(path)  # reload with LearningToConfuse(eps=0.3).load(path)
+attack.save(path)  # reload with LearningToConfuse.load(path)

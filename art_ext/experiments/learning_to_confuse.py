@@ -74,9 +74,10 @@ def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_
     that were not cached and whether all were."""
     key = cache_key(tag=tag, n=len(x), rounds=rounds, seed=seed, targeted=target_fn is not None,
                     **{k: cfg[k] for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate",
-                                           "victim_learning_rate")}, version=2)
-    attack = LearningToConfuse(eps=cfg["eps"], surrogate=cfg["surrogate"], target_fn=target_fn, nb_classes=10,
-                               victim_learning_rate=cfg["victim_learning_rate"], seed=seed, verbose=verbose)
+                                           "victim_learning_rate")}, version=3)
+    params = dict(eps=cfg["eps"], surrogate=cfg["surrogate"], target_fn=target_fn, nb_classes=10,
+                  victim_learning_rate=cfg["victim_learning_rate"], seed=seed, verbose=verbose)
+    attack = LearningToConfuse(**params)
     stages = [(rounds, "same", cfg["generator_learning_rate"])] + [(r, "independent", lr) for r, lr in refine]
     seconds, cached, done, history = 0.0, True, 0, []
     for i, (n, clean_batch, lr) in enumerate(stages):
@@ -84,7 +85,7 @@ def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_
             key = cache_key(previous=key, rounds=n, clean_batch=clean_batch, generator_learning_rate=lr)
         path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
         if os.path.isfile(path):
-            attack.load(path)
+            attack = LearningToConfuse.load(path, **params)
         else:
             if i:
                 generator = attack.generator_

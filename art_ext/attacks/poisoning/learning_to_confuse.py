@@ -5,9 +5,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from typing import Callable
+from numbers import Integral
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -16,12 +15,24 @@ from art.attacks.attack import PoisoningAttackBlackBox
 from art.estimators.classification import TensorFlowV2Classifier
 from tqdm.auto import trange
 
-from art_ext.utils import check_clip_values, check_inputs, check_labels
+from art_ext.params import (BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, ClipValues, Interval, Options, ValidatedParams,
+                            seeded, validate_params)
+from art_ext.params import Callable as CallableConstraint
+from art_ext.persistence import load_keras, save_keras
+from art_ext.utils import batches, check_inputs, check_labels
 
 logger = logging.getLogger(__name__)
 
 #: Readings of the generator's clean loss: on the poisoned batch itself (authors' code) or an independent batch.
 _CLEAN_BATCHES = ("same", "independent")
+#: Batch of the fresh victims' validation predictions in :meth:`LearningToConfuse.fit` (inference only).
+_EVAL_BATCH = 1000
+#: Default batch of the generator in :meth:`LearningToConfuse.poison` / ``perturb`` / ``noise`` (inference only).
+_GENERATOR_BATCH = 256
+#: The parameters saved with a fitted generator (the others -- surrogate object, target_fn, generator -- are not
+#: serialisable; pass them to :meth:`LearningToConfuse.load`).
+_SAVED_PARAMS = ("eps", "nb_classes", "clip_values", "victim_learning_rate", "generator_learning_rate",
+                 "unroll_steps", "victim_epochs", "clean_batch", "keep_best", "seed", "verbose")
 
 
 def _cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -32,7 +43,7 @@ def _accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels), tf.float32))
 
 
-class LearningToConfuse(PoisoningAttackBlackBox):
+class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     """
     Learning to Confuse (DeepConfuse) by Feng, Cai and Zhou (NeurIPS 2019): an auto-encoder ``g`` learns
     bounded noise ``eps * g(x)`` such that a classifier trained on ``clip(x + eps * g(x))`` (labels kept)
@@ -85,6 +96,22 @@ class LearningToConfuse(PoisoningAttackBlackBox):
         "verbose",
     ]
     _estimator_requirements = ()
+    _parameter_constraints = {
+        "eps": [POSITIVE_REAL],
+        "surrogate": [None, TensorFlowV2Classifier, str, CallableConstraint()],
+        "generator": [None, keras.Model],
+        "target_fn": [None, CallableConstraint()],
+        "nb_classes": [None, Interval(Integral, 2, None)],
+        "clip_values": [ClipValues()],
+        "victim_learning_rate": [POSITIVE_REAL],
+        "generator_learning_rate": [POSITIVE_REAL],
+        "unroll_steps": [POSITIVE_INT],
+        "victim_epochs": [POSITIVE_INT],
+        "clean_batch": [Options(_CLEAN_BATCHES)],
+        "keep_best": [BOOL],
+        "seed": [None, SEED],
+        "verbose": [BOOL],
+    }
 
     def __init__(
         self,
@@ -130,7 +157,8 @@ class LearningToConfuse(PoisoningAttackBlackBox):
             authors' code) or ``"independent"`` (a second shuffle of the training set per pass).
         :param keep_best: When :meth:`fit` gets ``x_val``, keep the generator whose fresh victim had the lowest
             validation accuracy (highest success towards the targets in the label-specific variant).
-        :param seed: Seed of Python, NumPy and TensorFlow (global, via Keras) for a deterministic :meth:`fit`.
+        :param seed: Seed of :meth:`fit` (the imaginary victims' and the default generator's initialisation, the
+            shuffling); local: the global random state is not touched.
         :param verbose: Show a progress bar.
         """
         super().__init__()
@@ -154,43 +182,21 @@ class LearningToConfuse(PoisoningAttackBlackBox):
 
     # ------------------------------------------------------------------ parameters
 
-    def _check_params(self) -> None:
-        self.clip_values = check_clip_values(self.clip_values)
+    def _check_param_relations(self) -> None:
+        self.clip_values = tuple(float(v) for v in self.clip_values)
         span = self.clip_values[1] - self.clip_values[0]
-        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float, np.number)) \
-                or not 0 < float(self.eps) <= span:
-            raise ValueError(f"eps must be a number in (0, {span:g}] (the clip range), got {self.eps!r}")
+        if not float(self.eps) <= span:
+            raise ValueError(f"LearningToConfuse: eps must be a number in (0, {span:g}] (the clip range), "
+                             f"got {self.eps!r}")
         self.eps = float(self.eps)
-        for name in ("victim_learning_rate", "generator_learning_rate"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        for name in ("unroll_steps", "victim_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.clean_batch not in _CLEAN_BATCHES:
-            raise ValueError(f"clean_batch must be one of {_CLEAN_BATCHES}, got {self.clean_batch!r}")
-        if self.nb_classes is not None and (isinstance(self.nb_classes, bool) or
-                                            not isinstance(self.nb_classes, (int, np.integer)) or self.nb_classes < 2):
-            raise ValueError(f"nb_classes must be an integer >= 2, got {self.nb_classes!r}")
-        if self.target_fn is not None and not callable(self.target_fn):
-            raise ValueError(f"target_fn must be callable (class indices -> target classes), got {self.target_fn!r}")
-        if self.surrogate is not None and not (isinstance(self.surrogate, (TensorFlowV2Classifier, str))
-                                               or callable(self.surrogate)):
-            raise ValueError("surrogate must be a TensorFlowV2Classifier, a model name or a model factory, "
-                             f"got {type(self.surrogate).__name__}")
         if isinstance(self.surrogate, str):
             from art_ext.models import list_models
 
             if self.surrogate not in list_models():
-                raise ValueError(f"unknown surrogate model {self.surrogate!r}; choose one of {list_models()}")
+                raise ValueError(f"LearningToConfuse: unknown surrogate model {self.surrogate!r}; "
+                                 f"choose one of {list_models()}")
         if isinstance(self.surrogate, TensorFlowV2Classifier) and not isinstance(self.surrogate.model, keras.Model):
-            raise ValueError("the surrogate classifier must wrap a keras.Model")
-        if self.generator is not None and not isinstance(self.generator, keras.Model):
-            raise ValueError(f"generator must be a keras.Model, got {type(self.generator).__name__}")
-        if not isinstance(self.verbose, bool) or not isinstance(self.keep_best, bool):
-            raise ValueError("verbose and keep_best must be booleans")
+            raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
 
     def _victim_factory(self, input_shape: tuple[int, ...], nb_classes: int) -> Callable[[], keras.Model]:
         """A zero-argument factory of freshly initialised imaginary victims."""
@@ -278,19 +284,20 @@ class LearningToConfuse(PoisoningAttackBlackBox):
         nb_classes = self._nb_classes(y)
         y = check_labels(y, len(x), nb_classes)
         targets = self._targets(y, nb_classes)
-        if isinstance(nb_epochs, bool) or not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
-            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        validate_params({"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT]},
+                        {"nb_epochs": nb_epochs, "batch_size": batch_size}, "LearningToConfuse.fit")
         if (x_val is None) != (y_val is None):
             raise ValueError("give both x_val and y_val, or neither")
         if x_val is not None:
             x_val = check_inputs(x_val, "x_val", self.clip_values, input_shape=x.shape[1:])
             y_val = check_labels(y_val, len(x_val), nb_classes, "y_val")
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
+        with seeded(self.seed):  # every network built in fit (victims, default generator) draws from the seed
+            return self._fit(x, y, targets, nb_classes, int(nb_epochs), min(int(batch_size), len(x)), x_val, y_val)
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, targets: np.ndarray, nb_classes: int, nb_epochs: int,
+             batch_size: int, x_val: np.ndarray | None, y_val: np.ndarray | None) -> "LearningToConfuse":
+        """:meth:`fit` on validated inputs."""
         rng = np.random.default_rng(self.seed)
-        batch_size = min(int(batch_size), len(x))
 
         from art_ext.models.generators import default_generator
 
@@ -308,7 +315,7 @@ class LearningToConfuse(PoisoningAttackBlackBox):
         generator_step, victim_step, predict = self._build_steps(victim, generator, frozen)
 
         def val_accuracy(labels: np.ndarray) -> float:
-            pred = np.concatenate([predict(tf.constant(x_val[s])).numpy() for s in _slices(len(x_val), 1000)])
+            pred = np.concatenate([predict(tf.constant(x_val[s])).numpy() for s in batches(len(x_val), _EVAL_BATCH)])
             return float(np.mean(pred == labels))
 
         def victim_pass(with_generator: bool) -> float:
@@ -335,7 +342,7 @@ class LearningToConfuse(PoisoningAttackBlackBox):
 
         self.history_ = []
         best_score, best_weights = np.inf, None
-        bar = trange(int(nb_epochs), desc="LearningToConfuse", disable=not self.verbose)
+        bar = trange(nb_epochs, desc="LearningToConfuse", disable=not self.verbose)
         for r in bar:
             running = [victim_pass(True) for _ in range(self.victim_epochs)]
             # This round's victim started fresh and trained only on the previous round's (frozen) poison.
@@ -355,7 +362,7 @@ class LearningToConfuse(PoisoningAttackBlackBox):
             # One more fresh victim, on the final generator's poison.
             for _ in range(self.victim_epochs):
                 victim_pass(False)
-            record = {"round": int(nb_epochs) + 1, "victim_clean_accuracy": float("nan")}
+            record = {"round": nb_epochs + 1, "victim_clean_accuracy": float("nan")}
             score = evaluate(record)
             self.history_.append(record)
             logger.info("final fresh victim: %s", record)
@@ -376,68 +383,81 @@ class LearningToConfuse(PoisoningAttackBlackBox):
         :return: ``(x_poison, y)``, with ``|x_poison - x| <= eps`` and ``x_poison`` within ``clip_values``.
         :raises ValueError: If the attack is not fitted, or on bad inputs.
         """
-        batch_size = kwargs.pop("batch_size", 256)
+        batch_size = kwargs.pop("batch_size", _GENERATOR_BATCH)
         if kwargs:
             raise ValueError(f"unexpected arguments {sorted(kwargs)}")
-        x_poison = self.perturb(x, batch_size=batch_size)
         if y is None:
             raise ValueError("y (the labels) is required: the poison keeps the true labels")
         y = np.asarray(y)
-        if len(y) != len(x_poison):
-            raise ValueError(f"y has {len(y)} labels but there are {len(x_poison)} inputs")
-        return x_poison, y.copy()
+        if y.ndim == 0 or len(y) != len(x):
+            raise ValueError(f"y has {y.shape[0] if y.ndim else 0} labels but there are {len(x)} inputs")
+        return self.perturb(x, batch_size=batch_size), y.copy()
 
-    def perturb(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def perturb(self, x: np.ndarray, batch_size: int = _GENERATOR_BATCH) -> np.ndarray:
         """``clip(x + eps * g(x))`` projected exactly onto the L-inf ball and ``clip_values`` (float32)."""
-        generator = self._fitted()
-        x = check_inputs(x, "x", self.clip_values, input_shape=tuple(generator.input_shape[1:]))
-        noise = np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
-                                for s in _slices(len(x), batch_size)]) if len(x) else np.zeros_like(x)
+        x, noise = self._raw_noise(x, batch_size)
         lo, hi = self.clip_values
         lower = np.maximum(_inside(x, -self.eps), np.float32(lo))
         upper = np.minimum(_inside(x, self.eps), np.float32(hi))
         return np.clip(x + np.float32(self.eps) * noise, lower, upper).astype(np.float32)
 
-    def noise(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def noise(self, x: np.ndarray, batch_size: int = _GENERATOR_BATCH) -> np.ndarray:
         """The generator's raw noise ``g(x)`` in ``[-1, 1]`` (Table 2 of the paper predicts labels from it)."""
+        return self._raw_noise(x, batch_size)[1]
+
+    def _raw_noise(self, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The validated float32 ``x`` and ``g(x)``, computed ``batch_size`` inputs at a time."""
         generator = self._fitted()
         x = check_inputs(x, "x", self.clip_values, input_shape=tuple(generator.input_shape[1:]))
-        return np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
-                               for s in _slices(len(x), batch_size)])
+        validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "LearningToConfuse")
+        return x, np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
+                                  for s in batches(len(x), batch_size)])
+
+    def get_config(self) -> dict[str, Any]:
+        """The serialisable parameters (the surrogate only when it is a model name)."""
+        return {**{name: getattr(self, name) for name in _SAVED_PARAMS}, "clip_values": list(self.clip_values),
+                "surrogate": self.surrogate if isinstance(self.surrogate, str) else None}
 
     def save(self, path: str) -> None:
-        """Save the fitted generator as a ``.keras`` file (written to a temporary file, then renamed)."""
-        generator = self._fitted()
-        if not str(path).endswith(".keras"):
-            raise ValueError(f"path must end with .keras, got {path!r}")
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".keras")
-        os.close(fd)
-        try:
-            generator.save(tmp)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file private (0600)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """
+        Save the fitted generator with the attack's parameters to a ``.keras`` file tagged as an art-ext
+        LearningToConfuse (atomically; the file also opens in plain Keras as the generator).
 
-    def load(self, path: str) -> "LearningToConfuse":
-        """Load a generator saved by :meth:`save` as the fitted ``generator_``; return ``self``."""
-        if not os.path.isfile(path):
-            raise ValueError(f"no generator file at {path!r}")
-        self.generator_ = keras.models.load_model(path, compile=False)
-        self._noise_fns = {}
-        return self
+        :param path: Destination; must end in ``.keras``.
+        :raises ValueError: If the attack is not fitted, or ``path`` does not end in ``.keras`` or cannot be written.
+        """
+        save_keras(path, self._fitted(), "LearningToConfuse", {**self.get_config(), "history": self.history_})
+
+    @classmethod
+    def load(cls, path: str, **params: Any) -> "LearningToConfuse":
+        """
+        Load an attack written by :meth:`save`, fitted with the saved generator (Keras ``safe_mode``).
+
+        :param path: The ``.keras`` file.
+        :param params: Constructor parameters that override the saved ones, e.g. ``surrogate`` (a classifier or
+               factory is not saved) or ``target_fn`` to train further, or ``verbose``.
+        :return: The fitted attack.
+        :raises ValueError: If the file is missing or not an art-ext LearningToConfuse file, or a parameter is invalid.
+        """
+        generator, config, _ = load_keras(path, "LearningToConfuse")
+        try:
+            history = list(config.pop("history"))
+            saved = {name: config[name] for name in (*_SAVED_PARAMS, "surrogate")}
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"not an art-ext LearningToConfuse file: {path} (invalid configuration: {err})") from err
+        if tuple(generator.input_shape[1:]) != tuple(generator.output_shape[1:]):
+            raise ValueError(f"not an art-ext LearningToConfuse file: {path} (the network maps "
+                             f"{generator.input_shape[1:]} to {generator.output_shape[1:]}, not noise of the input "
+                             f"shape)")
+        attack = cls(**{**saved, **params})
+        attack.generator_, attack.history_ = generator, history
+        return attack
 
     # ------------------------------------------------------------------ helpers
 
     def _fitted(self) -> keras.Model:
         if self.generator_ is None:
-            raise ValueError("the attack is not fitted: call fit() or load() first")
+            raise ValueError("the attack is not fitted: call fit() or LearningToConfuse.load(path) first")
         return self.generator_
 
     def _noise_fn(self, generator: keras.Model):
@@ -476,10 +496,6 @@ def _inside(x: np.ndarray, step: float) -> np.ndarray:
     bound = (x64 + step).astype(np.float32)
     over = np.abs(bound.astype(np.float64) - x64) > abs(step)
     return np.where(over, np.nextafter(bound, x), bound).astype(np.float32)
-
-
-def _slices(n: int, batch_size: int):
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
 def _shuffled_batches(rng: np.random.Generator, n: int, batch_size: int):

@@ -9,6 +9,7 @@ from art_ext.attacks.poisoning import LearningToConfuse
 from art_ext.estimators import wrap
 from art_ext.models import get_model
 from art_ext.models.generators import conv_autoencoder
+from tests.global_rng import run_without_global_rng
 
 SHAPE, CLASSES = (8, 8, 1), 4
 
@@ -85,21 +86,51 @@ def test_save_load_roundtrip(fitted, data, tmp_path):
     (x, y), _ = data
     path = str(tmp_path / "generator.keras")
     fitted.save(path)
-    loaded = LearningToConfuse(eps=0.5, nb_classes=CLASSES, verbose=False).load(path)
-    np.testing.assert_allclose(loaded.poison(x[:64], y[:64])[0], fitted.poison(x[:64], y[:64])[0], atol=1e-6)
+    loaded = LearningToConfuse.load(path, verbose=False)
+    np.testing.assert_array_equal(loaded.poison(x[:64], y[:64])[0], fitted.poison(x[:64], y[:64])[0])
+    assert loaded.get_config() == fitted.get_config()
+    assert repr(loaded.history_) == repr(fitted.history_)  # NaN marks the rounds without a running accuracy
+    assert LearningToConfuse.load(path, eps=0.1, verbose=False).eps == 0.1  # parameters override the saved ones
     assert [p.name for p in tmp_path.iterdir()] == ["generator.keras"]  # no temporary file left
 
 
+def test_load_is_a_classmethod_that_refuses_other_keras_files(tmp_path):
+    """Regression: a classifier's .keras file loaded as an LTC generator (and load was an instance method)."""
+    path = str(tmp_path / "classifier.keras")
+    tiny_mlp(SHAPE, CLASSES).save(path)
+    with pytest.raises(ValueError, match="not an art-ext LearningToConfuse file"):
+        LearningToConfuse.load(path)
+    with pytest.raises(ValueError, match="no LearningToConfuse file"):
+        LearningToConfuse.load(str(tmp_path / "missing.keras"))
+    with pytest.raises(ValueError, match="not fitted"):
+        LearningToConfuse().save(str(tmp_path / "unfitted.keras"))
+
+
 def test_surrogate_classifier_and_deterministic_under_seed(data):
+    """Same seed, same poison; the global random state is neither reset nor advanced by fit (regression: seed=
+    reseeded Python, NumPy and TensorFlow globally)."""
     (x, y), _ = data
     surrogate = wrap(tiny_mlp(SHAPE, CLASSES))
     outputs = []
     for _ in range(2):
         keras.utils.set_random_seed(123)
-        generator = tiny_generator()
-        attack = LearningToConfuse(eps=0.3, surrogate=surrogate, generator=generator, seed=7, verbose=False)
-        outputs.append(attack.fit(x[:128], y[:128], nb_epochs=1, batch_size=32).poison(x[:16], y[:16])[0])
-    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+        attack = LearningToConfuse(eps=0.3, surrogate=surrogate, generator=tiny_generator(), seed=7, verbose=False)
+        run_without_global_rng(lambda: attack.fit(x[:128], y[:128], nb_epochs=1, batch_size=32))  # noqa: B023
+        outputs.append(attack.poison(x[:16], y[:16])[0])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_set_params_validates_atomically():
+    attack = LearningToConfuse(eps=0.3, verbose=False)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epsilon'\]"):
+        attack.set_params(epsilon=0.1)
+    with pytest.raises(ValueError, match="eps must be a number in"):
+        attack.set_params(unroll_steps=3, eps=2.0)
+    assert (attack.eps, attack.unroll_steps) == (0.3, 1)
+    with pytest.raises(ValueError, match="keep_best must be"):
+        attack.set_params(keep_best=1)
+    attack.set_params(clip_values=[0, 2], eps=1.5)
+    assert attack.clip_values == (0.0, 2.0) and attack.eps == 1.5
 
 
 def test_label_specific_moves_predictions_towards_targets(data):
