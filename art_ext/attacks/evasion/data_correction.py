@@ -293,9 +293,13 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
 
         :param x: Inputs, shape ``(n, *input_shape)``, values within the estimators' ``clip_values``.
         :param y: True labels (REQUIRED), class indices ``(n,)`` or one-hot ``(n, nb_classes)``.
+        :param kwargs: None are accepted (a misspelt argument is an error, not silently ignored).
         :return: Corrected inputs (a new array; unchanged where no correction was needed or none was found).
-        :raises ValueError: If ``y`` is missing or ``x``/``y`` are malformed (shape, NaN/inf, range).
+        :raises ValueError: If ``y`` is missing, ``x``/``y`` are malformed (shape, NaN/inf, range), or on an unknown
+                 keyword argument.
         """
+        if kwargs:
+            raise ValueError(f"EnsembleDataCorrection.generate: unexpected argument(s) {sorted(kwargs)}")
         first = self.estimators[0]
         clip = tuple(float(v) for v in np.asarray(first.clip_values))
         if y is None:

@@ -315,6 +315,10 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         if self.classifier is None and not sources:
             raise ValueError("make_pairs (and fit without x_adversarial) needs a classifier to attack")
         x = check_inputs(x, "x", self.clip_values)
+        for i, source in enumerate(sources or []):
+            if not isinstance(getattr(source, "model", None), keras.Model):
+                raise ValueError(f"sources[{i}] must be an ART estimator with a Keras `model` that outputs logits, "
+                                 f"got {type(source).__name__}")
         models = [source.model for source in (sources or [self.classifier])]
         weights = np.full(len(models), 1 / len(models)) if source_weights is None else np.asarray(source_weights, float)
         if weights.shape != (len(models),) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
@@ -419,7 +423,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         :param attack_sources: Without ``x_adversarial``: classifiers whose adversarial examples make the pairs,
                one drawn at random per image (see :meth:`make_pairs`); default the guide classifier.
         :param source_weights: Probability of each of ``attack_sources``; default uniform.
-        :param kwargs: Unused (ART signature).
+        :param kwargs: None are accepted (ART's signature; a misspelt argument is an error, not silently ignored).
         :return: self.
         :raises ValueError: Bad inputs, or a guide that needs a classifier without one.
         """
@@ -430,8 +434,14 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         batch_size = self.batch_size if batch_size is None else batch_size
         validate_params({"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "gnr_ratio": [NON_NEGATIVE_REAL]},
                         {"nb_epochs": nb_epochs, "batch_size": batch_size, "gnr_ratio": gnr_ratio}, "UDDN.fit")
-        if gnr_ratio > 0 and gnr is None:
-            raise ValueError(f"gnr_ratio={gnr_ratio!r} > 0 needs a fitted gnr, got gnr=None")
+        if kwargs:
+            raise ValueError(f"UDDN.fit: unexpected argument(s) {sorted(kwargs)}")
+        if gnr_ratio > 0:
+            if getattr(gnr, "generator_", None) is None:
+                raise ValueError(f"gnr_ratio={gnr_ratio!r} > 0 needs a fitted GNR as gnr, got {type(gnr).__name__}")
+            if tuple(gnr.generator_.output_shape[1:]) != x.shape[1:]:
+                raise ValueError(f"the GNR makes noise of shape {tuple(gnr.generator_.output_shape[1:])}, the images "
+                                 f"are {x.shape[1:]}")
         rng = np.random.default_rng(self.seed)
         if x_adversarial is None:
             x_noisy, x_clean = self.make_pairs(x, y, rng, sources=attack_sources, source_weights=source_weights)
@@ -443,8 +453,6 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         if gnr_ratio > 0:
             idx = rng.integers(0, len(x), size=int(round(gnr_ratio * len(x))))
             noise = gnr.sample(len(idx), seed=int(rng.integers(2**31)))
-            if noise.shape[1:] != x.shape[1:]:
-                raise ValueError(f"the GNR makes noise of shape {noise.shape[1:]}, the images are {x.shape[1:]}")
             x_noisy = np.concatenate([x_noisy, np.clip(x[idx] + noise, *self.clip_values)])
             x_clean = np.concatenate([x_clean, x[idx]])
 

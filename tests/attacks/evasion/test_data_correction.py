@@ -182,3 +182,9 @@ def test_set_params_rejects_unknown_keys_and_is_atomic(ensemble):
     with pytest.raises(ValueError, match="max_iter must be"):
         attack.set_params(max_iter=True)
     assert attack.get_params()["max_iter"] == 7
+
+
+def test_generate_rejects_misspelt_arguments(data, ensemble):
+    _, (x, y) = data
+    with pytest.raises(ValueError, match=r"unexpected argument\(s\) \['max_iter'\]"):
+        EnsembleDataCorrection(ensemble, verbose=False).generate(x[:2], y[:2], max_iter=3)

@@ -329,3 +329,14 @@ def test_channels_first_transposes_in_and_out():
         nchw(x)
     assert nchw.guided_loss(x.transpose(0, 3, 1, 2), x.transpose(0, 3, 1, 2)) == pytest.approx(
         nhwc.guided_loss(x, x), rel=1e-5)  # fit on NCHW: the tiny_fitted fixture
+
+
+def test_misspelt_arguments_and_bad_sources_are_errors(classifier, mnist):
+    uddn = UDDN(classifier, widths=TINY)
+    x = mnist[0][:4]
+    with pytest.raises(ValueError, match=r"unexpected argument\(s\) \['nb_epoch'\]"):
+        uddn.fit(x, x_adversarial=x, nb_epoch=3)
+    with pytest.raises(ValueError, match="needs a fitted GNR"):
+        uddn.fit(x, x_adversarial=x, gnr=object(), gnr_ratio=1.0)
+    with pytest.raises(ValueError, match=r"sources\[1\] must be an ART estimator"):
+        uddn.make_pairs(x, sources=[classifier, classifier.model])
