@@ -98,16 +98,60 @@ class DistillationTrainer(ValidatedParams, Trainer):
         self._check_params()
         self.history_: dict[str, list[float]] = {"teacher": [], "student": []}
 
-    def _epochs(self, x: np.ndarray, step, nb_epochs: int, rng: np.random.Generator, name: str) -> list[float]:
-        losses = []
-        for _ in tqdm(range(nb_epochs), desc=name, disable=not self.verbose):
-            order = rng.permutation(len(x))
-            total = 0.0
-            for s in batches(len(x), self.batch_size):
-                idx = np.sort(order[s])
-                total += float(step(idx)) * len(idx)
-            losses.append(total / len(x))
-        return losses
+    def _steps(self):
+        """The compiled teacher and student training steps (on batches in the student's input layout)."""
+        student = self._classifier.model
+        if self.teacher is None:
+            with seeded(self.seed):
+                self.teacher = keras.models.clone_model(student)
+        teacher, nb_classes = self.teacher, self._classifier.nb_classes
+        x_spec = tf.TensorSpec([None, *student.input_shape[1:]], tf.float32)
+        t_opt = keras.optimizers.Adam(self.learning_rate)
+
+        @tf.function(input_signature=[x_spec, tf.TensorSpec([None], tf.int64)])
+        def teacher_step(xb, yb):
+            with tf.GradientTape() as tape:
+                logits = teacher(xb, training=True)
+                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(tf.one_hot(yb, nb_classes), logits))
+            t_opt.apply_gradients(zip(tape.gradient(loss, teacher.trainable_variables), teacher.trainable_variables))
+            return loss
+
+        s_opt = keras.optimizers.Adam(self.learning_rate)
+
+        @tf.function(input_signature=[x_spec, tf.TensorSpec([None], tf.int64)])
+        def student_step(xb, labels):  # the labels are unused: the teacher's outputs are the targets
+            del labels
+            t_logits = teacher(xb, training=False)
+            with tf.GradientTape() as tape:
+                loss = distillation_loss(t_logits, student(xb, training=True), self.temperature, self.lambda_)
+            s_opt.apply_gradients(zip(tape.gradient(loss, student.trainable_variables), student.trainable_variables))
+            return loss
+
+        return teacher_step, student_step
+
+    def _train(self, epoch_batches, teacher_step, student_step) -> None:
+        """Both trainings: ``epoch_batches()`` yields one epoch's ``(x, y)`` batches (preprocessed, validated)."""
+        for name, step, nb_epochs in (("teacher", teacher_step, self.teacher_epochs),
+                                      ("student", student_step, self.nb_epochs)):
+            for _ in tqdm(range(nb_epochs), desc=name, disable=not self.verbose):
+                total, count = 0.0, 0
+                for xb, yb in epoch_batches():
+                    total += float(step(tf.constant(xb), tf.constant(yb))) * len(xb)
+                    count += len(xb)
+                self.history_[name].append(total / count)
+
+    def _set_fit_params(self, kwargs: dict, caller: str) -> None:
+        unknown = sorted(set(kwargs) - set(self._fit_params))
+        if unknown:
+            raise ValueError(f"DistillationTrainer.{caller}: unknown argument(s) {unknown}; "
+                             f"it takes {list(self._fit_params)}")
+        if kwargs:
+            self.set_params(**kwargs)
+
+    def _preprocess(self, x: np.ndarray) -> np.ndarray:
+        if self.preprocessor is None:
+            return x
+        return np.concatenate([self.preprocessor(x[s])[0] for s in batches(len(x), self.batch_size)])
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> "DistillationTrainer":
         """
@@ -120,49 +164,54 @@ class DistillationTrainer(ValidatedParams, Trainer):
         :return: self.
         :raises ValueError: Bad inputs, or an unknown or invalid keyword argument.
         """
-        unknown = sorted(set(kwargs) - set(self._fit_params))
-        if unknown:
-            raise ValueError(f"DistillationTrainer.fit: unknown argument(s) {unknown}; "
-                             f"it takes {list(self._fit_params)}")
         student = self._classifier.model
         x = check_inputs(x, "x", self._classifier.clip_values, input_shape=tuple(student.input_shape[1:]))
         y = check_labels(y, len(x), self._classifier.nb_classes)
-        if kwargs:
-            self.set_params(**kwargs)
-        if self.preprocessor is not None:
-            x = np.concatenate([self.preprocessor(x[s])[0] for s in batches(len(x), self.batch_size)])
+        self._set_fit_params(kwargs, "fit")
+        x = self._preprocess(x)
         rng = np.random.default_rng(self.seed)
-        if self.teacher is None:
-            with seeded(self.seed):
-                self.teacher = keras.models.clone_model(student)
-        teacher = self.teacher
-        x_tf, y_tf = tf.constant(x), tf.constant(y)
 
-        t_opt = keras.optimizers.Adam(self.learning_rate)
+        def epoch_batches():
+            order = rng.permutation(len(x))
+            for s in batches(len(x), self.batch_size):
+                idx = np.sort(order[s])
+                yield x[idx], y[idx]
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
-        def teacher_step(idx):
-            xb, yb = tf.gather(x_tf, idx), tf.gather(y_tf, idx)
-            with tf.GradientTape() as tape:
-                logits = teacher(xb, training=True)
-                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
-                    tf.one_hot(yb, self._classifier.nb_classes), logits))
-            t_opt.apply_gradients(zip(tape.gradient(loss, teacher.trainable_variables), teacher.trainable_variables))
-            return loss
+        self._train(epoch_batches, *self._steps())
+        return self
 
-        s_opt = keras.optimizers.Adam(self.learning_rate)
+    def fit_generator(self, generator, **kwargs) -> "DistillationTrainer":
+        """
+        :meth:`fit` on the batches of an ART ``DataGenerator`` (data too large for memory): each epoch takes
+        ``ceil(generator.size / generator.batch_size)`` batches from ``generator.get_batch()``, first for the
+        teacher's epochs, then for the student's.
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
-        def student_step(idx):
-            xb = tf.gather(x_tf, idx)
-            t_logits = teacher(xb, training=False)
-            with tf.GradientTape() as tape:
-                loss = distillation_loss(t_logits, student(xb, training=True), self.temperature, self.lambda_)
-            s_opt.apply_gradients(zip(tape.gradient(loss, student.trainable_variables), student.trainable_variables))
-            return loss
+        :param generator: ART ``DataGenerator`` with a ``size``; its batches are validated and preprocessed as in
+               :meth:`fit`.
+        :param kwargs: ``nb_epochs`` / ``teacher_epochs`` set those parameters (as :meth:`set_params`) before training.
+        :return: self.
+        :raises ValueError: A generator without ``size`` or ``get_batch``, a bad batch, or an unknown or invalid
+                 keyword argument.
+        """
+        if not callable(getattr(generator, "get_batch", None)) or not isinstance(getattr(generator, "size", None),
+                                                                                 (int, np.integer)):
+            raise ValueError("generator must be an ART DataGenerator with an integer size, "
+                             f"got {type(generator).__name__}")
+        if generator.size < 1 or not isinstance(generator.batch_size, (int, np.integer)) or generator.batch_size < 1:
+            raise ValueError(f"generator must have a positive size and batch_size, got {generator.size} and "
+                             f"{generator.batch_size}")
+        self._set_fit_params(kwargs, "fit_generator")
+        student = self._classifier.model
+        nb_batches = -(-int(generator.size) // int(generator.batch_size))
 
-        self.history_["teacher"] += self._epochs(x, teacher_step, self.teacher_epochs, rng, "teacher")
-        self.history_["student"] += self._epochs(x, student_step, self.nb_epochs, rng, "student")
+        def epoch_batches():
+            for _ in range(nb_batches):
+                xb, yb = generator.get_batch()
+                xb = check_inputs(xb, "generator batch x", self._classifier.clip_values,
+                                  input_shape=tuple(student.input_shape[1:]))
+                yield self._preprocess(xb), check_labels(yb, len(xb), self._classifier.nb_classes, "generator batch y")
+
+        self._train(epoch_batches, *self._steps())
         return self
 
     def _check_param_relations(self) -> None:

@@ -102,3 +102,21 @@ def test_set_params_and_fit_kwargs_are_validated_atomically(mnist):
     with pytest.raises(ValueError, match="teacher_epochs=0 needs a trained teacher"):
         trainer.set_params(teacher_epochs=0)
     assert trainer.teacher_epochs == 2
+
+
+def test_fit_generator_trains_from_an_art_data_generator(mnist):
+    from art.data_generators import NumpyDataGenerator
+
+    x, y = mnist[0][:96], mnist[1][:96]
+    trainer = DistillationTrainer(_tiny_student(), nb_epochs=3, batch_size=32, learning_rate=3e-3, seed=0)
+    generator = NumpyDataGenerator(x, np.eye(10)[y], batch_size=32, drop_remainder=False, shuffle=True)
+    assert trainer.fit_generator(generator) is trainer
+    assert len(trainer.history_["teacher"]) == 3 and len(trainer.history_["student"]) == 3
+    assert trainer.history_["teacher"][-1] < trainer.history_["teacher"][0]
+    with pytest.raises(ValueError, match="ART DataGenerator"):
+        trainer.fit_generator((x, y))
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['epochs'\]"):
+        trainer.fit_generator(generator, epochs=2)
+    bad = NumpyDataGenerator(x * 2.0, y, batch_size=32, drop_remainder=False, shuffle=False)
+    with pytest.raises(ValueError, match="generator batch x values must lie within clip_values"):
+        trainer.fit_generator(bad)
