@@ -340,3 +340,17 @@ def test_misspelt_arguments_and_bad_sources_are_errors(classifier, mnist):
         uddn.fit(x, x_adversarial=x, gnr=object(), gnr_ratio=1.0)
     with pytest.raises(ValueError, match=r"sources\[1\] must be an ART estimator"):
         uddn.make_pairs(x, sources=[classifier, classifier.model])
+
+
+def test_save_after_set_params_writes_the_network_it_describes(tmp_path):
+    """Regression: after set_params(widths=...) save() wrote the new widths with the old network."""
+    uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0)
+    uddn.set_params(widths=(2, 3, 3, 3, 3))
+    path = str(tmp_path / "uddn.keras")
+    uddn.save(path)
+    loaded = UDDN.load(path)
+    assert loaded.widths == (2, 3, 3, 3, 3)
+    fresh = UDDN(guide="pixels", channels=1, widths=(2, 3, 3, 3, 3))
+    assert loaded.denoiser_.count_params() == fresh.denoiser_.count_params()
+    x = np.random.default_rng(6).random((2, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_array_equal(loaded(x)[0], uddn(x)[0])
