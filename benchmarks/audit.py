@@ -32,6 +32,7 @@ import contextlib
 import copy
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import pickle
@@ -505,22 +506,33 @@ def audit_classifiers(a: Auditor, x, y) -> dict:
     fx = {"clf": tiny_classifier(K, 0), "clf_b": tiny_classifier(K, 1), "clf2n": tiny_classifier(2 * K, 2),
           "clfnull": tiny_classifier(K + 1, 3)}
     clf = fx["clf"]
+    # wrap leaves the clip_values range check to the caller, as ART does, unless asked (check_range=True)
+    strict = {"check_range": True} if "check_range" in inspect.signature(wrap).parameters else {}
+    checked = tiny_classifier(K, 0, **strict)
+    entry = "wrap(check_range=True)" if strict else "wrap(...)"
     shape_pred = lambda v: (len(v), K)  # noqa: E731
-    ref = clf.predict(x)
-    audit_array_entry(a, "wrap(...).predict", lambda v: clf.predict(v), x, finite_like(shape_pred),
-                      after=works(lambda: clf.predict(x), ref))
-    audit_ints(a, "wrap(...).predict", lambda **kw: clf.predict(x, **kw), {"batch_size": "pos_int"})
-    fit_clf = tiny_classifier(K, 4)
+    ref = checked.predict(x)
+    audit_array_entry(a, f"{entry}.predict", lambda v: checked.predict(v), x, finite_like(shape_pred),
+                      after=works(lambda: checked.predict(x), ref))
+    audit_ints(a, f"{entry}.predict", lambda **kw: checked.predict(x, **kw), {"batch_size": "pos_int"})
+    if strict:
+        for case, value in (("above clip_values", _with(x, 1.5)), ("uint8 0-255", np.round(x * 255).astype(np.uint8))):
+            a.valid("wrap(...).predict", f"x: {case} (no range check by default, as in ART)",
+                    lambda v=value: clf.predict(v), check=lambda out: None if np.all(np.isfinite(out)) else "non-finite")
+        for case, value in (("NaN", _with(x, NAN)), ("rank 3", x[0]), ("strings", x.astype(str))):
+            a.bad("wrap(...).predict", f"x: {case}", lambda v=value: clf.predict(v), "x", inputs=(value,),
+                  after=works(lambda: clf.predict(x), clf.predict(x)))
+    fit_clf = tiny_classifier(K, 4, **strict)
     fit_state = lambda: _digest(fit_clf.model)  # noqa: E731
     fit_check = lambda out, v=None: None if all(np.all(np.isfinite(w)) for w in fit_clf.model.get_weights()) \
         else "weights not finite"  # noqa: E731
-    audit_array_entry(a, "wrap(...).fit", lambda v: fit_clf.fit(v, y[:len(v)] if v is not None and hasattr(v, "__len__")
+    audit_array_entry(a, f"{entry}.fit", lambda v: fit_clf.fit(v, y[:len(v)] if v is not None and hasattr(v, "__len__")
                                                                    and len(v) <= len(y) else y, nb_epochs=1,
                                                                    verbose=False),
                       x, fit_check, empty="bad", state=fit_state)
-    audit_label_entry(a, "wrap(...).fit", lambda v: fit_clf.fit(x, v, nb_epochs=1, verbose=False), y,
+    audit_label_entry(a, f"{entry}.fit", lambda v: fit_clf.fit(x, v, nb_epochs=1, verbose=False), y,
                       state=fit_state)
-    audit_ints(a, "wrap(...).fit", lambda **kw: fit_clf.fit(x, y, verbose=False, **kw),
+    audit_ints(a, f"{entry}.fit", lambda **kw: fit_clf.fit(x, y, verbose=False, **kw),
                {"batch_size": "pos_int", "nb_epochs": "pos_int"}, state=fit_state)
 
     model = tiny_model(K, 5)
@@ -709,7 +721,7 @@ def audit_jpeg(a: Auditor, x) -> None:
 def audit_uddn_gnr(a: Auditor, fx: dict, x, y) -> None:
     from art_ext.defences.preprocessor import GNR, UDDN
 
-    tiny = {"widths": (2, 2, 2, 2, 2), "attacks": ("fgsm",), "batch_size": 16, "seed": 0}
+    tiny = {"widths": (2, 2, 2, 2, 2), "attacks": ("fgsm",), "batch_size": len(x), "seed": 0}  # one batch shape
     uddn = UDDN(fx["clf"], **tiny)
     fitted = uddn.fit(x, y, nb_epochs=1)
     a.valid("UDDN.fit", "returns self", lambda: fitted,
@@ -1048,8 +1060,6 @@ def audit_trainers(a: Auditor, fx: dict, x, y) -> None:
             check=lambda o: None if o is mlj else f"fit returned {type(o).__name__}")
     specs = {"preprocessors": [[], [3], None, "jpeg"], "nb_epochs": "pos_int", "batch_size": "pos_int",
              "learning_rate": "pos_real", "clean_fraction": [-0.1, 1.0, NAN, True, "0", None], "verbose": "bool"}
-    import inspect
-
     if "seed" in inspect.signature(MultiLevelJpegTrainer).parameters:
         specs["seed"] = "seed?"
     audit_params(a, "MultiLevelJpegTrainer", lambda **kw: MultiLevelJpegTrainer(**kw),
