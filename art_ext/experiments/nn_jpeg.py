@@ -63,7 +63,7 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
 
     from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel,
                                                dct_coefficient_std)
-    from art_ext.defences.preprocessor.jpeg import standard_tables
+    from art_ext.defences.preprocessor import standard_tables
     from art_ext.defences.trainer import MultiLevelJpegTrainer
     from art_ext.estimators import wrap
 
@@ -155,7 +155,7 @@ def _curve(run, name, model, x_test, y_test, x_pgd, frequency_std, sample):
     import matplotlib.pyplot as plt
 
     from art_ext.defences.preprocessor import JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel
-    from art_ext.defences.preprocessor.jpeg import standard_tables
+    from art_ext.defences.preprocessor import standard_tables
     from art_ext.estimators import wrap
 
     curves = {"standard": [], "NN-favoured": []}

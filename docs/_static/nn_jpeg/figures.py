@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 from art_ext.data import load_dataset  # noqa: E402
 from art_ext.defences.preprocessor import bits_per_pixel, dct_coefficient_std  # noqa: E402
-from art_ext.defences.preprocessor.jpeg import standard_tables, two_level_table  # noqa: E402
+from art_ext.defences.preprocessor import standard_tables, two_level_table  # noqa: E402
 from art_ext.experiments.nn_jpeg import _table_for_bpp  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

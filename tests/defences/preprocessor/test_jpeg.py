@@ -9,10 +9,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from art_ext.data import load_dataset
-from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel,
-                                           dct_coefficient_std, design_quantization_table)
-from art_ext.defences.preprocessor.jpeg import (ANNEX_K_LUMINANCE, scale_quantization_table, standard_tables,
-                                                two_level_table)
+from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, dct_coefficient_std,
+                                           two_level_table)
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +65,6 @@ def test_quality_100_is_near_identity_and_low_quality_is_not(photos):
     far, _ = JpegCompressionTensorFlowV2(quality=5)(photos)
     assert np.abs(near - photos).mean() * 255 < 1.0
     assert np.abs(far - photos).mean() * 255 > 3.0
-
-
-def test_ijg_table_scaling():
-    assert np.array_equal(scale_quantization_table(ANNEX_K_LUMINANCE, 50), ANNEX_K_LUMINANCE)
-    assert np.all(scale_quantization_table(ANNEX_K_LUMINANCE, 100) == 1)
-    assert scale_quantization_table(ANNEX_K_LUMINANCE, 10)[0, 0] == 80  # 16 * 500 / 100
-    assert standard_tables(25).shape == (2, 8, 8)
 
 
 def test_shapes_dtypes_layouts_and_range(photos):
@@ -191,16 +182,3 @@ def test_nn_favoured_table_fit_presets_and_setter(photos, digits):
     grey = NNFavoredJpeg()
     grey.fit(digits)
     assert grey(digits)[0].shape == digits.shape
-
-
-def test_design_function_and_bits_per_pixel(photos):
-    std = np.outer(np.geomspace(100, 1, 8), np.geomspace(1, 0.1, 8))
-    table = design_quantization_table(std, q_min=2, q_max=50)
-    assert table.shape == (8, 8) and table[0, 0] == 2 and table[7, 7] == 50
-    assert np.all(np.diff(table[0]) >= 0)  # monotone in the spread
-    with pytest.raises(ValueError, match="q_min"):
-        design_quantization_table(std, q_min=60, q_max=50)
-    with pytest.raises(ValueError, match="shape"):
-        design_quantization_table(std[:4])
-    fine, coarse = bits_per_pixel(photos, standard_tables(90)), bits_per_pixel(photos, standard_tables(20))
-    assert fine > coarse > 0
