@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 GUIDES = ("logits", "features", "pixels")
 #: Attacks that build the training pairs: FGSM and I-FGSM with 2, 4 and 8 iterations (paper Sec. 5.1).
 PAPER_ATTACKS = ("fgsm", "ifgsm2", "ifgsm4", "ifgsm8")
+#: Tolerance of the range check of :meth:`UDDN.forward` beyond ``clip_values`` (that of ``utils.check_inputs``).
+_RANGE_TOLERANCE = 1e-6
 #: The parameters that define the denoiser network: changing one rebuilds it (refused once it is fitted).
 _NETWORK_PARAMS = ("channels", "widths", "lateral", "residual")
 
@@ -253,26 +255,41 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         """
         Denoise a batch (differentiable; large batches run in chunks of ``forward_batch_size``).
 
-        This is the path ART takes (``TensorFlowV2Classifier(preprocessing_defences=uddn)``), so it checks for
-        NaN/inf itself: eagerly with a ``ValueError``, inside a graph with ``tf.debugging.check_numerics``.
+        This is the path ART takes (``TensorFlowV2Classifier(preprocessing_defences=uddn)``), so it checks the values
+        itself (finite, within ``clip_values``): eagerly with a ``ValueError``, inside a graph with ``tf.debugging``
+        assertions.
 
         :param x: Batch of shape ``(n, H, W, channels)`` (``(n, channels, H, W)`` with ``channels_first``), any
                ``H`` and ``W``.
         :param y: Labels, returned unchanged.
         :return: Denoised batch of the same shape, clipped to ``clip_values``, and ``y``.
-        :raises ValueError: If ``x`` is not a 4-D batch with ``channels`` channels, or holds NaN or inf.
+        :raises ValueError: If ``x`` is not a 4-D batch with ``channels`` channels, holds NaN or inf, or values
+                 outside ``clip_values``.
         """
         x = tf.convert_to_tensor(x, dtype=tf.float32)
         self._check_layout(tuple(x.shape))
-        if tf.executing_eagerly():
-            if not bool(tf.reduce_all(tf.math.is_finite(x))):
-                raise ValueError("x contains NaN or inf")
-        else:
-            x = tf.debugging.check_numerics(x, "UDDN.forward: x contains NaN or inf")
+        x = self._check_values(x)
         n = x.shape[0]
         if n is None or n <= self.forward_batch_size:
             return self._denoise(x), y
         return tf.concat([self._denoise(x[s]) for s in batches(n, self.forward_batch_size)], axis=0), y
+
+    def _check_values(self, x: tf.Tensor) -> tf.Tensor:
+        """``x`` if it is finite and within ``clip_values`` (as :func:`~art_ext.utils.check_inputs`); eagerly a
+        ``ValueError``, inside a graph a ``tf.debugging`` assertion (``InvalidArgumentError``) otherwise."""
+        lo, hi = self.clip_values[0] - _RANGE_TOLERANCE, self.clip_values[1] + _RANGE_TOLERANCE
+        if tf.executing_eagerly():
+            if not bool(tf.reduce_all(tf.math.is_finite(x))):
+                raise ValueError("x contains NaN or inf")
+            if x.shape.num_elements() and (float(tf.reduce_min(x)) < lo or float(tf.reduce_max(x)) > hi):
+                raise ValueError(f"x values must lie within clip_values {tuple(self.clip_values)}, got "
+                                 f"[{float(tf.reduce_min(x)):.4g}, {float(tf.reduce_max(x)):.4g}]")
+            return x
+        x = tf.debugging.check_numerics(x, "UDDN.forward: x contains NaN or inf")
+        with tf.control_dependencies([
+                tf.debugging.assert_greater_equal(x, lo, message="UDDN.forward: x values below clip_values"),
+                tf.debugging.assert_less_equal(x, hi, message="UDDN.forward: x values above clip_values")]):
+            return tf.identity(x)
 
     def __call__(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """

@@ -281,6 +281,11 @@ def test_nan_raises_on_the_tensorflow_path(classifier, mnist):
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):
         graph(tf.constant(x))
     assert np.isfinite(defended.predict(mnist[0][:2])).all()
+    # out of range (e.g. 0-255 images into a [0, 1] denoiser) too
+    with pytest.raises(ValueError, match=r"within clip_values \(0.0, 1.0\)"):
+        defended.predict(255.0 * mnist[0][:2])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="above clip_values"):
+        graph(tf.constant(mnist[0][:2] + 0.5))
 
 
 def test_same_seed_same_network():
