@@ -14,6 +14,9 @@ import tensorflow as tf
 
 # ---------------------------------------------------------------- validation (NumPy boundary)
 
+#: Absolute slack of the ``clip_values`` range checks: float32 rounding of values computed at the box edges.
+RANGE_TOLERANCE = 1e-6
+
 
 def check_inputs(x, name: str = "x", clip_values: tuple[float, float] | None = None,
                  input_shape: tuple[int, ...] | None = None, min_samples: int = 1) -> np.ndarray:
@@ -21,7 +24,7 @@ def check_inputs(x, name: str = "x", clip_values: tuple[float, float] | None = N
 
     :param x: Array-like of shape ``(n, *input_shape)``.
     :param name: Argument name used in error messages.
-    :param clip_values: If given, every value must lie in ``[min, max]`` (tolerance 1e-6).
+    :param clip_values: If given, every value must lie in ``[min, max]`` (tolerance :data:`RANGE_TOLERANCE`).
     :param input_shape: If given, the expected shape of one sample.
     :param min_samples: Minimum batch size.
     :raises ValueError: Wrong type, shape, too few samples, NaN/inf, or values outside ``clip_values``.
@@ -45,34 +48,108 @@ def check_inputs(x, name: str = "x", clip_values: tuple[float, float] | None = N
     lo, hi = float(x.min()), float(x.max())  # NaN propagates, inf is an extreme: two passes, no temporary
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or inf")
-    if clip_values is not None and (lo < clip_values[0] - 1e-6 or hi > clip_values[1] + 1e-6):
+    if clip_values is not None and (lo < clip_values[0] - RANGE_TOLERANCE or hi > clip_values[1] + RANGE_TOLERANCE):
         raise ValueError(f"{name} values must lie within clip_values {tuple(clip_values)}, got [{lo:.4g}, {hi:.4g}]")
     return x
 
 
 def check_labels(y, n: int, nb_classes: int, name: str = "y") -> np.ndarray:
-    """Validate labels (class indices ``(n,)`` or one-hot ``(n, nb_classes)``); return int64 indices.
+    """Validate labels and return them as int64 class indices of shape ``(n,)``.
 
-    :raises ValueError: Missing labels, wrong length or width, non-integers, or classes out of range.
+    Accepted forms: class indices ``(n,)`` or ``(n, 1)`` (integers, or floats with integral values), and one-hot
+    rows ``(n, nb_classes)`` with exactly one ``1`` and zeros elsewhere (numbers or bools). A row that is all
+    zeros, has two ones, or holds other values (negative, soft probabilities) is not one-hot and is rejected
+    rather than read through ``argmax`` (an all-zero row would silently become class 0).
+
+    :param y: The labels.
+    :param n: Number of inputs the labels belong to.
+    :param nb_classes: Number of classes.
+    :param name: Argument name used in error messages.
+    :return: Class indices, int64, a new array (``y`` is not modified).
+    :raises ValueError: Missing labels, non-numeric labels (strings, objects), wrong length or width, NaN,
+        non-integral indices, indices out of ``[0, nb_classes)``, or rows that are not one-hot.
     """
     if y is None:
         raise ValueError(f"{name} (the labels) is required")
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of class indices or one-hot rows, got {type(y).__name__}") from err
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold numeric class indices (n,) or one-hot rows (n, {nb_classes}), "
+                         f"got dtype {y.dtype}; map string or object labels to integers first")
+    if y.ndim == 2 and y.shape[1] == 1 and nb_classes != 1:
+        y = y[:, 0]
     if y.ndim == 2:
         if y.shape[1] != nb_classes:
             raise ValueError(f"one-hot {name} must have {nb_classes} columns, got {y.shape[1]}")
-        y = y.argmax(axis=1)
-    elif y.ndim != 1:
+        if len(y) != n:
+            raise ValueError(f"{name} has {len(y)} labels but there are {n} inputs")
+        ones = y == 1
+        bad = np.flatnonzero(~np.all(ones | (y == 0), axis=1) | (ones.sum(axis=1) != 1))
+        if bad.size:
+            raise ValueError(f"{name} must be one-hot (exactly one 1 and zeros in each row); row {bad[0]} is "
+                             f"{_short_row(y[bad[0]])} ({bad.size} such row(s)); pass class indices or "
+                             f"argmax for soft labels")
+        return ones.argmax(axis=1).astype(np.int64)
+    if y.ndim != 1:
         raise ValueError(f"{name} must be class indices (n,) or one-hot (n, {nb_classes}), got shape {y.shape}")
     if len(y) != n:
         raise ValueError(f"{name} has {len(y)} labels but there are {n} inputs")
     if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not (np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0)):
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{name} contains NaN or inf")
+        if not np.all(np.mod(y, 1) == 0):
             raise ValueError(f"{name} must hold integer class indices")
     y = y.astype(np.int64)
     if y.size and (y.min() < 0 or y.max() >= nb_classes):
         raise ValueError(f"{name} must lie in [0, {nb_classes}), got values in [{y.min()}, {y.max()}]")
     return y
+
+
+def _short_row(row: np.ndarray, limit: int = 12) -> str:
+    items = ", ".join(f"{v:g}" for v in row[:limit].tolist())
+    return f"[{items}{', ...' if len(row) > limit else ''}]"
+
+
+def check_finite_tensor(x, name: str = "x", clip_values: tuple[float, float] | None = None) -> tf.Tensor:
+    """Check a TensorFlow tensor (the TF path ART's estimators use) holds no NaN or inf, and optionally lies
+    within ``clip_values``; return it unchanged.
+
+    Called eagerly (e.g. at the start of a preprocessor's ``forward``), it raises ``ValueError`` naming ``name``
+    before any work. Traced inside a ``tf.function`` it adds ``tf.debugging`` assertions instead, which raise
+    ``tf.errors.InvalidArgumentError`` carrying the same message when the graph runs. Integer tensors pass the
+    finiteness check by definition.
+
+    :param x: A tensor (or array-like).
+    :param name: Argument name used in error messages.
+    :param clip_values: If given, every value must lie in ``[min, max]`` (tolerance :data:`RANGE_TOLERANCE`).
+    :return: ``x`` as a tensor.
+    :raises ValueError: (eagerly) ``x`` contains NaN or inf, or values outside ``clip_values``.
+    """
+    x = tf.convert_to_tensor(x)
+    lo_hi = None if clip_values is None else (float(clip_values[0]) - RANGE_TOLERANCE,
+                                             float(clip_values[1]) + RANGE_TOLERANCE)
+    if tf.executing_eagerly():
+        if x.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(x))):
+            raise ValueError(f"{name} contains NaN or inf")
+        if lo_hi is not None and tf.size(x) > 0:
+            lo, hi = float(tf.reduce_min(x)), float(tf.reduce_max(x))
+            if lo < lo_hi[0] or hi > lo_hi[1]:
+                raise ValueError(f"{name} values must lie within clip_values {tuple(clip_values)}, "
+                                 f"got [{lo:.4g}, {hi:.4g}]")
+        return x
+    if x.dtype.is_floating:
+        x = tf.debugging.check_numerics(x, f"{name} contains NaN or inf")
+    if lo_hi is not None:
+        message = f"{name} values must lie within clip_values {tuple(clip_values)}"
+        with tf.control_dependencies([
+                tf.debugging.assert_greater_equal(x, tf.cast(lo_hi[0], x.dtype), message=message),
+                tf.debugging.assert_less_equal(x, tf.cast(lo_hi[1], x.dtype), message=message)]):
+            x = tf.identity(x)
+    return x
 
 
 def check_clip_values(clip_values, name: str = "clip_values") -> tuple[float, float]:

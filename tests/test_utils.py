@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from art_ext.utils import (HostStaging, batches, check_clip_values, check_inputs, check_labels, fgsm,
-                           from_tanh_space, iterative_fgsm, to_tanh_space)
+from art_ext.utils import (HostStaging, batches, check_clip_values, check_finite_tensor, check_inputs, check_labels,
+                           fgsm, from_tanh_space, iterative_fgsm, to_tanh_space)
 
 
 def test_check_inputs_accepts_and_does_not_modify():
@@ -31,6 +31,59 @@ def test_check_labels():
                      (np.array([0.5, 1]), "integer"), (np.zeros((2, 4)), "columns")]:
         with pytest.raises(ValueError, match=match):
             check_labels(y, 2, 3)
+
+
+@pytest.mark.parametrize("y", [
+    np.array([[0, 0, 1], [0, 0, 0]]),           # an all-zero row (was read as class 0)
+    np.array([[0, 1, 1], [1, 0, 0]]),           # two ones
+    np.array([[0, 0, 1], [-1, 0, 2]]),          # negative entry, argmax 2
+    np.array([[0.1, 0.8, 0.1], [1, 0, 0]]),     # soft labels are not one-hot
+    np.array([[0, 0, np.nan], [1, 0, 0]]),
+])
+def test_check_labels_rejects_rows_that_are_not_one_hot(y):
+    with pytest.raises(ValueError, match="y must be one-hot"):
+        check_labels(y, 2, 3)
+
+
+@pytest.mark.parametrize("y", [np.array(["cat", "dog"]), np.array([b"0", b"1"]), np.array([0, None], dtype=object),
+                               ["0", "1"], np.array([1 + 0j, 0j])])
+def test_check_labels_rejects_non_numeric_labels_naming_the_argument(y):
+    with pytest.raises(ValueError, match="y_val must hold numeric class indices"):
+        check_labels(y, 2, 3, name="y_val")
+
+
+def test_check_labels_accepted_forms_and_no_mutation():
+    y = np.eye(3, dtype=np.float32)[[1, 2]]
+    before = y.copy()
+    for labels in (y, y.astype(bool), np.array([1, 2]), np.array([1.0, 2.0]), np.array([[1], [2]]), [1, 2]):
+        out = check_labels(labels, 2, 3)
+        assert out.dtype == np.int64
+        np.testing.assert_array_equal(out, [1, 2])
+    np.testing.assert_array_equal(y, before)
+    with pytest.raises(ValueError, match="NaN"):
+        check_labels(np.array([0.0, np.nan]), 2, 3)
+
+
+def test_check_finite_tensor_eager_and_in_graph():
+    x = tf.constant([[0.0, 0.5, 1.0]])
+    assert check_finite_tensor(x, "x", (0, 1)) is x
+    check_finite_tensor(tf.constant([[1, 2]]), "labels")  # integers are finite
+    with pytest.raises(ValueError, match="x_in contains NaN or inf"):
+        check_finite_tensor(tf.constant([[0.0, np.nan]]), "x_in")
+    with pytest.raises(ValueError, match="x_in contains NaN or inf"):
+        check_finite_tensor(np.array([[np.inf]], np.float32), "x_in")
+    with pytest.raises(ValueError, match=r"x values must lie within clip_values \(0, 1\)"):
+        check_finite_tensor(tf.constant([[2.0]]), "x", (0, 1))
+
+    @tf.function
+    def forward(t):
+        return check_finite_tensor(t, "x_graph", (0, 1)) * 2.0
+
+    np.testing.assert_allclose(forward(x).numpy(), [[0.0, 1.0, 2.0]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="x_graph contains NaN or inf"):
+        forward(tf.constant([[np.nan, 0.0, 0.0]]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="x_graph values must lie within clip_values"):
+        forward(tf.constant([[3.0, 0.0, 0.0]]))
 
 
 def test_clip_values_and_batches():
