@@ -1,8 +1,13 @@
-"""Wrap a Keras model as ART's ``TensorFlowV2Classifier`` with a compiled, cached train step.
+"""Wrap a Keras model as ART's ``TensorFlowV2Classifier`` with a compiled, cached train step and checked inputs.
 
 ART's ``TensorFlowV2Classifier.fit`` builds a new ``tf.function`` on every call unless a
 ``train_step`` is passed; :func:`wrap` passes one that is traced once per model and reused,
 and chooses the loss from the model (logits or probabilities) and the label format.
+
+ART's ``predict`` hands its whole input to a ``tf.function`` with ``reduce_retracing``, unchecked: one batch
+of the wrong rank makes later traces shape-agnostic, and every later valid call fails; NaN in ``fit`` turns
+every weight NaN; and ``batch_size`` is ignored. :class:`CheckedClassifier` (what :func:`wrap` returns) checks
+inputs at the boundary first and predicts batch by batch.
 """
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
+
+from art_ext.params import POSITIVE_INT, validate_params
+from art_ext.utils import batches, check_inputs, check_labels
 
 
 def make_train_step(loss_object: keras.losses.Loss, optimizer: keras.optimizers.Optimizer) -> Callable:
@@ -31,17 +39,107 @@ def make_train_step(loss_object: keras.losses.Loss, optimizer: keras.optimizers.
     return train_step
 
 
+def outputs_logits(estimator) -> bool:
+    """Whether a model outputs logits rather than probabilities.
+
+    :param estimator: An ART TensorFlow classifier (read from its loss's ``from_logits``, else its model) or a
+        Keras model (probabilities when its last layer has a softmax activation or is a ``Softmax`` layer).
+    """
+    from_logits = getattr(getattr(estimator, "_loss_object", None), "from_logits", None)
+    if from_logits is not None:
+        return bool(from_logits)
+    model = estimator.model if isinstance(estimator, TensorFlowV2Classifier) else estimator
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return True
+    last = layers[-1]
+    softmax = isinstance(last, keras.layers.Softmax) or getattr(last, "activation", None) is keras.activations.softmax
+    return not softmax
+
+
 def _outputs_probabilities(model: keras.Model) -> bool:
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    activation = getattr(last, "activation", None)
-    return activation is keras.activations.softmax
+    """Whether a Keras model outputs probabilities (see :func:`outputs_logits`)."""
+    return not outputs_logits(model)
+
+
+def _range(clip_values) -> tuple[float, float] | None:
+    """Scalar bounds of ART ``clip_values`` (per-feature arrays: their overall min and max), or ``None``."""
+    if clip_values is None:
+        return None
+    return float(np.min(clip_values[0])), float(np.max(clip_values[1]))
+
+
+class CheckedClassifier(TensorFlowV2Classifier):
+    """ART's ``TensorFlowV2Classifier`` with its inputs checked at the boundary and ``predict`` run in batches.
+
+    Same constructor and methods as ``TensorFlowV2Classifier``. ``predict`` and ``fit`` reject, before any
+    TensorFlow work, inputs of the wrong shape (one wrong-rank call to ART's ``predict`` otherwise leaves its
+    compiled forward pass unusable for all later valid input), NaN/inf, values outside ``clip_values`` (e.g.
+    uint8 0-255 images for a model in [0, 1]) and, in ``fit``, labels that are not class indices or one-hot
+    rows; ``loss_gradient`` and ``class_gradient`` check the shape and finiteness of NumPy inputs. ``predict``
+    runs ``batch_size`` samples at a time, so its memory is bounded by ``batch_size``.
+    """
+
+    def _checked_x(self, x, clip: bool = True, min_samples: int = 1):
+        if isinstance(x, tf.Tensor):  # ART's framework-level callers pass tensors; their graphs are theirs
+            return x
+        return check_inputs(x, "x", _range(self.clip_values) if clip else None, tuple(self.input_shape),
+                            min_samples=min_samples)
+
+    def predict(self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs) -> np.ndarray:
+        """
+        Predict a batch of inputs, ``batch_size`` at a time.
+
+        :param x: Inputs of shape ``(n, *input_shape)`` within ``clip_values``.
+        :param batch_size: Number of inputs per model call.
+        :param training_mode: ``True`` to run the model in training mode.
+        :return: Predictions of shape ``(n, nb_classes)``.
+        :raises ValueError: For inputs of the wrong shape or dtype, NaN/inf, values outside ``clip_values``, or a
+            ``batch_size`` that is not a positive integer.
+        """
+        validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "predict")
+        x = self._checked_x(x, min_samples=0)
+        if len(x) == 0:
+            return np.zeros((0, self.nb_classes), np.float32)
+        parts = [super(CheckedClassifier, self).predict(x[s], batch_size=batch_size, training_mode=training_mode,
+                                                        **kwargs) for s in batches(len(x), batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 10, verbose: bool = False,
+            **kwargs) -> None:
+        """
+        Fit the classifier on ``(x, y)`` (ART's ``fit``, after checking every argument).
+
+        :param x: Training inputs of shape ``(n, *input_shape)`` within ``clip_values``.
+        :param y: Labels: class indices ``(n,)`` or one-hot rows ``(n, nb_classes)``.
+        :param batch_size: Batch size.
+        :param nb_epochs: Number of epochs.
+        :param verbose: Show a progress bar.
+        :param kwargs: ART's ``scheduler``.
+        :raises ValueError: For bad inputs (shape, NaN/inf, range), labels, ``batch_size`` or ``nb_epochs``.
+        """
+        validate_params({"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
+                        {"batch_size": batch_size, "nb_epochs": nb_epochs}, "fit")
+        x = self._checked_x(x)
+        y = check_labels(y, len(x), self.nb_classes)
+        super().fit(x, y, batch_size=batch_size, nb_epochs=nb_epochs, verbose=verbose, **kwargs)
+
+    def loss_gradient(self, x, y, training_mode: bool = False, **kwargs):
+        """ART's ``loss_gradient``, after checking the shape and finiteness of NumPy ``x``."""
+        return super().loss_gradient(self._checked_x(x, clip=False), y, training_mode=training_mode, **kwargs)
+
+    def class_gradient(self, x, label=None, training_mode: bool = False, **kwargs):
+        """ART's ``class_gradient``, after checking the shape and finiteness of NumPy ``x``."""
+        return super().class_gradient(self._checked_x(x, clip=False), label=label, training_mode=training_mode,
+                                      **kwargs)
 
 
 def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[int, ...] | None = None,
          clip_values: tuple[float, float] | None = (0.0, 1.0), optimizer: keras.optimizers.Optimizer | None = None,
          learning_rate: float = 1e-3, sparse_labels: bool = True, from_logits: bool | None = None,
-         **kwargs) -> TensorFlowV2Classifier:
-    """Return an ART ``TensorFlowV2Classifier`` for a Keras model, ready for ``fit``, ``predict`` and attacks.
+         **kwargs) -> CheckedClassifier:
+    """Return an ART ``TensorFlowV2Classifier`` (a :class:`CheckedClassifier`) for a Keras model, ready for
+    ``fit``, ``predict`` and attacks.
 
     :param model: A Keras model mapping a batch of inputs to ``nb_classes`` logits (or probabilities).
     :param nb_classes: Number of classes; read from the model's output shape when omitted.
@@ -80,12 +178,12 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
             raise ValueError(f"clip_values must be (min, max) with min < max, got {clip_values!r}")
         clip_values = (float(clip_values[0]), float(clip_values[1]))
     if from_logits is None:
-        from_logits = not _outputs_probabilities(model)
+        from_logits = outputs_logits(model)
     loss_cls = keras.losses.SparseCategoricalCrossentropy if sparse_labels else keras.losses.CategoricalCrossentropy
     loss_object = loss_cls(from_logits=from_logits)
     optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(model.trainable_variables)
-    return TensorFlowV2Classifier(model=model, nb_classes=int(nb_classes), input_shape=tuple(input_shape),
+    return CheckedClassifier(model=model, nb_classes=int(nb_classes), input_shape=tuple(input_shape),
                                   loss_object=loss_object, optimizer=optimizer,
                                   train_step=make_train_step(loss_object, optimizer),
                                   clip_values=clip_values, **kwargs)

@@ -22,7 +22,9 @@ import numpy as np
 import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
 
-from art_ext.utils import check_inputs
+from art_ext.estimators.classification import CheckedClassifier, make_train_step, outputs_logits
+from art_ext.params import POSITIVE_INT, validate_params
+from art_ext.utils import batches, check_inputs
 
 if TYPE_CHECKING:
     from art.defences.detector.evasion import EvasionDetector
@@ -31,6 +33,9 @@ KINDS = ("2n", "null")
 
 #: Label :meth:`FilteringPipeline.predict` gives to rejected inputs.
 REJECTED = -1
+
+#: Floor of probabilities before their log (probability-output models), so a zero probability gives a finite logit.
+PROBABILITY_FLOOR = 1e-12
 
 
 def nb_original_classes(nb_outputs: int, kind: str) -> int:
@@ -83,7 +88,7 @@ class MergeExtendedClasses(keras.layers.Layer):
         self.kind, self.from_logits = kind, bool(from_logits)
 
     def call(self, inputs):
-        logits = inputs if self.from_logits else tf.math.log(tf.maximum(inputs, 1e-12))
+        logits = inputs if self.from_logits else tf.math.log(tf.maximum(inputs, PROBABILITY_FLOOR))
         return n_class_logits(logits, self.kind)
 
     def compute_output_shape(self, input_shape):
@@ -91,15 +96,6 @@ class MergeExtendedClasses(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "from_logits": self.from_logits}
-
-
-def outputs_logits(classifier) -> bool:
-    """Whether an ART TensorFlow classifier's model outputs logits (read from its loss, else its last layer)."""
-    from_logits = getattr(getattr(classifier, "_loss_object", None), "from_logits", None)
-    if from_logits is not None:
-        return bool(from_logits)
-    layers = getattr(classifier.model, "layers", None)
-    return not (layers and getattr(layers[-1], "activation", None) is keras.activations.softmax)
 
 
 def check_extended_classifier(classifier, kind: str, name: str = "classifier") -> int:
@@ -113,26 +109,34 @@ def check_extended_classifier(classifier, kind: str, name: str = "classifier") -
     try:
         return nb_original_classes(int(classifier.nb_classes), kind)
     except ValueError as err:
-        raise ValueError(f"{name}: {err}") from None
+        raise ValueError(f"{name}: {err}; turn an N-class Keras model into one with "
+                         f"art_ext.defences.trainer.extend_classes(model, {kind!r})") from None
 
 
 def probabilities(classifier, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Softmax probabilities of an ART TensorFlow classifier (its ``predict`` may return logits)."""
-    out = classifier.predict(x, batch_size=batch_size)
-    if outputs_logits(classifier):
-        out = out - out.max(axis=1, keepdims=True)
-        out = np.exp(out)
-        out /= out.sum(axis=1, keepdims=True)
-    return out.astype(np.float32)
+    """Softmax probabilities of an ART TensorFlow classifier (its ``predict`` may return logits), computed
+    ``batch_size`` inputs at a time (ART's ``TensorFlowV2Classifier.predict`` ignores ``batch_size``), so memory
+    is bounded by ``batch_size`` whatever the classifier."""
+    validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "probabilities")
+    logits = outputs_logits(classifier)
+    out = np.empty((len(x), classifier.nb_classes), np.float32)
+    for s in batches(len(x), batch_size):
+        part = np.asarray(classifier.predict(x[s], batch_size=batch_size), np.float32)
+        if logits:
+            part = np.exp(part - part.max(axis=1, keepdims=True))
+            part /= part.sum(axis=1, keepdims=True)
+        out[s] = part
+    return out
 
 
-class NClassView(TensorFlowV2Classifier):
+class NClassView(CheckedClassifier):
     """The N-class classifier of a 2N labeling (or NULL labeling) model, as an ART ``TensorFlowV2Classifier``.
 
     Outputs N logits whose softmax is ``p_i + p_{N+i}`` (2N, Table 2 of Szűcs & Kiss 2023) or
     ``p_i / (1 - p_NULL)`` (NULL). The view shares the weights of ``classifier`` (nothing is
     copied), keeps its clip values and preprocessing, and is differentiable, so ART attacks run
-    on it directly. Training the view trains the shared model on the N-class task only.
+    on it directly. Training the view trains the shared model on the N-class task only. Inputs are checked
+    at the boundary and predicted in batches, as in :class:`~art_ext.estimators.classification.CheckedClassifier`.
 
     | Paper link: https://doi.org/10.1007/s11042-022-14021-5
 
@@ -142,8 +146,6 @@ class NClassView(TensorFlowV2Classifier):
     """
 
     def __init__(self, classifier: TensorFlowV2Classifier, kind: str = "2n"):
-        from art_ext.estimators.classification import make_train_step
-
         n = check_extended_classifier(classifier, kind)
         base = classifier.model
         inputs = keras.Input(shape=tuple(classifier.input_shape))
@@ -186,12 +188,17 @@ class FilteringPipeline:
     def predict(self, x: np.ndarray, batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
         """Labels with a reject option.
 
-        :param x: Inputs.
-        :param batch_size: Batch size.
+        :param x: Inputs of the classifier's input shape, within its clip values.
+        :param batch_size: Number of inputs per detector and classifier call (bounds memory).
         :return: ``(labels, rejected)``: int64 class indices with ``-1`` where rejected, and the boolean mask.
+        :raises ValueError: For inputs of the wrong shape, NaN/inf, values outside the clip values, or a
+            ``batch_size`` that is not a positive integer.
         """
+        validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "FilteringPipeline.predict")
         x = check_inputs(x, "x", getattr(self.classifier, "clip_values", None), tuple(self.classifier.input_shape))
-        _, rejected = self.detector.detect(x, batch_size=batch_size)
-        rejected = np.asarray(rejected, dtype=bool).reshape(-1)
-        labels = self.classifier.predict(x, batch_size=batch_size).argmax(axis=1).astype(np.int64)
+        labels, rejected = np.empty(len(x), np.int64), np.empty(len(x), bool)
+        for s in batches(len(x), batch_size):
+            _, flagged = self.detector.detect(x[s], batch_size=batch_size)
+            rejected[s] = np.asarray(flagged, dtype=bool).reshape(-1)
+            labels[s] = self.classifier.predict(x[s], batch_size=batch_size).argmax(axis=1)
         return np.where(rejected, REJECTED, labels), rejected

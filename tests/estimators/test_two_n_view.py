@@ -83,3 +83,31 @@ def test_filtering_pipeline_rejects_flagged_inputs(extended):
     np.testing.assert_array_equal(labels, view.predict(x).argmax(1))
     with pytest.raises(ValueError, match="EvasionDetector"):
         FilteringPipeline(view, view)
+
+
+def test_view_checks_inputs_before_its_compiled_forward_pass(extended):
+    _, clf = extended
+    view = NClassView(clf)
+    x = np.random.default_rng(4).uniform(size=(5, 8, 8, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"x must have samples of shape \(8, 8, 1\)"):
+        view.predict(x[..., 0])  # the first call: a wrong rank used to leave the view unusable
+    assert view.predict(x).shape == (5, 3) and view.predict(x[:2]).shape == (2, 3)
+    for bad in ((x * 255).astype(np.uint8), x - 1.0, np.where(x > 0.5, np.inf, x)):
+        with pytest.raises(ValueError, match="clip_values|NaN or inf"):
+            view.predict(bad)
+
+
+def test_filtering_pipeline_predicts_in_batches(extended):
+    _, clf = extended
+    x = np.random.default_rng(5).uniform(size=(9, 8, 8, 1)).astype(np.float32)
+    view = NClassView(clf)
+    pipeline = FilteringPipeline(TwoNLabelingDetector(clf, threshold=0.5), view)
+    labels, rejected = pipeline.predict(x, batch_size=100)
+    seen, forward = [], view._forward_pass
+    view._forward_pass = lambda model, t, training: seen.append(int(t.shape[0])) or forward(model, t, training)
+    labels_b, rejected_b = pipeline.predict(x, batch_size=4)
+    assert max(seen) <= 4
+    np.testing.assert_array_equal(labels, labels_b)
+    np.testing.assert_array_equal(rejected, rejected_b)
+    with pytest.raises(ValueError, match="batch_size"):
+        pipeline.predict(x, batch_size=0)

@@ -58,3 +58,84 @@ def test_bad_arguments(kwargs, match):
 def test_rejects_non_keras_models():
     with pytest.raises(ValueError, match="keras.Model"):
         wrap(lambda x: x, nb_classes=10)
+
+
+@pytest.fixture(scope="module")
+def small_wrapped():
+    """A freshly wrapped tiny MLP (its compiled forward pass not traced yet)."""
+    def build():
+        return wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)))
+    return build
+
+
+def test_a_wrong_rank_predict_is_refused_and_does_not_break_later_calls(small_wrapped):
+    classifier = small_wrapped()
+    x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"x must have samples of shape \(8, 8, 1\)"):
+        classifier.predict(x[..., 0])  # first call: ART traced a shape-agnostic graph here and broke later calls
+    assert classifier.predict(x).shape == (4, 3)
+    assert classifier.predict(x[:3]).shape == (3, 3)
+    with pytest.raises(ValueError, match="x must have samples"):
+        classifier.loss_gradient(x[..., 0], np.eye(3)[[0, 1, 2, 0]])
+    with pytest.raises(ValueError, match="x must have samples"):
+        classifier.class_gradient(x[..., 0], label=0)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda x: (x * 255).astype(np.uint8), "clip_values"),
+    (lambda x: x + 2.0, "clip_values"),
+    (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), "NaN"),
+    (lambda x: x.astype(str), "numeric"),
+])
+def test_predict_rejects_bad_inputs(small_wrapped, bad, match):
+    x = np.random.default_rng(1).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match=match):
+        small_wrapped().predict(bad(x))
+
+
+def test_predict_runs_batch_by_batch(small_wrapped):
+    classifier = small_wrapped()
+    x = np.random.default_rng(2).uniform(size=(10, 8, 8, 1)).astype(np.float32)
+    whole = classifier.predict(x, batch_size=100)
+    seen, forward = [], classifier._forward_pass
+    classifier._forward_pass = lambda model, t, training: seen.append(int(t.shape[0])) or forward(model, t, training)
+    np.testing.assert_allclose(classifier.predict(x, batch_size=4), whole, atol=1e-6)
+    assert seen == [4, 4, 2]
+    assert classifier.predict(x[:0]).shape == (0, 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        classifier.predict(x, batch_size=0)
+
+
+def test_fit_with_a_nan_pixel_is_refused_and_leaves_the_weights_alone(small_wrapped):
+    classifier = small_wrapped()
+    x = np.random.default_rng(3).uniform(size=(6, 8, 8, 1)).astype(np.float32)
+    x[2, 3, 4, 0] = np.nan
+    before = [w.copy() for w in classifier.model.get_weights()]
+    with pytest.raises(ValueError, match="x contains NaN"):
+        classifier.fit(x, np.zeros(6, int), nb_epochs=1)
+    x[2, 3, 4, 0] = 0.5
+    for y, match in [(np.eye(3)[[0, 1, 2, 0, 1, 2]] * [[1], [1], [1], [1], [1], [0]], "one-hot"),
+                     (np.array(list("abcabc")), "numeric")]:
+        with pytest.raises(ValueError, match=match):
+            classifier.fit(x, y, nb_epochs=1)
+    for kwargs in (dict(nb_epochs=0), dict(batch_size=-1), dict(batch_size=True)):
+        with pytest.raises(ValueError, match="nb_epochs|batch_size"):
+            classifier.fit(x, np.zeros(6, int), **kwargs)
+    for old, new in zip(before, classifier.model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    classifier.fit(x, np.zeros(6, int), nb_epochs=1)
+    assert all(np.isfinite(w).all() for w in classifier.model.get_weights())
+
+
+def test_outputs_logits_is_read_in_one_place_for_models_and_classifiers():
+    from art_ext.estimators import outputs_logits
+    from art_ext.estimators import two_n_view
+
+    assert two_n_view.outputs_logits is outputs_logits
+    inputs = keras.Input((4,))
+    softmax_layer = keras.Model(inputs, keras.layers.Softmax()(keras.layers.Dense(3)(inputs)))
+    softmax_activation = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    logits = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    assert not outputs_logits(softmax_layer) and not outputs_logits(softmax_activation) and outputs_logits(logits)
+    assert wrap(softmax_layer).loss_object.get_config()["from_logits"] is False
+    assert outputs_logits(wrap(logits)) and not outputs_logits(wrap(logits, from_logits=False))
