@@ -27,7 +27,10 @@ from art.defences.trainer.trainer import Trainer
 from art.estimators.classification import TensorFlowV2Classifier
 from tqdm.auto import trange
 
-from art_ext.estimators.two_n_view import check_extended_classifier, n_class_logits, outputs_logits
+from art_ext.estimators.classification import outputs_logits
+from art_ext.estimators.two_n_view import PROBABILITY_FLOOR, check_extended_classifier, n_class_logits
+from art_ext.params import (BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, Interval, Real, ValidatedParams,
+                            validate_params)
 from art_ext.utils import batches, check_inputs, check_labels, fgsm
 
 logger = logging.getLogger(__name__)
@@ -98,18 +101,38 @@ def smoothed_targets(y: tf.Tensor, perturbed: tf.Tensor, eps: tf.Tensor, nb_clas
     return tf.concat([clean * (1.0 - f), f], axis=1)
 
 
-class _ExtendedLabelTrainer(Trainer):
+def _log_probabilities(outputs: tf.Tensor) -> tf.Tensor:
+    """Log of probability outputs, floored at :data:`PROBABILITY_FLOOR` so a zero probability stays finite."""
+    return tf.math.log(tf.maximum(outputs, PROBABILITY_FLOOR))
+
+
+class _ExtendedLabelTrainer(ValidatedParams, Trainer):
     """Shared training loop of 2N and NULL labeling; subclasses set ``_kind``."""
 
     _kind = "2n"
     params = ["substitute", "eps_max", "perturbed_fraction", "smoothing", "optimizer", "learning_rate", "momentum",
               "cosine_annealing", "validation_split", "patience", "seed", "verbose"]
+    _parameter_constraints = {
+        "substitute": [None, TensorFlowV2Classifier],
+        "eps_max": [POSITIVE_REAL],
+        "perturbed_fraction": [Interval(Real, 0, 1, closed="right")],
+        "smoothing": [Interval(Real, 0, 1, closed="right")],
+        "optimizer": [None, keras.optimizers.Optimizer],
+        "learning_rate": [POSITIVE_REAL],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "cosine_annealing": [BOOL],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "patience": [POSITIVE_INT],
+        "seed": [None, SEED],
+        "verbose": [BOOL],
+    }
 
     def __init__(self, classifier: TensorFlowV2Classifier, substitute: TensorFlowV2Classifier | None = None,
                  eps_max: float = 0.3, perturbed_fraction: float = 0.5, smoothing: float = 0.8,
                  optimizer: keras.optimizers.Optimizer | None = None, learning_rate: float = 0.01,
                  momentum: float = 0.9, cosine_annealing: bool = True, validation_split: float = 0.0,
                  patience: int = 5, seed: int | None = None, verbose: bool = False) -> None:
+        self._nb_classes = check_extended_classifier(classifier, self._kind)
         super().__init__(classifier=classifier)
         self.substitute = substitute
         self.eps_max = eps_max
@@ -124,42 +147,41 @@ class _ExtendedLabelTrainer(Trainer):
         self.seed = seed
         self.verbose = verbose
         self._check_params()
-        self._nb_classes = check_extended_classifier(classifier, self._kind)
         self._step_fns: dict[str, Callable] = {}
 
     # ------------------------------------------------------------------ validation
 
-    def _check_params(self) -> None:
-        if isinstance(self.eps_max, bool) or not isinstance(self.eps_max, (int, float)) or not self.eps_max > 0:
-            raise ValueError(f"eps_max must be a positive number, got {self.eps_max!r}")
-        clip = self._classifier.clip_values if isinstance(self._classifier, TensorFlowV2Classifier) else None
-        if clip is not None and self.eps_max > float(clip[1]) - float(clip[0]):
-            raise ValueError(f"eps_max must not exceed the input range {tuple(clip)}, got {self.eps_max}")
-        if not 0.0 < self.perturbed_fraction <= 1.0:
-            raise ValueError(f"perturbed_fraction must be in (0, 1], got {self.perturbed_fraction!r}")
-        if not 0.0 < self.smoothing <= 1.0:
-            raise ValueError(f"smoothing (q) must be in (0, 1], got {self.smoothing!r}")
-        if self.optimizer is not None and not isinstance(self.optimizer, keras.optimizers.Optimizer):
-            raise ValueError(f"optimizer must be a keras Optimizer or None, got {type(self.optimizer).__name__}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not 0.0 <= self.validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split!r}")
-        if not isinstance(self.patience, (int, np.integer)) or self.patience < 1:
-            raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
+    def _check_param_relations(self) -> None:
+        clip = self._classifier.clip_values
+        if clip is not None and self.eps_max > float(np.max(clip[1])) - float(np.min(clip[0])):
+            raise ValueError(f"{type(self).__name__}: eps_max must not exceed the input range "
+                             f"{tuple(float(c) for c in clip)}, got {self.eps_max}")
         if self.substitute is not None:
-            if not isinstance(self.substitute, TensorFlowV2Classifier):
-                raise ValueError("substitute must be an ART TensorFlowV2Classifier or None, "
-                                 f"got {type(self.substitute).__name__}")
-            n = check_extended_classifier(self._classifier, self._kind)
+            n = self._nb_classes
             if self.substitute.nb_classes != n:
-                raise ValueError(f"substitute must have the classifier's N = {n} original classes, "
-                                 f"got {self.substitute.nb_classes}")
+                raise ValueError(f"{type(self).__name__}: substitute must have the classifier's N = {n} original "
+                                 f"classes, got {self.substitute.nb_classes}")
             if tuple(self.substitute.input_shape) != tuple(self._classifier.input_shape):
-                raise ValueError(f"substitute input shape {tuple(self.substitute.input_shape)} differs from the "
-                                 f"classifier's {tuple(self._classifier.input_shape)}")
+                raise ValueError(f"{type(self).__name__}: substitute input shape {tuple(self.substitute.input_shape)}"
+                                 f" differs from the classifier's {tuple(self._classifier.input_shape)}")
+
+    def _check_labels(self, y, n: int) -> np.ndarray:
+        """Labels over the N original classes; labels that would fit the classifier's outputs as ordinary classes
+        get an error saying the classifier must be an extended (2N / N + 1) model."""
+        try:
+            return check_labels(y, n, self._nb_classes)
+        except ValueError as err:
+            outputs = int(self._classifier.nb_classes)
+            try:
+                check_labels(y, n, outputs)
+            except ValueError:
+                raise err from None
+            extended = "2N" if self._kind == "2n" else "N + 1"
+            raise ValueError(
+                f"{err}. {type(self).__name__} reads the classifier's {outputs} outputs as {extended} labeling of "
+                f"N = {self._nb_classes} original classes, and y must be over those N; if your model has "
+                f"{outputs} ordinary classes, it needs {extended} outputs: extend it with "
+                f"extend_classes(model, {self._kind!r}) (art_ext.defences.trainer) and wrap the result") from None
 
     # ------------------------------------------------------------------ the compiled step
 
@@ -168,10 +190,10 @@ class _ExtendedLabelTrainer(Trainer):
         if self.substitute is not None:
             model, logits = self.substitute.model, outputs_logits(self.substitute)
             return (lambda x: model(x, training=False)) if logits else (
-                lambda x: tf.math.log(tf.maximum(model(x, training=False), 1e-12)))
+                lambda x: _log_probabilities(model(x, training=False)))
         model, kind = self._classifier.model, self._kind
         if not outputs_logits(self._classifier):
-            return lambda x: n_class_logits(tf.math.log(tf.maximum(model(x, training=False), 1e-12)), kind)
+            return lambda x: n_class_logits(_log_probabilities(model(x, training=False)), kind)
         return lambda x: n_class_logits(model(x, training=False), kind)
 
     def _build_steps(self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator,
@@ -198,7 +220,7 @@ class _ExtendedLabelTrainer(Trainer):
         def loss_fn(targets, outputs):
             if from_logits:
                 return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, outputs))
-            return tf.reduce_mean(-tf.reduce_sum(targets * tf.math.log(tf.maximum(outputs, 1e-12)), axis=1))
+            return tf.reduce_mean(-tf.reduce_sum(targets * _log_probabilities(outputs), axis=1))
 
         @tf.function(input_signature=spec)
         def train_step(x, y):
@@ -225,7 +247,8 @@ class _ExtendedLabelTrainer(Trainer):
 
     # ------------------------------------------------------------------ public
 
-    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20, **kwargs) -> None:
+    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20,
+            **kwargs) -> "_ExtendedLabelTrainer":
         """Train the classifier's model with 2N / NULL labeling (Fig. 1 of the paper).
 
         Per batch, ``perturbed_fraction`` of the samples (chosen at random) are perturbed with
@@ -240,15 +263,14 @@ class _ExtendedLabelTrainer(Trainer):
         :param batch_size: Batch size.
         :param nb_epochs: Maximum number of epochs.
         :param kwargs: Unused (ART's signature, as ``AdversarialTrainer.fit``).
-        :raises ValueError: For bad inputs, labels, ``nb_epochs`` or ``batch_size``.
+        :return: ``self``.
+        :raises ValueError: For bad inputs, labels (over the N original classes), ``nb_epochs`` or ``batch_size``.
         """
         clf = self._classifier
+        validate_params({"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
+                        {"batch_size": batch_size, "nb_epochs": nb_epochs}, f"{type(self).__name__}.fit")
         x = check_inputs(x, "x", clf.clip_values, tuple(clf.input_shape), min_samples=2)
-        y = check_labels(y, len(x), self._nb_classes)
-        if not isinstance(nb_epochs, (int, np.integer)) or nb_epochs < 1:
-            raise ValueError(f"nb_epochs must be a positive integer, got {nb_epochs!r}")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        y = self._check_labels(y, len(x))
         rng = np.random.default_rng(self.seed)
         seed = int(rng.integers(2**31))
         order = rng.permutation(len(x))
@@ -288,6 +310,7 @@ class _ExtendedLabelTrainer(Trainer):
                 bar.set_postfix(loss=self.history_["loss"][-1])
         if best_weights is not None:
             clf.model.set_weights(best_weights)
+        return self
 
 
 class TwoNLabelingTrainer(_ExtendedLabelTrainer):

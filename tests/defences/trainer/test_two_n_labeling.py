@@ -100,3 +100,58 @@ def test_trainer_errors(data):
         trainer.fit(x[:10] * 2, y[:10])
     with pytest.raises(ValueError, match="nb_epochs"):
         trainer.fit(x[:10], y[:10], nb_epochs=0)
+
+
+def _tiny(nb_outputs, kind=None):
+    model = get_model("simple_mlp", (8, 8, 1), nb_outputs, units=(8,))
+    return wrap(extend_classes(model, kind) if kind else model)
+
+
+def test_an_n_class_classifier_with_an_even_number_of_outputs_is_pointed_to_extend_classes():
+    x = np.random.default_rng(0).uniform(size=(20, 8, 8, 1)).astype(np.float32)
+    y = np.arange(20) % 10
+    trainer = TwoNLabelingTrainer(_tiny(10))  # ten ordinary classes: taken as 2N = 10, i.e. N = 5
+    for labels in (y, np.eye(10)[y]):
+        with pytest.raises(ValueError, match=r"needs 2N outputs: extend it with extend_classes\(model, '2n'\)"):
+            trainer.fit(x, labels, nb_epochs=1)
+    with pytest.raises(ValueError, match=r"N \+ 1 outputs: extend it with extend_classes\(model, 'null'\)"):
+        NullLabelingTrainer(_tiny(10)).fit(x, y, nb_epochs=1)
+    with pytest.raises(ValueError, match=r"even number .*extend_classes\(model, '2n'\)"):
+        TwoNLabelingTrainer(_tiny(5))
+    with pytest.raises(ValueError, match="y must lie in"):  # labels beyond every reading keep the plain error
+        trainer.fit(x, y + 20, nb_epochs=1)
+
+
+def test_trainer_parameters_are_declarative_and_set_params_is_atomic():
+    trainer = TwoNLabelingTrainer(_tiny(3, "2n"))
+    for kwargs in (dict(patience=True), dict(verbose=1), dict(seed=-1), dict(momentum=1.0), dict(eps_max=np.nan),
+                   dict(cosine_annealing="yes"), dict(learning_rate=0), dict(optimizer="sgd"),
+                   dict(validation_split=1.0)):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            TwoNLabelingTrainer(_tiny(3, "2n"), **kwargs)
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            trainer.set_params(**kwargs)
+    assert trainer.get_params()["patience"] == 5 and trainer.momentum == 0.9
+    with pytest.raises(ValueError, match="unknown parameter"):
+        trainer.set_params(epsmax=0.1)
+    with pytest.raises(ValueError, match="eps_max"):
+        trainer.set_params(eps_max=2.0, smoothing=0.5)  # beyond the clip range: nothing is changed
+    assert trainer.eps_max == 0.3 and trainer.smoothing == 0.8
+    trainer.set_params(eps_max=0.1, seed=4)
+    assert (trainer.eps_max, trainer.seed) == (0.1, 4)
+
+
+def test_fit_returns_self_and_leaves_global_rng_alone():
+    import random
+
+    x = np.random.default_rng(1).uniform(size=(16, 8, 8, 1)).astype(np.float32)
+    y = np.arange(16) % 3
+    trainer = TwoNLabelingTrainer(_tiny(3, "2n"), seed=1)  # building a Keras model draws from Python's random
+    states = random.getstate(), np.random.get_state()[1].copy()
+    assert trainer.fit(x, y, nb_epochs=1, batch_size=8) is trainer
+    assert random.getstate() == states[0]
+    np.testing.assert_array_equal(np.random.get_state()[1], states[1])
+    with pytest.raises(ValueError, match="one-hot"):
+        trainer.fit(x, np.eye(3)[y] * (np.arange(16) != 3)[:, None], nb_epochs=1)  # an all-zero row
+    with pytest.raises(ValueError, match="batch_size"):
+        trainer.fit(x, y, batch_size=0)
