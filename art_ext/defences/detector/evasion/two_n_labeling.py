@@ -14,14 +14,23 @@ from art.defences.detector.evasion.evasion_detector import EvasionDetector
 from art.estimators.classification import TensorFlowV2Classifier
 
 from art_ext.estimators.two_n_view import check_extended_classifier, probabilities
+from art_ext.params import POSITIVE_INT, UNIT_INTERVAL, Interval, Real, ValidatedParams, validate_params
 from art_ext.utils import check_inputs
 
+#: What ``target_fpr`` accepts: a rate strictly between 0 and 1 (0 or 1 would flag nothing or everything).
+_TARGET_FPR = Interval(Real, 0, 1, closed="neither")
 
-class _ExtendedLabelDetector(EvasionDetector):
+
+class _ExtendedLabelDetector(ValidatedParams, EvasionDetector):
     """Threshold on ``P(attack)`` of a 2N / NULL labeling model; subclasses set ``_kind``."""
 
     _kind = "2n"
     defence_params = ["classifier", "threshold", "target_fpr"]
+    _parameter_constraints = {
+        "classifier": [TensorFlowV2Classifier],
+        "threshold": [UNIT_INTERVAL],
+        "target_fpr": [_TARGET_FPR],
+    }
 
     def __init__(self, classifier: TensorFlowV2Classifier, threshold: float = 0.5, target_fpr: float = 0.05) -> None:
         super().__init__()
@@ -30,26 +39,23 @@ class _ExtendedLabelDetector(EvasionDetector):
         self.target_fpr = target_fpr
         self._check_params()
 
-    def _check_params(self) -> None:
+    def _check_param_relations(self) -> None:
         self._nb_classes = check_extended_classifier(self.classifier, self._kind)
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float, np.floating)) \
-                or not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be a probability in [0, 1], got {self.threshold!r}")
-        if not isinstance(self.target_fpr, (int, float, np.floating)) or not 0.0 < self.target_fpr < 1.0:
-            raise ValueError(f"target_fpr must be in (0, 1), got {self.target_fpr!r}")
 
     def attack_probability(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
-        """``P(attack)`` per input (float32, shape ``(n,)``).
+        """``P(attack)`` per input (float32, shape ``(n,)``), computed ``batch_size`` inputs at a time.
 
         :param x: Inputs within the classifier's clip values.
-        :param batch_size: Batch size.
-        :raises ValueError: For inputs of the wrong shape or range.
+        :param batch_size: Number of inputs per model call; bounds the memory used.
+        :raises ValueError: For inputs of the wrong shape or range, NaN/inf, or a ``batch_size`` that is not a
+            positive integer.
         """
+        validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, type(self).__name__)
         x = check_inputs(x, "x", self.classifier.clip_values, tuple(self.classifier.input_shape))
         return probabilities(self.classifier, x, batch_size)[:, self._nb_classes:].sum(axis=1)
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, nb_epochs: int = 20,
-            **kwargs) -> None:
+            **kwargs) -> "_ExtendedLabelDetector":
         """Calibrate the threshold on clean inputs; the model itself is trained by the trainer, not here.
 
         Sets ``threshold`` to the ``1 - target_fpr`` quantile of ``P(attack)`` on ``x`` (clean
@@ -58,25 +64,27 @@ class _ExtendedLabelDetector(EvasionDetector):
 
         :param x: Clean inputs (held out from training, ideally).
         :param y: Unused (ART's signature).
-        :param batch_size: Batch size.
+        :param batch_size: Number of inputs per model call.
         :param nb_epochs: Unused (ART's signature).
         :param kwargs: ``target_fpr`` overrides the instance's value for this call.
-        :raises ValueError: For bad inputs or ``target_fpr``.
+        :return: ``self``.
+        :raises ValueError: For bad inputs, ``batch_size`` or ``target_fpr``.
         """
         target_fpr = kwargs.get("target_fpr", self.target_fpr)
-        if not isinstance(target_fpr, (int, float, np.floating)) or not 0.0 < target_fpr < 1.0:
-            raise ValueError(f"target_fpr must be in (0, 1), got {target_fpr!r}")
+        validate_params({"target_fpr": [_TARGET_FPR]}, {"target_fpr": target_fpr}, f"{type(self).__name__}.fit")
         scores = self.attack_probability(x, batch_size)
         self.threshold = float(np.quantile(scores, 1.0 - target_fpr, method="higher"))
         self.clean_fpr_ = float(np.mean(scores > self.threshold))
+        return self
 
     def detect(self, x: np.ndarray, batch_size: int = 128, **kwargs) -> tuple[dict, np.ndarray]:
         """Flag inputs whose ``P(attack)`` exceeds the threshold.
 
         :param x: Inputs within the classifier's clip values.
-        :param batch_size: Batch size.
+        :param batch_size: Number of inputs per model call; bounds the memory used.
         :return: ``(report, is_adversarial)``: ``report["attack_probability"]`` holds ``P(attack)``
             per input and ``report["threshold"]`` the threshold; ``is_adversarial`` is a boolean array.
+        :raises ValueError: For bad inputs or ``batch_size``.
         """
         scores = self.attack_probability(x, batch_size)
         return {"attack_probability": scores, "threshold": self.threshold}, scores > self.threshold

@@ -80,3 +80,52 @@ def test_null_detector_reports_p_null():
     report, flagged = NullLabelingDetector(clf, threshold=0.5).detect(x)
     np.testing.assert_allclose(report["attack_probability"], p[:, 3], atol=1e-6)
     np.testing.assert_array_equal(flagged, p[:, 3] > 0.5)
+
+
+@pytest.fixture(scope="module")
+def tiny_2n():
+    keras.utils.set_random_seed(0)
+    return wrap(extend_classes(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), "2n"))
+
+
+def test_memory_is_bounded_by_batch_size(tiny_2n):
+    x = np.random.default_rng(0).uniform(size=(10, 8, 8, 1)).astype(np.float32)
+    detector = TwoNLabelingDetector(tiny_2n)
+    whole = detector.attack_probability(x, batch_size=100)
+    seen, forward = [], tiny_2n._forward_pass
+    tiny_2n._forward_pass = lambda model, t, training: seen.append(int(t.shape[0])) or forward(model, t, training)
+    try:
+        report, _ = detector.detect(x, batch_size=4)
+        detector.fit(x, batch_size=3)
+    finally:
+        tiny_2n._forward_pass = forward
+    assert seen == [4, 4, 2, 3, 3, 3, 1]  # ART's own predict would have run all 10 at once
+    np.testing.assert_allclose(report["attack_probability"], whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, None])
+def test_bad_batch_size_is_refused(tiny_2n, batch_size):
+    x = np.random.default_rng(1).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    detector = TwoNLabelingDetector(tiny_2n)
+    for call in (detector.detect, detector.fit, detector.attack_probability):
+        with pytest.raises(ValueError, match="batch_size"):
+            call(x, batch_size=batch_size)
+
+
+def test_detector_parameters_are_declarative(tiny_2n):
+    detector = TwoNLabelingDetector(tiny_2n)
+    for kwargs in (dict(threshold=True), dict(threshold=np.nan), dict(target_fpr=1.0), dict(classifier="model")):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            TwoNLabelingDetector(**{"classifier": tiny_2n, **kwargs})
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            detector.set_params(**kwargs)
+    assert detector.get_params() == {"classifier": tiny_2n, "threshold": 0.5, "target_fpr": 0.05}
+    with pytest.raises(ValueError, match="unknown parameter"):
+        detector.set_params(treshold=0.2)
+    with pytest.raises(ValueError, match="even number"):
+        detector.set_params(threshold=0.2, classifier=wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(4,))))
+    assert detector.threshold == 0.5 and detector.classifier is tiny_2n
+    x = np.random.default_rng(2).uniform(size=(20, 8, 8, 1)).astype(np.float32)
+    assert detector.fit(x) is detector
+    with pytest.raises(ValueError, match="target_fpr"):
+        detector.fit(x, target_fpr=0)
