@@ -1,4 +1,9 @@
-"""The ``art-ext`` command: ``demo``, ``reproduce <paper>`` and ``data``."""
+"""The ``art-ext`` command: ``demo``, ``reproduce <paper>`` and ``data``.
+
+Every argument and output path is checked before any work starts. A user error (a bad option value, an output
+folder that cannot be written, missing data) ends the command with exit status 2 and one line on stderr,
+``art-ext: error: ...``, never a traceback.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +11,88 @@ import importlib
 import inspect
 import os
 import sys
+import tempfile
+
+#: Exit status of a user error (argparse's own).
+USAGE_ERROR = 2
+
+
+# ---------------------------------------------------------------- argument and environment validation
+# Every subcommand's checks live here, so they run before any work and report in the same one-line form.
+
+
+class UsageError(Exception):
+    """A user error the command reports in one line (exit status :data:`USAGE_ERROR`)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` that reports errors in one line ``art-ext: error: ...`` (no usage block) with status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's interface
+        self.exit(USAGE_ERROR, f"art-ext: error: {message}\n")
+
+
+def seed_argument(text: str) -> int:
+    """``--seed``: an integer in ``[0, 2**32 - 1]`` (NumPy's and Keras's seed range)."""
+    from art_ext.params import SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1], got {text!r}") from None
+    if not SEED.is_satisfied_by(value):
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def check_output_dir(path: str, option: str = "--out") -> None:
+    """Check results can be written to folder ``path`` (created later if missing), without writing anything there.
+
+    The nearest existing ancestor must be a folder that accepts a new file (probed with a temporary file that is
+    removed at once), so a run never fails at its end for want of a place to put its results.
+
+    :raises UsageError: ``path`` (or an ancestor) is a file, or the folder cannot be written.
+    """
+    target = os.path.abspath(path)
+    existing = target
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "is a file" if existing == target else f"is inside the file {existing!r}"
+        raise UsageError(f"{option} {path!r} {where}; give a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise UsageError(f"{option} {path!r}: cannot write to {existing!r} ({err.strerror or err})") from None
+
+
+def check_data_dir() -> None:
+    """``$ART_EXT_DATA_DIR``, when set, must name an existing folder.
+
+    :raises UsageError: Otherwise.
+    """
+    from art_ext.data import DataUnavailableError, data_dir
+
+    try:
+        data_dir()
+    except DataUnavailableError as err:
+        raise UsageError(str(err)) from None
+
+
+def validate_run_args(name: str, module, args: argparse.Namespace) -> dict:
+    """Check a ``demo`` / ``reproduce`` command line before the run; return the run's extra keyword options."""
+    options = {}
+    if getattr(args, "dataset", None) is not None:
+        if "dataset" not in inspect.signature(module.run).parameters:
+            raise UsageError(f"reproduce {name}: --dataset is not an option of this reproduction")
+        options["dataset"] = args.dataset
+    check_data_dir()
+    check_output_dir(args.out if args.out is not None else os.path.join("results", f"{name}-{args.scale}"))
+    return options
+
+
+# ---------------------------------------------------------------- subcommands
 
 
 def _quiet_tensorflow() -> None:
@@ -20,20 +107,20 @@ def _add_run_options(p: argparse.ArgumentParser, default_scale: str) -> None:
 
     p.add_argument("--scale", choices=SCALES, default=default_scale,
                    help="smoke: seconds; small: minutes on 2 CPU cores; paper: the paper's sizes")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_argument, default=0, help="random seed in [0, 2**32 - 1] (default 0)")
     p.add_argument("--out", default=None, help="results folder (default results/<name>-<scale>)")
 
 
 def _run_reproduction(name: str, args: argparse.Namespace) -> int:
+    from art_ext.data import DataUnavailableError
     from art_ext.experiments import REPRODUCTIONS
 
     module = importlib.import_module(REPRODUCTIONS[name])
-    options = {}
-    if getattr(args, "dataset", None) is not None:
-        if "dataset" not in inspect.signature(module.run).parameters:
-            raise SystemExit(f"art-ext reproduce {name}: --dataset is not an option of this reproduction")
-        options["dataset"] = args.dataset
-    module.run(scale=args.scale, seed=args.seed, out_dir=args.out, **options)
+    options = validate_run_args(name, module, args)
+    try:
+        module.run(scale=args.scale, seed=args.seed, out_dir=args.out, **options)
+    except DataUnavailableError as err:  # the data a reproduction needs are not on this machine
+        raise UsageError(str(err)) from None
     return 0
 
 
@@ -41,6 +128,7 @@ def _data(args: argparse.Namespace) -> int:
     from art_ext.data import DATASETS, available_sources
     from art_ext.data.datasets import DATA_DIR_ENV
 
+    check_data_dir()
     print(f"{'data set':<15} {'source':<9} location")
     for name in DATASETS:
         for source, where in available_sources(name).items():
@@ -55,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     from art_ext import __version__
     from art_ext.experiments import REPRODUCTIONS
 
-    parser = argparse.ArgumentParser(prog="art-ext", description="art-ext: published adversarial-ML methods for ART.")
+    parser = _Parser(prog="art-ext", description="art-ext: published adversarial-ML methods for ART.")
     parser.add_argument("--version", action="version", version=f"art-ext {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = sub.add_parser("demo", help="train, attack and defend a small MNIST classifier on the embedded data")
     _add_run_options(demo, default_scale="small")
     rep = sub.add_parser("reproduce", help="reproduce a paper's headline table")
@@ -70,14 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``art-ext`` console script."""
+    """Entry point of the ``art-ext`` console script; a user error exits with status 2 and one line on stderr."""
     _quiet_tensorflow()
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return _run_reproduction("demo", args)
-    if args.command == "reproduce":
-        return _run_reproduction(args.paper, args)
-    return _data(args)
+    try:
+        if args.command == "demo":
+            return _run_reproduction("demo", args)
+        if args.command == "reproduce":
+            return _run_reproduction(args.paper, args)
+        return _data(args)
+    except UsageError as err:
+        print(f"art-ext: error: {err}", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR) from None
 
 
 if __name__ == "__main__":
