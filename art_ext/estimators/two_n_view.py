@@ -136,7 +136,7 @@ class NClassView(CheckedClassifier):
     ``p_i / (1 - p_NULL)`` (NULL). The view shares the weights of ``classifier`` (nothing is
     copied), keeps its clip values and preprocessing, and is differentiable, so ART attacks run
     on it directly. Training the view trains the shared model on the N-class task only. Inputs are checked
-    at the boundary and predicted in batches, as in :class:`~art_ext.estimators.classification.CheckedClassifier`.
+    at the boundary and predicted in batches, as in :class:`~art_ext.estimators.CheckedClassifier`.
 
     | Paper link: https://doi.org/10.1007/s11042-022-14021-5
 
