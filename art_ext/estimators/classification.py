@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
 
-from art_ext.params import POSITIVE_INT, validate_params
+from art_ext.params import BOOL, POSITIVE_INT, validate_params
 from art_ext.utils import batches, check_inputs, check_labels
 
 
@@ -69,33 +69,69 @@ def _range(clip_values) -> tuple[float, float] | None:
     return float(np.min(clip_values[0])), float(np.max(clip_values[1]))
 
 
+#: How far a soft label row's sum may stray from 1 (float32 softmax outputs sum to 1 within ~1e-6).
+SOFT_LABEL_TOLERANCE = 1e-3
+
+
+def check_fit_labels(y, n: int, nb_classes: int, soft: bool, name: str = "y") -> np.ndarray:
+    """Labels for training: class indices or one-hot rows (:func:`~art_ext.utils.check_labels`), or, with
+    ``soft``, rows of class probabilities (finite, non-negative, summing to 1), as categorical cross-entropy takes.
+
+    :return: int64 class indices, or the probability rows as float32 (a new array either way).
+    :raises ValueError: Labels of neither form, naming ``name``.
+    """
+    y_array = np.asarray(y) if y is not None else None
+    is_soft = (soft and y_array is not None and y_array.ndim == 2 and y_array.shape == (n, nb_classes)
+               and np.issubdtype(y_array.dtype, np.floating))
+    if not is_soft or np.all((y_array == 0) | (y_array == 1)):
+        return check_labels(y, n, nb_classes, name)
+    bad = ~np.all(np.isfinite(y_array) & (y_array >= 0), axis=1)
+    bad |= np.abs(y_array.sum(axis=1) - 1.0) > SOFT_LABEL_TOLERANCE
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be class indices, one-hot rows or class probabilities (finite, >= 0, each row "
+                         f"summing to 1); row {row} sums to {float(y_array[row].sum()):.4g} with min "
+                         f"{float(y_array[row].min()):.4g}")
+    return y_array.astype(np.float32)
+
+
 class CheckedClassifier(TensorFlowV2Classifier):
     """ART's ``TensorFlowV2Classifier`` with its inputs checked at the boundary and ``predict`` run in batches.
 
-    Same constructor and methods as ``TensorFlowV2Classifier``. ``predict`` and ``fit`` reject, before any
-    TensorFlow work, inputs of the wrong shape (one wrong-rank call to ART's ``predict`` otherwise leaves its
-    compiled forward pass unusable for all later valid input), NaN/inf, values outside ``clip_values`` (e.g.
-    uint8 0-255 images for a model in [0, 1]) and, in ``fit``, labels that are not class indices or one-hot
-    rows; ``loss_gradient`` and ``class_gradient`` check the shape and finiteness of NumPy inputs. ``predict``
-    runs ``batch_size`` samples at a time, so its memory is bounded by ``batch_size``.
+    ``predict`` and ``fit`` reject, before any TensorFlow work, inputs of the wrong shape (one wrong-rank call to
+    ART's ``predict`` otherwise leaves its compiled forward pass unusable for all later valid input) and NaN/inf
+    (one NaN pixel in ``fit`` turns every weight NaN); ``fit`` rejects labels that are not class indices, one-hot
+    rows or (with a categorical loss) class probabilities; ``loss_gradient`` and ``class_gradient`` check the
+    shape and finiteness of NumPy inputs. ``predict`` runs ``batch_size`` samples at a time, so its memory is
+    bounded by ``batch_size``.
+
+    :param check_range: Also refuse inputs to ``predict`` and ``fit`` outside ``clip_values`` (e.g. uint8 0-255
+        images for a model in [0, 1]). ``False`` lets inputs go outside on purpose (say, a perturbation fed
+        alone); ``clip_values`` then only bound ART's attacks, as in ART.
+    :param kwargs: ``TensorFlowV2Classifier``'s parameters (``model``, ``nb_classes``, ``input_shape``, ...).
     """
+
+    def __init__(self, *args, check_range: bool = True, **kwargs):
+        validate_params({"check_range": [BOOL]}, {"check_range": check_range}, type(self).__name__)
+        super().__init__(*args, **kwargs)
+        self.check_range = check_range
 
     def _checked_x(self, x, clip: bool = True, min_samples: int = 1):
         if isinstance(x, tf.Tensor):  # ART's framework-level callers pass tensors; their graphs are theirs
             return x
-        return check_inputs(x, "x", _range(self.clip_values) if clip else None, tuple(self.input_shape),
-                            min_samples=min_samples)
+        clip_values = _range(self.clip_values) if clip and self.check_range else None
+        return check_inputs(x, "x", clip_values, tuple(self.input_shape), min_samples=min_samples)
 
     def predict(self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False, **kwargs) -> np.ndarray:
         """
         Predict a batch of inputs, ``batch_size`` at a time.
 
-        :param x: Inputs of shape ``(n, *input_shape)`` within ``clip_values``.
+        :param x: Inputs of shape ``(n, *input_shape)`` (within ``clip_values`` when ``check_range``).
         :param batch_size: Number of inputs per model call.
         :param training_mode: ``True`` to run the model in training mode.
         :return: Predictions of shape ``(n, nb_classes)``.
-        :raises ValueError: For inputs of the wrong shape or dtype, NaN/inf, values outside ``clip_values``, or a
-            ``batch_size`` that is not a positive integer.
+        :raises ValueError: For inputs of the wrong shape or dtype, NaN/inf, values outside ``clip_values`` (when
+            ``check_range``), or a ``batch_size`` that is not a positive integer.
         """
         validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "predict")
         x = self._checked_x(x, min_samples=0)
@@ -110,8 +146,9 @@ class CheckedClassifier(TensorFlowV2Classifier):
         """
         Fit the classifier on ``(x, y)`` (ART's ``fit``, after checking every argument).
 
-        :param x: Training inputs of shape ``(n, *input_shape)`` within ``clip_values``.
-        :param y: Labels: class indices ``(n,)`` or one-hot rows ``(n, nb_classes)``.
+        :param x: Training inputs of shape ``(n, *input_shape)`` (within ``clip_values`` when ``check_range``).
+        :param y: Labels: class indices ``(n,)`` or one-hot rows ``(n, nb_classes)``; with a categorical (not
+            sparse) loss also class probabilities (soft labels).
         :param batch_size: Batch size.
         :param nb_epochs: Number of epochs.
         :param verbose: Show a progress bar.
@@ -121,7 +158,7 @@ class CheckedClassifier(TensorFlowV2Classifier):
         validate_params({"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
                         {"batch_size": batch_size, "nb_epochs": nb_epochs}, "fit")
         x = self._checked_x(x)
-        y = check_labels(y, len(x), self.nb_classes)
+        y = check_fit_labels(y, len(x), self.nb_classes, soft=not self._reduce_labels)
         super().fit(x, y, batch_size=batch_size, nb_epochs=nb_epochs, verbose=verbose, **kwargs)
 
     def loss_gradient(self, x, y, training_mode: bool = False, **kwargs):
@@ -137,7 +174,7 @@ class CheckedClassifier(TensorFlowV2Classifier):
 def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[int, ...] | None = None,
          clip_values: tuple[float, float] | None = (0.0, 1.0), optimizer: keras.optimizers.Optimizer | None = None,
          learning_rate: float = 1e-3, sparse_labels: bool = True, from_logits: bool | None = None,
-         **kwargs) -> CheckedClassifier:
+         check_range: bool = False, **kwargs) -> CheckedClassifier:
     """Return an ART ``TensorFlowV2Classifier`` (a :class:`CheckedClassifier`) for a Keras model, ready for
     ``fit``, ``predict`` and attacks.
 
@@ -151,7 +188,10 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
         to the train step). With ``False``, categorical cross-entropy on one-hot labels. Either way
         ``fit`` accepts indices or one-hot labels, and ``loss_gradient`` wants one-hot labels, as in ART.
     :param from_logits: Whether the model outputs logits; default: ``False`` only when its last layer
-        has a softmax activation.
+        has a softmax activation (or is a ``Softmax`` layer).
+    :param check_range: Refuse inputs to ``predict`` and ``fit`` outside ``clip_values`` (see
+        :class:`CheckedClassifier`). Off by default: as in ART, ``clip_values`` bound attacks, and a wrapped model
+        may be fed inputs outside on purpose. Shape and NaN/inf are always checked.
     :param kwargs: Passed on to ``TensorFlowV2Classifier`` (``preprocessing_defences``, ``preprocessing``, ...).
     :return: The classifier.
     :raises ValueError: If the model, class count, input shape or clip values do not fit together.
@@ -183,7 +223,7 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     loss_object = loss_cls(from_logits=from_logits)
     optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(model.trainable_variables)
-    return CheckedClassifier(model=model, nb_classes=int(nb_classes), input_shape=tuple(input_shape),
+    return CheckedClassifier(check_range=check_range, model=model, nb_classes=int(nb_classes), input_shape=tuple(input_shape),
                                   loss_object=loss_object, optimizer=optimizer,
                                   train_step=make_train_step(loss_object, optimizer),
                                   clip_values=clip_values, **kwargs)

@@ -63,8 +63,8 @@ def test_rejects_non_keras_models():
 @pytest.fixture(scope="module")
 def small_wrapped():
     """A freshly wrapped tiny MLP (its compiled forward pass not traced yet)."""
-    def build():
-        return wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)))
+    def build(**kwargs):
+        return wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), **kwargs)
     return build
 
 
@@ -90,7 +90,30 @@ def test_a_wrong_rank_predict_is_refused_and_does_not_break_later_calls(small_wr
 def test_predict_rejects_bad_inputs(small_wrapped, bad, match):
     x = np.random.default_rng(1).uniform(size=(4, 8, 8, 1)).astype(np.float32)
     with pytest.raises(ValueError, match=match):
-        small_wrapped().predict(bad(x))
+        small_wrapped(check_range=True).predict(bad(x))
+
+
+def test_range_is_checked_only_on_request(small_wrapped):
+    x = np.random.default_rng(1).uniform(-0.3, 0.3, size=(4, 8, 8, 1)).astype(np.float32)  # a perturbation alone
+    assert small_wrapped().predict(x).shape == (4, 3)
+    small_wrapped().fit(x, np.arange(4) % 3, nb_epochs=1)
+    for call in (lambda c: c.predict(x), lambda c: c.fit(x, np.arange(4) % 3, nb_epochs=1)):
+        with pytest.raises(ValueError, match=r"x values must lie within clip_values \(0.0, 1.0\)"):
+            call(small_wrapped(check_range=True))
+    with pytest.raises(ValueError, match="check_range"):
+        small_wrapped(check_range="yes")
+
+
+def test_soft_labels_train_a_categorical_loss_and_are_refused_by_a_sparse_one(small_wrapped):
+    x = np.random.default_rng(6).uniform(size=(6, 8, 8, 1)).astype(np.float32)
+    soft = np.full((6, 3), 0.2, np.float32)
+    soft[np.arange(6), np.arange(6) % 3] = 0.6
+    small_wrapped(sparse_labels=False).fit(x, soft, nb_epochs=1)  # e.g. a distillation student
+    with pytest.raises(ValueError, match="one-hot"):
+        small_wrapped().fit(x, soft, nb_epochs=1)  # sparse: ART would take the argmax silently
+    for bad in (soft * 2, np.where(soft == 0.6, -0.2, 0.6)):
+        with pytest.raises(ValueError, match="class probabilities"):
+            small_wrapped(sparse_labels=False).fit(x, bad, nb_epochs=1)
 
 
 def test_predict_runs_batch_by_batch(small_wrapped):
