@@ -223,7 +223,6 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     loss_object = loss_cls(from_logits=from_logits)
     optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(model.trainable_variables)
-    return CheckedClassifier(check_range=check_range, model=model, nb_classes=int(nb_classes), input_shape=tuple(input_shape),
-                                  loss_object=loss_object, optimizer=optimizer,
-                                  train_step=make_train_step(loss_object, optimizer),
-                                  clip_values=clip_values, **kwargs)
+    return CheckedClassifier(check_range=check_range, model=model, nb_classes=int(nb_classes),
+                             input_shape=tuple(input_shape), loss_object=loss_object, optimizer=optimizer,
+                             train_step=make_train_step(loss_object, optimizer), clip_values=clip_values, **kwargs)
