@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
 
-from art_ext.params import BOOL, POSITIVE_INT, validate_params
+from art_ext.params import BOOL, POSITIVE_INT, POSITIVE_REAL, ClipValues, Integral, Interval, validate_params
 from art_ext.utils import batches, check_inputs, check_labels
 
 
@@ -171,6 +171,18 @@ class CheckedClassifier(TensorFlowV2Classifier):
                                       **kwargs)
 
 
+#: What :func:`wrap` accepts (``None`` where it reads the value from the model or builds a default).
+_WRAP_CONSTRAINTS = {
+    "nb_classes": [None, Interval(Integral, 2, None)],
+    "clip_values": [None, ClipValues()],
+    "optimizer": [None, keras.optimizers.Optimizer],
+    "learning_rate": [POSITIVE_REAL],
+    "sparse_labels": [BOOL],
+    "from_logits": [None, BOOL],
+    "check_range": [BOOL],
+}
+
+
 def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[int, ...] | None = None,
          clip_values: tuple[float, float] | None = (0.0, 1.0), optimizer: keras.optimizers.Optimizer | None = None,
          learning_rate: float = 1e-3, sparse_labels: bool = True, from_logits: bool | None = None,
@@ -198,6 +210,9 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    validate_params(_WRAP_CONSTRAINTS, {"nb_classes": nb_classes, "clip_values": clip_values, "optimizer": optimizer,
+                                        "learning_rate": learning_rate, "sparse_labels": sparse_labels,
+                                        "from_logits": from_logits, "check_range": check_range}, "wrap")
     try:
         out_shape, in_shape = tuple(model.output_shape), tuple(model.input_shape)
     except (AttributeError, ValueError) as err:
@@ -205,8 +220,7 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     model_classes = out_shape[-1]
     if nb_classes is None:
         nb_classes = model_classes
-    if not isinstance(nb_classes, (int, np.integer)) or nb_classes < 2:
-        raise ValueError(f"nb_classes must be an integer >= 2, got {nb_classes!r}")
+    validate_params(_WRAP_CONSTRAINTS, {"nb_classes": nb_classes}, "wrap")
     if model_classes is not None and model_classes != nb_classes:
         raise ValueError(f"the model has {model_classes} outputs but nb_classes={nb_classes}")
     if input_shape is None:
@@ -214,8 +228,6 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     if tuple(input_shape) != in_shape[1:]:
         raise ValueError(f"input_shape {tuple(input_shape)} does not match the model's input {in_shape[1:]}")
     if clip_values is not None:
-        if len(clip_values) != 2 or not clip_values[0] < clip_values[1]:
-            raise ValueError(f"clip_values must be (min, max) with min < max, got {clip_values!r}")
         clip_values = (float(clip_values[0]), float(clip_values[1]))
     if from_logits is None:
         from_logits = outputs_logits(model)

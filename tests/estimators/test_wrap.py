@@ -162,3 +162,14 @@ def test_outputs_logits_is_read_in_one_place_for_models_and_classifiers():
     assert not outputs_logits(softmax_layer) and not outputs_logits(softmax_activation) and outputs_logits(logits)
     assert wrap(softmax_layer).loss_object.get_config()["from_logits"] is False
     assert outputs_logits(wrap(logits)) and not outputs_logits(wrap(logits, from_logits=False))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(clip_values=(0.0, np.inf)), dict(clip_values="ab"), dict(clip_values=(np.nan, 1.0)),
+    dict(learning_rate=0), dict(learning_rate=-1.0), dict(learning_rate=np.nan), dict(learning_rate=True),
+    dict(learning_rate="0.1"), dict(sparse_labels=2), dict(sparse_labels=None), dict(from_logits="yes"),
+    dict(nb_classes=2.5), dict(nb_classes=True), dict(optimizer="adam"),
+])
+def test_wrap_parameters_are_validated_naming_them(kwargs):
+    with pytest.raises(ValueError, match=f"wrap: {next(iter(kwargs))} must be"):
+        wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(4,)), **kwargs)
