@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import copy
 import logging
 from numbers import Integral
 from typing import Any, Callable
@@ -178,6 +179,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self.verbose = verbose
         self._check_params()
         self.generator_: keras.Model | None = None
+        self.nb_classes_: int | None = None
         self.history_: list[dict] = []
 
     # ------------------------------------------------------------------ parameters
@@ -281,6 +283,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         if kwargs:
             raise ValueError(f"unexpected arguments {sorted(kwargs)}")
         x = check_inputs(x, "x", self.clip_values)
+        self._check_image_shape(x.shape)
         nb_classes = self._nb_classes(y)
         y = check_labels(y, len(x), nb_classes)
         targets = self._targets(y, nb_classes)
@@ -370,7 +373,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                 for v, w in zip(frozen.variables, best_weights):
                     v.assign(w)
         bar.close()
-        self.generator_ = frozen
+        self.generator_, self.nb_classes_ = frozen, nb_classes
         return self
 
     def poison(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> tuple[np.ndarray, np.ndarray]:
@@ -386,11 +389,11 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         batch_size = kwargs.pop("batch_size", _GENERATOR_BATCH)
         if kwargs:
             raise ValueError(f"unexpected arguments {sorted(kwargs)}")
+        x = check_inputs(x, "x", self.clip_values, input_shape=tuple(self._fitted().input_shape[1:]))
         if y is None:
             raise ValueError("y (the labels) is required: the poison keeps the true labels")
         y = np.asarray(y)
-        if y.ndim == 0 or len(y) != len(x):
-            raise ValueError(f"y has {y.shape[0] if y.ndim else 0} labels but there are {len(x)} inputs")
+        check_labels(y, len(x), self.nb_classes_ if self.nb_classes_ is not None else self._nb_classes(y))
         return self.perturb(x, batch_size=batch_size), y.copy()
 
     def perturb(self, x: np.ndarray, batch_size: int = _GENERATOR_BATCH) -> np.ndarray:
@@ -426,7 +429,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param path: Destination; must end in ``.keras``.
         :raises ValueError: If the attack is not fitted, or ``path`` does not end in ``.keras`` or cannot be written.
         """
-        save_keras(path, self._fitted(), "LearningToConfuse", {**self.get_config(), "history": self.history_})
+        save_keras(path, self._fitted(), "LearningToConfuse",
+                   {**self.get_config(), "history": self.history_, "nb_classes_": self.nb_classes_})
 
     @classmethod
     def load(cls, path: str, **params: Any) -> "LearningToConfuse":
@@ -441,7 +445,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         """
         generator, config, _ = load_keras(path, "LearningToConfuse")
         try:
-            history = list(config.pop("history"))
+            history, nb_classes = list(config.pop("history")), config.pop("nb_classes_")
             saved = {name: config[name] for name in (*_SAVED_PARAMS, "surrogate")}
         except (KeyError, TypeError) as err:
             raise ValueError(f"not an art-ext LearningToConfuse file: {path} (invalid configuration: {err})") from err
@@ -450,10 +454,21 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                              f"{generator.input_shape[1:]} to {generator.output_shape[1:]}, not noise of the input "
                              f"shape)")
         attack = cls(**{**saved, **params})
-        attack.generator_, attack.history_ = generator, history
+        attack.generator_, attack.history_, attack.nb_classes_ = generator, history, nb_classes
         return attack
 
     # ------------------------------------------------------------------ helpers
+
+    def __deepcopy__(self, memo: dict) -> "LearningToConfuse":
+        """A deep copy (the generator included); a surrogate classifier is shared, not copied (it is the user's model
+        and may hold traced functions that cannot be copied), and compiled noise functions are rebuilt on use."""
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        memo[id(self.surrogate)] = self.surrogate
+        for key, value in self.__dict__.items():
+            if key != "_noise_fns":
+                clone.__dict__[key] = copy.deepcopy(value, memo)
+        return clone
 
     def _fitted(self) -> keras.Model:
         if self.generator_ is None:
@@ -467,6 +482,17 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             cache[id(generator)] = tf.function(lambda x: tf.clip_by_value(generator(x, training=False), -1.0, 1.0),
                                                reduce_retracing=True)
         return cache[id(generator)]
+
+    def _check_image_shape(self, shape: tuple[int, ...]) -> None:
+        """``x`` must be an NHWC batch of the shape the given generator and surrogate classifier take."""
+        if len(shape) != 4:
+            raise ValueError(f"x must be a batch of images (n, H, W, C), got shape {tuple(shape)}")
+        models = {"generator": self.generator,
+                  "surrogate": self.surrogate.model if isinstance(self.surrogate, TensorFlowV2Classifier) else None}
+        for name, model in models.items():
+            if model is not None and tuple(model.input_shape[1:]) != tuple(shape[1:]):
+                raise ValueError(f"x must have samples of shape {tuple(model.input_shape[1:])} (the {name}'s input), "
+                                 f"got {tuple(shape[1:])}")
 
     def _nb_classes(self, y) -> int:
         if self.nb_classes is not None:

@@ -28,7 +28,7 @@ from art_ext.models.unet import PAPER_WIDTHS, uddn_unet
 from art_ext.params import (BOOL, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, ClipValues, Options, Pair,
                             ValidatedParams, seeded, validate_params)
 from art_ext.persistence import load_keras, save_keras
-from art_ext.utils import batches, check_inputs, check_labels, fgsm, iterative_fgsm
+from art_ext.utils import batches, check_finite_tensor, check_inputs, check_labels, fgsm, iterative_fgsm
 
 if TYPE_CHECKING:
     from art_ext.defences.preprocessor.gnr import GNR
@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 GUIDES = ("logits", "features", "pixels")
 #: Attacks that build the training pairs: FGSM and I-FGSM with 2, 4 and 8 iterations (paper Sec. 5.1).
 PAPER_ATTACKS = ("fgsm", "ifgsm2", "ifgsm4", "ifgsm8")
-#: Tolerance of the range check of :meth:`UDDN.forward` beyond ``clip_values`` (that of ``utils.check_inputs``).
-_RANGE_TOLERANCE = 1e-6
 #: The parameters that define the denoiser network: changing one rebuilds it (refused once it is fitted).
 _NETWORK_PARAMS = ("channels", "widths", "lateral", "residual")
 
@@ -213,9 +211,13 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         self._denoise = self._compile_denoise()
 
     def __deepcopy__(self, memo: dict) -> "UDDN":
-        """A deep copy (a traced ``tf.function`` cannot be copied, so the copy compiles its own)."""
+        """A deep copy of the denoiser and its state; the guide classifiers are shared, not copied (they are the
+        user's models, and may hold traced functions that cannot be copied). The copy compiles its own inference
+        pass (a traced ``tf.function`` cannot be copied)."""
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
+        for guide in (self.classifier, self.extra_guides):
+            memo[id(guide)] = guide
         for key, value in self.__dict__.items():
             if key not in ("_denoise", "_guide_models"):
                 clone.__dict__[key] = copy.deepcopy(value, memo)
@@ -268,28 +270,11 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         """
         x = tf.convert_to_tensor(x, dtype=tf.float32)
         self._check_layout(tuple(x.shape))
-        x = self._check_values(x)
+        x = check_finite_tensor(x, "x", self.clip_values)
         n = x.shape[0]
         if n is None or n <= self.forward_batch_size:
             return self._denoise(x), y
         return tf.concat([self._denoise(x[s]) for s in batches(n, self.forward_batch_size)], axis=0), y
-
-    def _check_values(self, x: tf.Tensor) -> tf.Tensor:
-        """``x`` if it is finite and within ``clip_values`` (as :func:`~art_ext.utils.check_inputs`); eagerly a
-        ``ValueError``, inside a graph a ``tf.debugging`` assertion (``InvalidArgumentError``) otherwise."""
-        lo, hi = self.clip_values[0] - _RANGE_TOLERANCE, self.clip_values[1] + _RANGE_TOLERANCE
-        if tf.executing_eagerly():
-            if not bool(tf.reduce_all(tf.math.is_finite(x))):
-                raise ValueError("x contains NaN or inf")
-            if x.shape.num_elements() and (float(tf.reduce_min(x)) < lo or float(tf.reduce_max(x)) > hi):
-                raise ValueError(f"x values must lie within clip_values {tuple(self.clip_values)}, got "
-                                 f"[{float(tf.reduce_min(x)):.4g}, {float(tf.reduce_max(x)):.4g}]")
-            return x
-        x = tf.debugging.check_numerics(x, "UDDN.forward: x contains NaN or inf")
-        with tf.control_dependencies([
-                tf.debugging.assert_greater_equal(x, lo, message="UDDN.forward: x values below clip_values"),
-                tf.debugging.assert_less_equal(x, hi, message="UDDN.forward: x values above clip_values")]):
-            return tf.identity(x)
 
     def __call__(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """

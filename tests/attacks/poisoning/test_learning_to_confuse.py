@@ -193,7 +193,7 @@ def test_bad_inputs(data):
         attack.fit(x, y, nb_epochs=0)
     with pytest.raises(ValueError, match="not fitted"):
         attack.poison(x, y)
-    with pytest.raises(ValueError, match="generator must output"):
+    with pytest.raises(ValueError, match="the generator.s input"):
         LearningToConfuse(surrogate=tiny_mlp, nb_classes=CLASSES,
                           generator=conv_autoencoder((12, 12, 1))).fit(x, y)
 
@@ -208,3 +208,31 @@ def test_default_generators_keep_the_input_shape(shape, name):
     assert generator.name == name
     out = generator(np.random.default_rng(0).uniform(0, 1, (2, *shape)).astype(np.float32), training=False)
     assert tuple(out.shape) == (2, *shape) and float(np.abs(out).max()) <= 1.0
+
+
+def test_inputs_checked_before_work_and_deepcopy(fitted, data):
+    import copy
+
+    (x, y), _ = data
+    with pytest.raises(ValueError, match=r"x must be a batch of images \(n, H, W, C\)"):
+        toy_attack().fit(x[:, :, :, 0], y)
+    with pytest.raises(ValueError, match=r"x must have samples of shape \(8, 8, 1\) \(the generator's input\)"):
+        toy_attack().fit(np.zeros((8, 6, 6, 1), np.float32), y[:8])
+    for bad, match in ((np.full(8, 7), r"y must lie in \[0, 4\)"), (np.zeros((8, 4)), "one-hot"),
+                       (np.array(["a"] * 8), "y"), (np.full(8, 0.5), "integer")):
+        with pytest.raises(ValueError, match=match):
+            fitted.poison(x[:8], bad)
+    with pytest.raises(ValueError, match="x must be"):
+        fitted.poison(None, y[:8])
+    clone = copy.deepcopy(fitted)
+    np.testing.assert_array_equal(clone.poison(x[:8], y[:8])[0], fitted.poison(x[:8], y[:8])[0])
+    assert clone.generator_ is not fitted.generator_
+
+
+def test_deepcopy_shares_the_surrogate_classifier():
+    import copy
+
+    surrogate = wrap(tiny_mlp(SHAPE, CLASSES))
+    surrogate.fit(np.zeros((4, *SHAPE), np.float32), np.arange(4), nb_epochs=1, verbose=False)  # traces its step
+    attack = LearningToConfuse(eps=0.3, surrogate=surrogate, verbose=False)
+    assert copy.deepcopy(attack).surrogate is surrogate

@@ -284,7 +284,7 @@ def test_nan_raises_on_the_tensorflow_path(classifier, mnist):
     # out of range (e.g. 0-255 images into a [0, 1] denoiser) too
     with pytest.raises(ValueError, match=r"within clip_values \(0.0, 1.0\)"):
         defended.predict(255.0 * mnist[0][:2])
-    with pytest.raises(tf.errors.InvalidArgumentError, match="above clip_values"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="within clip_values"):
         graph(tf.constant(mnist[0][:2] + 0.5))
 
 
@@ -359,3 +359,14 @@ def test_save_after_set_params_writes_the_network_it_describes(tmp_path):
     assert loaded.denoiser_.count_params() == fresh.denoiser_.count_params()
     x = np.random.default_rng(6).random((2, 8, 8, 1), dtype=np.float32)
     np.testing.assert_array_equal(loaded(x)[0], uddn(x)[0])
+
+
+def test_deepcopy_shares_the_guide_classifier(classifier, mnist):
+    """A UDDN guided by a classifier whose training step was traced (ART's fit) deep-copies; the guide is shared."""
+    import copy
+
+    classifier.fit(mnist[0][:8], mnist[1][:8], nb_epochs=1, batch_size=8, verbose=False)
+    uddn = UDDN(classifier, widths=TINY, seed=0)
+    clone = copy.deepcopy(uddn)
+    assert clone.classifier is classifier and clone.denoiser_ is not uddn.denoiser_
+    np.testing.assert_array_equal(clone(mnist[0][:2])[0], uddn(mnist[0][:2])[0])
