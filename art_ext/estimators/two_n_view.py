@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 KINDS = ("2n", "null")
 
+#: Name prefix of the class layer :func:`~art_ext.defences.trainer.extend_classes` adds (``logits_2n``, ...).
+HEAD_NAME = "logits_"
+
 #: Label :meth:`FilteringPipeline.predict` gives to rejected inputs.
 REJECTED = -1
 
@@ -106,6 +109,11 @@ def check_extended_classifier(classifier, kind: str, name: str = "classifier") -
     if not isinstance(classifier, TensorFlowV2Classifier):
         raise ValueError(f"{name} must be an ART TensorFlowV2Classifier (see art_ext.estimators.wrap), "
                          f"got {type(classifier).__name__}")
+    other = KINDS[1 - KINDS.index(kind)] if kind in KINDS else None
+    layers = getattr(classifier.model, "layers", None)
+    if other is not None and layers and layers[-1].name == f"{HEAD_NAME}{other}":
+        raise ValueError(f"{name}: its model was extended for {other!r} labeling (extend_classes(model, {other!r})), "
+                         f"not {kind!r}; its {classifier.nb_classes} outputs would be misread")
     try:
         return nb_original_classes(int(classifier.nb_classes), kind)
     except ValueError as err:

@@ -28,7 +28,7 @@ from art.estimators.classification import TensorFlowV2Classifier
 from tqdm.auto import trange
 
 from art_ext.estimators.classification import outputs_logits
-from art_ext.estimators.two_n_view import PROBABILITY_FLOOR, check_extended_classifier, n_class_logits
+from art_ext.estimators.two_n_view import HEAD_NAME, PROBABILITY_FLOOR, check_extended_classifier, n_class_logits
 from art_ext.params import (BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, Interval, Real, ValidatedParams,
                             validate_params)
 from art_ext.utils import batches, check_inputs, check_labels, fgsm
@@ -61,7 +61,7 @@ def extend_classes(model: keras.Model, kind: str = "2n", keep_weights: bool = Tr
         raise ValueError(f"the last layer of model must be Dense (the class layer), got {type(last).__name__}")
     n = int(last.units)
     width = 2 * n if kind == "2n" else n + 1
-    head = keras.layers.Dense(width, name=f"logits_{kind}")
+    head = keras.layers.Dense(width, name=f"{HEAD_NAME}{kind}")
     outputs = head(last.input)
     if keep_weights:
         kernel, bias = (np.asarray(w) for w in last.get_weights()) if last.use_bias else (last.get_weights()[0], None)

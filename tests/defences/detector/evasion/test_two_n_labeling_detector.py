@@ -129,3 +129,12 @@ def test_detector_parameters_are_declarative(tiny_2n):
     assert detector.fit(x) is detector
     with pytest.raises(ValueError, match="target_fpr"):
         detector.fit(x, target_fpr=0)
+
+
+def test_a_model_extended_for_the_other_labeling_is_refused(tiny_2n):
+    with pytest.raises(ValueError, match=r"extended for '2n' labeling .*not 'null'"):
+        NullLabelingDetector(tiny_2n)  # 6 outputs would read as N + 1 with N = 5
+    null = wrap(extend_classes(get_model("simple_mlp", (8, 8, 1), 5, units=(4,)), "null"))  # 6 outputs too
+    with pytest.raises(ValueError, match=r"extended for 'null' labeling .*not '2n'"):
+        TwoNLabelingDetector(null)
+    assert NullLabelingDetector(null)._nb_classes == 5
