@@ -269,3 +269,17 @@ def iterative_fgsm(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y:
         x_adv = tf.clip_by_value(x_adv + step * tf.sign(grad), x - eps, x + eps)
         x_adv = tf.clip_by_value(x_adv, clip_values[0], clip_values[1])
     return x_adv
+
+
+def jsonable(value):
+    """``value`` with NumPy arrays and scalars turned into lists and Python numbers (dict keys into strings), for
+    ``json.dumps``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

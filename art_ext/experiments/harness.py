@@ -24,6 +24,7 @@ import numpy as np
 from art_ext.metrics import accuracy  # noqa: F401  (re-exported for the reproductions)
 from art_ext.persistence import atomic_write, atomic_write_text
 from art_ext.report import markdown_table
+from art_ext.utils import jsonable as _jsonable
 
 SCALES = ("smoke", "small", "paper")
 CACHE_ENV = "ART_EXT_CACHE"
@@ -37,18 +38,6 @@ def set_seed(seed: int) -> None:
 def default_cache_dir() -> str:
     """``$ART_EXT_CACHE`` or ``~/.cache/art_ext``."""
     return os.environ.get(CACHE_ENV, os.path.join(os.path.expanduser("~"), ".cache", "art_ext"))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 class Run:

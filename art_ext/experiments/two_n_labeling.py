@@ -60,43 +60,11 @@ def _fgsm(model, x, y, eps, clip=(0.0, 1.0), batch_size=500):
     return np.concatenate([step(x[s], y[s], eps[s]).numpy() for s in batches(len(x), batch_size)])
 
 
-def _joint_pgd(heads, x, y, eps, steps, batch_size=500):
-    """White-box PGD on classifier AND detector: push each input to the most likely wrong class ``t``
-    while keeping the detector quiet, minimising ``CE(logits, t) + softplus(attack logit)``.
-
-    ``heads(x) -> (n-class logits, attack logit or None)`` in TF.
-    """
-    import tensorflow as tf
-
-    from art_ext.utils import batches
-
-    step_size = eps / 8.0
-
-    @tf.function(reduce_retracing=True)
-    def attack(xb, yb):
-        logits, _ = heads(xb)
-        wrong = logits - 1e9 * tf.one_hot(yb, tf.shape(logits)[1])
-        target = tf.argmax(wrong, axis=1)
-        x_adv = xb
-        for _ in range(steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x_adv)
-                logits, detect = heads(x_adv)
-                loss = tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)
-                if detect is not None:
-                    loss += tf.nn.softplus(detect)
-            x_adv = x_adv - step_size * tf.sign(tape.gradient(loss, x_adv))
-            x_adv = tf.clip_by_value(tf.clip_by_value(x_adv, xb - eps, xb + eps), 0.0, 1.0)
-        return x_adv
-
-    return np.concatenate([attack(x[s], y[s]).numpy() for s in batches(len(x), batch_size)])
-
-
 # ---------------------------------------------------------------- training the methods
 
 
 def _train_all(run: Run, s: dict, x, y) -> dict:
-    """Train (or load from cache) every model; return ``{name: (classifier_N, detector, heads)}`` and the substitutes."""
+    """Train (or load from cache) every model; return ``{name: (classifier_N, detector)}`` and the substitutes."""
     import keras
     import tensorflow as tf
     from art.attacks.evasion import FastGradientMethod
@@ -106,7 +74,6 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
     from art_ext.defences.detector.evasion import NullLabelingDetector, TwoNLabelingDetector
     from art_ext.defences.trainer import NullLabelingTrainer, TwoNLabelingTrainer, extend_classes
     from art_ext.estimators import NClassView, wrap
-    from art_ext.estimators.two_n_view import attack_logit, n_class_logits
     from art_ext.models import get_model
 
     shape, verbose = x.shape[1:], run.verbose
@@ -163,24 +130,12 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
     binary = cached_classifier("2n-bin", build(n=2), bin_train, dict(key, epochs=epochs, eps_max=0.3))
     bin_detector = BinaryInputDetector(binary)
 
-    def labeling_heads(model, kind):
-        def heads(z):
-            out = model(z, training=False)
-            return n_class_logits(out, kind), attack_logit(out, kind)
-        return heads
-
-    def bin_heads(model):
-        def heads(z):
-            d = binary.model(z, training=False)
-            return model(z, training=False), d[:, 1] - d[:, 0]
-        return heads
-
     methods = {
-        "2N": (NClassView(two_n, "2n"), TwoNLabelingDetector(two_n), labeling_heads(two_n.model, "2n")),
-        "NULL": (NClassView(null, "null"), NullLabelingDetector(null), labeling_heads(null.model, "null")),
-        "BIN+ADV": (adv, bin_detector, bin_heads(adv.model)),
-        "BIN+DISTILL": (distill, bin_detector, bin_heads(distill.model)),
-        "BIN+none": (substitute, bin_detector, bin_heads(substitute.model)),
+        "2N": (NClassView(two_n, "2n"), TwoNLabelingDetector(two_n)),
+        "NULL": (NClassView(null, "null"), NullLabelingDetector(null)),
+        "BIN+ADV": (adv, bin_detector),
+        "BIN+DISTILL": (distill, bin_detector),
+        "BIN+none": (substitute, bin_detector),
     }
     return methods, substitute, test_sub
 
@@ -199,7 +154,7 @@ def _evaluate(methods, x_mix, y, perturbed, sub_pred) -> dict:
     from art_ext.metrics import filtering_accuracy, transferability
 
     out = {}
-    for name, (clf, detector, _) in methods.items():
+    for name, (clf, detector) in methods.items():
         pred = clf.predict(x_mix, batch_size=500).argmax(1)
         _, rejected = detector.detect(x_mix, batch_size=500)
         acc = filtering_accuracy(y, pred, rejected)
@@ -222,6 +177,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     from sklearn.metrics import roc_auc_score
 
     from art_ext.data import load_dataset
+    from art_ext.evaluation import JointDetectorAttack
     from art_ext.metrics import filtering_accuracy, sensitivity
 
     run = Run("two-n-labeling", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
@@ -285,7 +241,7 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     random_eval = _evaluate(methods, x_mix, yt, perturbed, test_sub.predict(x_mix, batch_size=500).argmax(1))
     strong = perturbed & (eps_random > 0.3)
     rows = []
-    for name, (clf, detector, _) in methods.items():
+    for name, (clf, detector) in methods.items():
         pred = clf.predict(x_mix[strong], batch_size=500).argmax(1)
         _, rej = detector.detect(x_mix[strong], batch_size=500)
         high = filtering_accuracy(yt[strong], pred, rej)
@@ -305,11 +261,12 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
                                    batch_size=500, verbose=False)
     x_pgd = pgd.generate(xt)
     rows = []
-    for name, (clf, detector, heads) in methods.items():
+    for name, (clf, detector) in methods.items():
         clean_scores = _scores(detector, xt)
         x_wb = ProjectedGradientDescent(clf, eps=eps_pgd, eps_step=eps_pgd / 8, max_iter=s["wb_steps"],
                                         batch_size=500, verbose=False).generate(xt)
-        x_joint = _joint_pgd(heads, xt, yt, eps_pgd, s["wb_steps"])
+        x_joint = JointDetectorAttack(clf, detector, eps=eps_pgd, max_iter=s["wb_steps"], nb_targets=1,
+                                      batch_size=500, seed=seed, verbose=False).generate(xt, yt)
         row = [name]
         for x_att in (x_pgd, x_wb, x_joint):
             att_scores = _scores(detector, x_att)

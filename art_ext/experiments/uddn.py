@@ -25,10 +25,9 @@ import functools
 import os
 
 import numpy as np
-import tensorflow as tf
-from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 
 from art_ext.data import load_dataset
+from art_ext.evaluation import BPDA
 from art_ext.experiments.harness import Run, accuracy, cache_key, cached_classifier, default_cache_dir, train_model
 from art_ext.models import get_model
 
@@ -36,18 +35,6 @@ from art_ext.models import get_model
 PAPER_L1 = {"none": (0.0, 0.0373, 0.0157), "DAE": (0.0153, 0.0359, 0.0161), "UDDN (logits)": (0.0125, 0.0167, 0.0134)}
 PAPER_ACC = {"none": (84.5, 22.3, 69.0), "DAE": (66.1, 28.8, 62.7), "UDDN (logits)": (83.1, 60.2, 75.3),
              "UDDN + distillation": (83.9, 61.2, 76.5), "Data compression (JPEG)": (82.2, 53.4, 55.8)}
-
-
-class BPDA(PreprocessorTensorFlowV2):
-    """BPDA view of a differentiable preprocessor: its forward pass, the identity in the backward pass."""
-
-    def __init__(self, preprocessor: PreprocessorTensorFlowV2):
-        super().__init__(is_fitted=True, apply_fit=False, apply_predict=True)
-        self.preprocessor = preprocessor
-
-    def forward(self, x, y=None):
-        x = tf.convert_to_tensor(x)
-        return x + tf.stop_gradient(self.preprocessor.forward(x)[0] - x), y
 
 
 def _batched(preprocessor, x: np.ndarray, size: int = 512) -> np.ndarray:
