@@ -7,13 +7,46 @@ from art_ext.cli import build_parser, main
 
 def test_demo_runs_at_smoke_scale(tmp_path, capsys):
     assert main(["demo", "--scale", "smoke", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "PGD through the defence" in out
+    report = (tmp_path / "report.md").read_text()
+    assert "pipeline check" in report and "demo.png" in report
+    assert (tmp_path / "demo.png").stat().st_size > 0
     results = json.loads((tmp_path / "results.json").read_text())["results"]
-    undefended = results["accuracy"]["none"]
-    assert undefended["clean"] > 0.6  # a real classifier on real digits
-    assert undefended["FGSM (made on undefended)"] < undefended["clean"]
-    assert results["max_linf"]["FGSM"] <= 0.2 + 1e-6
+    assert set(results) >= {"edc", "2n", "uddn", "jpeg", "ltc"}
+    for name in ("undefended", "defended"):
+        assert 0.0 <= results["uddn"][name]["adaptive"] <= results["uddn"][name]["clean"] + 1e-9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate"], "one of the arguments --model --component is required"),
+    (["evaluate", "--model", "missing.keras"], "no such file"),
+    (["evaluate", "--model", "model.h5"], ".keras"),
+    (["evaluate", "--component", "uddn", "--defence", "jpeg"], "--defence goes with --model"),
+    (["evaluate", "--component", "none", "--eps", "0"], "--eps"),
+    (["evaluate", "--component", "none", "--n", "0"], "--n"),
+    (["evaluate", "--component", "none", "--data-path", "x.npz"], "--source npz"),
+])
+def test_evaluate_user_errors_are_one_line_exit_2(argv, message, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_evaluate_bad_defence_and_saved_model(tiny_classifier, tmp_path, capsys):
+    path = str(tmp_path / "model.keras")
+    tiny_classifier.model.save(path)
+    for spec, message in (("jpeg:0", "in [1, 100]"), ("blur", "unknown defence"), ("uddn", "needs a value")):
+        assert main(["evaluate", "--model", path, "--defence", spec]) == 2
+        assert message in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["evaluate", "--model", path, "--defence", "jpeg:50", "--source", "embedded", "--n", "4",
+                 "--eps", "0.3", "--out", str(out)]) == 0
+    payload = json.loads((out / "report.json").read_text())
+    assert payload["settings"]["n"] == 4 and 0.0 <= payload["robust_accuracy"] <= payload["clean_accuracy"]
+    assert "Robustness evaluation" in capsys.readouterr().out
 
 
 def test_data_command_lists_sources(capsys):

@@ -84,16 +84,21 @@ def _model_outputs_probabilities(classifier, x: np.ndarray) -> bool:
     return bool(all(is_probability(row) for row in out)) and out.shape[1] > 1
 
 
-def _probe_gradient(view, x: np.ndarray, labels: np.ndarray) -> str | None:
-    """``None`` if the view's gradient is usable on ``x``, else what is wrong with it, in words."""
+def _probe_gradient(view, x: np.ndarray) -> str | None:
+    """``None`` if the view's loss gradient is usable on ``x``, else what is wrong with it, in words.
+
+    The loss is the cross-entropy towards each input's runner-up class, which is far from saturated even on
+    confidently classified inputs, so a zero gradient means masking, not confidence.
+    """
     logits = view.predict(x)
     runner_up = np.argsort(-logits, axis=1)[:, 1]
     try:
-        grad = np.asarray(view.class_gradient(x, label=runner_up))
+        grad = view.loss_gradient(x, _one_hot(runner_up, logits.shape[1]))
     except Exception as err:  # any failure to differentiate counts as a missing gradient
         return f"missing (differentiating raised {type(err).__name__})"
-    if grad is None or grad.size == 0:
+    if grad is None or np.asarray(grad).size == 0:
         return "missing"
+    grad = np.asarray(grad)
     if not np.all(np.isfinite(grad)):
         return "non-finite"
     zero = np.mean(np.abs(grad.reshape(len(x), -1)).max(axis=1) == 0.0)
@@ -230,7 +235,7 @@ class _Evaluation:
         eot = self.eot_samples
         exact = attack_view(self.clf, self.probabilities, bpda=False, eot=eot)
         self.has_defences = bool(self.clf.preprocessing_defences)
-        problem = _probe_gradient(exact, xp, self.labels[:_PROBE])
+        problem = _probe_gradient(exact, xp)
         self.probe = {"randomised": self.randomised, "eot_samples": eot, "probability_outputs": self.probabilities,
                       "gradient": problem or "ok"}
         if self.bpda_option is True:
@@ -244,7 +249,7 @@ class _Evaluation:
         bpda_problem = None
         if self.use_bpda != "no":
             bpda_view = attack_view(self.clf, self.probabilities, bpda=True, eot=eot)
-            bpda_problem = _probe_gradient(bpda_view, xp, self.labels[:_PROBE])
+            bpda_problem = _probe_gradient(bpda_view, xp)
             self.probe["gradient_bpda"] = bpda_problem or "ok"
         self.forward_view = exact
         self.views = {}

@@ -51,8 +51,6 @@ def run_checks(clean_accuracy: float, per_eps: list[dict[str, Any]], large_eps: 
                      f"{100 * large_eps['accuracy']:.1f}% of {large_eps['n']} inputs still correct -- the attack is "
                      "not working on this model (masked or obfuscated gradients, a broken loss).")
     curve = [(0.0, clean_accuracy)] + sorted((s["eps"], s["robust_accuracy"]) for s in per_eps)
-    if large_eps["n"]:
-        curve.append((large_eps["eps"], large_eps["accuracy"]))
     tolerance = max(0.01, 1.0 / max(n, 1))
     for (e0, a0), (e1, a1) in zip(curve, curve[1:]):
         if e1 > e0 and a1 > a0 + tolerance:
