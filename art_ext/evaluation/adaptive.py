@@ -136,7 +136,7 @@ def evaluate(classifier, x: np.ndarray, y: np.ndarray, eps: float | list[float] 
     :param detector: An ART ``EvasionDetector`` in front of the classifier; adds the joint attack (misclassify AND
         evade it), accuracy with rejection and the detector's false-positive rate.
     :param detector_logit: ``x -> score`` in TensorFlow (flagged where ``score > 0``) for a detector without a
-        built-in gradient (see :func:`~art_ext.evaluation.detector.detector_logit_function`).
+        built-in gradient (see :func:`~art_ext.evaluation.detector_logit_function`).
     :param bpda: ``"auto"`` (BPDA when the probe finds the defence's gradient missing, zero or non-finite; with
         working gradients both the exact and the BPDA gradient are attacked), ``True`` or ``False``.
     :param eot: ``"auto"`` (EOT with the preset's number of samples when two forward passes differ), or the number

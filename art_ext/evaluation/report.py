@@ -7,15 +7,9 @@ import json
 import os
 from typing import Any
 
-from art_ext.persistence import atomic_write
+from art_ext.persistence import atomic_write, atomic_write_text
+from art_ext.report import markdown_table
 from art_ext.utils import jsonable as _jsonable
-
-
-def _write_text(path: str, text: str) -> None:
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-    atomic_write(path, write)
 
 
 class Report:
@@ -63,24 +57,17 @@ class Report:
     def to_markdown(self) -> str:
         """The report as Markdown: headline, flags, what each attack contributed, probes and settings."""
         s = self.settings
+        columns = ["eps", "robust accuracy"] + (["accuracy with rejection"] if self.detector else [])
+        rows = [[f"{e['eps']:g}", f"{100 * e['robust_accuracy']:.1f}%"]
+                + ([f"{100 * e['accuracy_with_rejection']:.1f}%"] if self.detector else []) for e in self.per_eps]
         lines = [f"# Robustness evaluation ({s['preset']} preset, L-{s['norm']}, {s['n']} inputs)", "",
                  f"Clean accuracy: **{100 * self.clean_accuracy:.1f}%**. Robust accuracy (worst case over every "
-                 "attack, per input):", "", "| eps | robust accuracy |" +
-                 (" accuracy with rejection |" if self.detector else ""),
-                 "|---|---|" + ("---|" if self.detector else "")]
-        for summary in self.per_eps:
-            row = f"| {summary['eps']:g} | {100 * summary['robust_accuracy']:.1f}% |"
-            if self.detector:
-                row += f" {100 * summary['accuracy_with_rejection']:.1f}% |"
-            lines.append(row)
+                 "attack, per input):", "", markdown_table(columns, rows)]
         lines += ["", "## Flags", ""]
         lines += [f"- {flag}" for flag in self.flags] or ["None: every sanity check passed."]
         names = s["attack_names"]
-        lines += ["", "## Inputs each attack broke first", "", "| eps | " + " | ".join(names) + " |",
-                  "|---|" + "---|" * len(names)]
-        for summary in self.per_eps:
-            lines.append(f"| {summary['eps']:g} | " + " | ".join(str(summary["broken_by"].get(n, 0)) for n in names)
-                         + " |")
+        broken = [[f"{e['eps']:g}", *(e["broken_by"].get(n, 0) for n in names)] for e in self.per_eps]
+        lines += ["", "## Inputs each attack broke first", "", markdown_table(["eps", *names], broken)]
         lines += ["", "Attacks run in this order, each only on the inputs still robust; the black-box Square attack "
                   "comes last, so what it breaks is what every white-box attack missed.",
                   "", f"Large-budget check: eps {self.large_eps['eps']:g} (any input reachable) left "
@@ -147,14 +134,14 @@ class Report:
         paths = {k: os.path.join(directory, name) for k, name in
                  (("json", "report.json"), ("csv", "per_sample.csv"), ("md", "report.md"),
                   ("png", "accuracy_vs_eps.png"))}
-        _write_text(paths["json"], json.dumps(self.to_dict(), indent=2))
+        atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2))
         columns = list(dict.fromkeys(key for rec in self.per_sample for key in rec))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.per_sample)
-        _write_text(paths["csv"], buffer.getvalue())
-        _write_text(paths["md"], self.to_markdown())
+        atomic_write_text(paths["csv"], buffer.getvalue())
+        atomic_write_text(paths["md"], self.to_markdown())
         fig = self.figure()
         try:
             atomic_write(paths["png"], lambda tmp: fig.savefig(tmp, dpi=110, format="png"), suffix=".png")
