@@ -6,7 +6,7 @@ difference-of-logits-ratio loss on the most likely wrong classes, then the black
 after the white-box attacks are a sign of gradient masking. Before attacking, probes decide how: a defence whose
 gradient is missing, zero or non-finite is attacked through :class:`~art_ext.evaluation.BPDA`, a randomised
 defence with Expectation over Transformation. Sanity checks (Carlini et al. 2019, Zimmermann et al. 2022) turn
-into :attr:`Report.flags`.
+into ``Report.flags``.
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def evaluate(classifier, x: np.ndarray, y: np.ndarray, eps: float | list[float] 
         An ``NClassView`` of a 2N / NULL labeling model brings its own detector.
     :param x: Inputs in ART's layout, within the classifier's ``clip_values``.
     :param y: True labels (indices or one-hot).
-    :param eps: Perturbation budget, or a list of budgets (the first is the headline :attr:`Report.robust_accuracy`,
+    :param eps: Perturbation budget, or a list of budgets (the first is the headline ``Report.robust_accuracy``,
         all of them make the accuracy-vs-eps curve), in the units of the classifier's ``clip_values`` (e.g. 0.3 of a
         (0, 1) range is 76.5 of a (0, 255) range).
     :param norm: ``"inf"`` or ``2``.

@@ -83,10 +83,10 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     from art_ext.models import get_model
 
     run = Run("demo", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
-    n_train, n_test, n_eval, epochs = run.pick((500, 100, 10, 1), (2000, 300, 40, 3), (4000, 1000, 200, 5))
+    n_train, n_test, n_eval, epochs = run.pick((500, 100, 10, 1), (2000, 300, 30, 3), (4000, 1000, 200, 5))
     n_uddn, n_edc, n_ltc, ltc_epochs = run.pick((100, 10, 300, 1), (600, 50, 1000, 3), (1000, 200, 2000, 6))
     quick = run.pick({"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100, "large_eps_iter": 5},
-                     {"square_queries": 500}, {})
+                     {"square_queries": 300}, {})
     run.settings.update(data="embedded MNIST", n_train=n_train, n_test=n_test, epochs=epochs, eps=EPS,
                         n_evaluate=n_eval, evaluate_options=quick, n_uddn=n_uddn, n_edc=n_edc, n_ltc=n_ltc,
                         ltc_epochs=ltc_epochs)
