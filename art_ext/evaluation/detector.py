@@ -127,7 +127,11 @@ class JointDetectorAttack(EvasionAttack):
             norms = tf.sqrt(tf.reduce_sum(tf.square(delta), axis=axes, keepdims=True)) + 1e-12
             return delta * tf.minimum(1.0, eps / norms)
 
-        @tf.function(reduce_retracing=True)
+        shape = (None, *self.estimator.input_shape)
+        signature = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.int64),
+                     tf.TensorSpec((None,), tf.int64), tf.TensorSpec(shape, tf.float32)]
+
+        @tf.function(input_signature=signature)  # one trace for every batch size
         def attack(x0, y, target, start):
             x_adv = tf.clip_by_value(x0 + project(start), lo, hi)
             best = x0

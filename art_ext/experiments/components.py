@@ -15,6 +15,7 @@ COMPONENTS = {
     "none": "simple_cnn, undefended",
     "jpeg": "simple_cnn behind art-ext's JpegCompressionTensorFlowV2 (quality 50)",
     "nn-jpeg": "simple_cnn behind NNFavoredJpeg with a table fitted to the training digits",
+    "nn-jpeg-vote": "majority vote of three simple_cnn fine-tuned behind NN-favoured tables at three strengths",
     "uddn": "simple_cnn behind a small UDDN denoiser (logit-guided)",
     "2n": "a 2N labeling model: its N-class view, with its detector",
     "null": "a NULL labeling model: its N-class view, with its detector",
@@ -149,6 +150,14 @@ def component(name: str, seed: int = 0, verbose: bool = False):
     if name == "nn-jpeg":
         table = design_quantization_table(dct_coefficient_std(x))
         return wrap(base.model, preprocessing_defences=NNFavoredJpeg(quantization_table=table)), x_test, y_test
+    if name == "nn-jpeg-vote":
+        from art_ext.defences.trainer import MultiLevelJpegTrainer
+
+        table = design_quantization_table(dct_coefficient_std(x))
+        levels = [NNFavoredJpeg(quantization_table=np.clip(table * s, 1, 255)) for s in (0.75, 1.0, 1.3)]
+        trainer = MultiLevelJpegTrainer(base, levels, nb_epochs=1, batch_size=64, learning_rate=2e-4)
+        trainer.fit(x, y)
+        return trainer.get_classifier(), x_test, y_test
     if name == "uddn":
         x_more, _, _, _ = embedded_digits(2600, 0)
         uddn = uddn_denoiser(base, x_more[2000:], seed=seed, verbose=verbose)

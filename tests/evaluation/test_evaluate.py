@@ -224,3 +224,24 @@ def test_bad_arguments_fail_before_work(tiny_classifier, data, kwargs, match):
         evaluate(tiny_classifier, verbose=False, **args)
     with pytest.raises(ValueError, match="classifier"):
         evaluate(object(), data[0][:2], data[1][:2])
+
+
+def test_two_n_view_brings_its_detector_and_single_inputs_work(data):
+    """An NClassView of a (here untrained) 2N model: evaluate finds its detector; the joint attack runs on one input."""
+    import keras
+
+    from art_ext.defences.detector.evasion import TwoNLabelingDetector
+    from art_ext.defences.trainer import extend_classes
+    from art_ext.estimators import NClassView, wrap
+    from art_ext.evaluation import JointDetectorAttack
+    from art_ext.models import get_model
+
+    keras.utils.set_random_seed(0)
+    two_n = wrap(extend_classes(get_model("simple_cnn", (28, 28, 1), 10), "2n"))
+    x, y = data
+    report = evaluate(NClassView(two_n, "2n"), x[:4], y[:4], eps=0.1, preset="quick", attack_options=FAST,
+                      verbose=False)
+    assert report.detector is not None and 0.0 <= report.detector["false_positive_rate"] <= 1.0
+    x_adv = JointDetectorAttack(NClassView(two_n, "2n"), TwoNLabelingDetector(two_n), eps=0.1, max_iter=3,
+                                verbose=False).generate(x[:1], y[:1])
+    assert x_adv.shape == x[:1].shape and np.abs(x_adv - x[:1]).max() <= 0.1 + 1e-6
