@@ -206,7 +206,6 @@ class _Evaluation:
         clip = classifier.clip_values
         self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
         self.span = (self.clip[1] - self.clip[0]) if self.clip else float(x.max() - x.min() or 1.0)
-        self.notes: list[str] = []
         self.probe: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ predictions of the user's classifier
@@ -257,15 +256,16 @@ class _Evaluation:
             self.views[""] = exact
         if self.use_bpda != "no":
             self.views[" (BPDA)"] = bpda_view
-        self.gradient_problem = problem
+        from art_ext.evaluation._views import TargetedMarginLoss
+
+        self.target_view = attack_view(self.clf, self.probabilities, bpda=self.use_bpda == "only", eot=eot,
+                                       loss_object=TargetedMarginLoss())
         self.white_box_blind = bool(problem) and (self.use_bpda == "no" or bpda_problem is not None)
 
     # ------------------------------------------------------------------ the attacks
     def _attacks(self, eps: float) -> list[tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray], bool]]:
         """``(name, attack(x, labels) -> x_adv, bounded)`` in the order they run."""
         from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
-
-        from art_ext.evaluation._views import TargetedMarginLoss, attack_view
 
         cfg, norm = self.cfg, (np.inf if self.linf else 2)
         attacks = []
@@ -277,9 +277,7 @@ class _Evaluation:
                     verbose=False).generate(x, y=_one_hot(labels, self.k))
             attacks.append((f"APGD-CE{suffix}", apgd_ce, True))
         targets = min(cfg["targets"], self.k - 1)
-        bpda_t = self.use_bpda == "only"
-        target_view = attack_view(self.clf, self.probabilities, bpda=bpda_t, eot=self.eot_samples,
-                                  loss_object=TargetedMarginLoss())
+        target_view = self.target_view
         main_view = next(iter(self.views.values()))
 
         def apgd_t(x, labels):
