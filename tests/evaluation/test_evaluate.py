@@ -245,3 +245,13 @@ def test_two_n_view_brings_its_detector_and_single_inputs_work(data):
     x_adv = JointDetectorAttack(NClassView(two_n, "2n"), TwoNLabelingDetector(two_n), eps=0.1, max_iter=3,
                                 verbose=False).generate(x[:1], y[:1])
     assert x_adv.shape == x[:1].shape and np.abs(x_adv - x[:1]).max() <= 0.1 + 1e-6
+
+
+def test_seeded_and_leaves_global_random_state_alone(tiny_classifier, data):
+    from tests.global_rng import run_without_global_rng
+
+    x, y = data
+    run = lambda: evaluate(tiny_classifier, x[:6], y[:6], eps=0.05, preset="quick", attack_options=FAST,  # noqa: E731
+                           seed=3, verbose=False)
+    first = run_without_global_rng(run)
+    assert [r["adv_pred@0.05"] for r in first.per_sample] == [r["adv_pred@0.05"] for r in run().per_sample]
