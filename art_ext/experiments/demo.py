@@ -13,6 +13,7 @@ epochs, so the numbers show what each method does, not how well it can do; the r
 """
 from __future__ import annotations
 
+import textwrap
 import time
 
 import numpy as np
@@ -50,9 +51,10 @@ def _figure(results: dict):
     names = list(j)
     axes[2].bar(names, [100 * j[n]["clean"] for n in names], width=-0.35, align="edge", label="clean")
     axes[2].bar(names, [100 * j[n]["pgd"] for n in names], width=0.35, align="edge", label="PGD transferred")
+    axes[2].set_xticks(range(len(names)), [textwrap.fill(n, 14, break_long_words=False) for n in names])
     axes[2].set(title="JPEG defences (eps 0.2)", ylim=(0, 100))
     axes[2].tick_params(axis="x", labelsize=7)
-    axes[2].legend(fontsize=8)
+    axes[2].legend(fontsize=7, loc="center right")
     e, ltc = results["edc"], results["ltc"]
     axes[3].bar(["EDC:\noriginal", "EDC:\ncorrected", "LTC victim:\nclean data", "LTC victim:\npoisoned"],
                 [100 * e["before"], 100 * e["after"], 100 * ltc["clean"], 100 * ltc["poisoned"]],
