@@ -39,7 +39,9 @@ def test_evaluate_bad_defence_and_saved_model(tiny_classifier, tmp_path, capsys)
     path = str(tmp_path / "model.keras")
     tiny_classifier.model.save(path)
     for spec, message in (("jpeg:0", "in [1, 100]"), ("blur", "unknown defence"), ("uddn", "needs a value")):
-        assert main(["evaluate", "--model", path, "--defence", spec]) == 2
+        with pytest.raises(SystemExit) as exit_:
+            main(["evaluate", "--model", path, "--defence", spec])
+        assert exit_.value.code == 2
         assert message in capsys.readouterr().err
     out = tmp_path / "out"
     assert main(["evaluate", "--model", path, "--defence", "jpeg:50", "--source", "embedded", "--n", "4",

@@ -103,7 +103,7 @@ def uddn_denoiser(classifier, x, epochs: int = 2, seed: int = 0, verbose: bool =
     from art_ext.defences.preprocessor import UDDN
 
     widths = (8, 16, 16, 16, 16)
-    key = cache_key(n=len(x), epochs=epochs, seed=seed, widths=widths, weights=float(
+    key = cache_key(n=len(x), epochs=epochs, seed=seed, widths=widths, file_format=2, weights=float(
         sum(float(np.sum(w)) for w in classifier.model.get_weights())))
     path = os.path.join(default_cache_dir(), "components", f"uddn-{key}.keras")
     if os.path.isfile(path):
