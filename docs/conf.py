@@ -1,6 +1,5 @@
 """Sphinx configuration of the art-ext documentation."""
 import importlib
-import importlib.util
 import inspect
 import os
 import pkgutil
@@ -27,9 +26,6 @@ html_theme = "furo"
 html_static_path = ["_static"]
 html_title = f"art-ext {release}"
 exclude_patterns = ["_build"]
-# art_ext.evaluation is being written in parallel: its API page joins the build once the package exists.
-if importlib.util.find_spec("art_ext.evaluation") is None:
-    exclude_patterns.append("api/evaluation.rst")
 
 # Every cross-reference to an art-ext object must resolve (``-W`` makes a dangling one an error). The builds run
 # offline, so there is no intersphinx inventory for ART, Keras, TensorFlow or NumPy: references into them (and to
