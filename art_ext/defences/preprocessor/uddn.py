@@ -333,8 +333,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         y = check_labels(y, len(x), int(labeller.output_shape[-1]))
         rng = rng or np.random.default_rng(self.seed)
         levels = [rng.uniform(*self.eps_range, size=len(x)).astype(np.float32) for _ in self.attacks]
-        # one source: draw nothing, so that fit's later draws from the same rng (and the cached denoisers) stay as
-        # they were before sources existed
+        # with one source every image is its own: no draw is needed (and none is taken from the shared rng)
         owner = rng.choice(len(models), size=len(x), p=weights) if len(models) > 1 else np.zeros(len(x), int)
         noisy, clean = [], []
         for name, eps in zip(self.attacks, levels):
