@@ -319,8 +319,13 @@ def tiny_classifier(outputs: int = K, seed: int = 0, fit: bool = True, **kwargs)
 # ---------------------------------------------------------------------------------------------- generic cases
 
 
-def x_cases(x: np.ndarray, clip=(0.0, 1.0), fixed_size: bool = True, empty: str = "edge", rank5_ok: bool = False):
-    """``(case, array, kind)`` for a batch argument: shapes, dtypes, ranges, NaN/inf, empty and single batches."""
+def x_cases(x: np.ndarray, clip=(0.0, 1.0), fixed_size: bool = True, empty: str = "edge", rank5_ok: bool = False,
+            ranged: bool = True):
+    """``(case, array, kind)`` for a batch argument: shapes, dtypes, ranges, NaN/inf, empty and single batches.
+
+    ``empty="bad"`` marks a training call: an empty batch must be refused and a single sample may be (``edge``).
+    ``ranged=False``: the argument has no range and no fixed channel count (e.g. the GNR's noise).
+    """
     lo, hi = clip
     one = lambda v: _with(x, v)  # noqa: E731
     cases = [("rank 3 (one image, no batch axis)", x[0], "bad"),
@@ -338,8 +343,11 @@ def x_cases(x: np.ndarray, clip=(0.0, 1.0), fixed_size: bool = True, empty: str 
              ("a string", "images", "bad"),
              ("integers in range", np.round(x).astype(np.int64), "valid"),
              ("float64", x.astype(np.float64), "valid"),
-             ("single sample", x[:1], "valid"),
+             ("single sample", x[:1], "edge" if empty == "bad" else "valid"),
              ("empty batch", x[:0], empty)]
+    if not ranged:
+        unranged = ("wrong channel count", "uint8 0-255", "above clip_values", "below clip_values")
+        cases = [c for c in cases if c[0] not in unranged]
     if not rank5_ok:
         cases.insert(2, ("rank 5", x[..., None], "bad"))
     if fixed_size:
@@ -435,10 +443,10 @@ def audit_params(a: Auditor, name: str, make: Callable[..., Any], kwargs: dict, 
 
 def audit_array_entry(a: Auditor, entry: str, call: Callable[[Any], Any], x: np.ndarray, check_ok: Callable,
                       clip=(0.0, 1.0), fixed_size=True, empty="edge", rank5_ok=False, state=None, after=None,
-                      names=("x",), valid: bool = True) -> None:
+                      names=("x",), valid: bool = True, ranged: bool = True) -> None:
     """The cases of :func:`x_cases` on ``call(x)``; ``valid=False`` skips the valid ones (for slow fits, whose
     valid call the section makes once itself)."""
-    for case, value, kind in x_cases(x, clip, fixed_size, empty, rank5_ok):
+    for case, value, kind in x_cases(x, clip, fixed_size, empty, rank5_ok, ranged):
         inputs = (value,) if isinstance(value, np.ndarray) else ()
         if kind == "valid" and not valid:
             continue
@@ -565,6 +573,14 @@ def audit_classifiers(a: Auditor, x, y) -> dict:
             a.bad(entry + ".loss_gradient", f"x: {case}",
                   lambda v=value: defended.loss_gradient(v, np.eye(K, dtype=np.float32)[y]), "x", inputs=(value,))
 
+    a.valid("wrap(...)", "deepcopy of a trained classifier", lambda: copy.deepcopy(clf).predict(x),
+            check=lambda out: None if np.allclose(out, clf.predict(x)) else "the copy predicts differently")
+    from art_ext import metrics
+
+    if hasattr(metrics, "accuracy"):
+        a.valid("accuracy", "valid", lambda: metrics.accuracy(clf, x, y), check=lambda v: None if 0 <= v <= 1 else f"{v}")
+        audit_label_entry(a, "accuracy", lambda v: metrics.accuracy(clf, x, v), y)
+        audit_ints(a, "accuracy", lambda **kw: metrics.accuracy(clf, x, y, **kw), {"batch_size": "pos_int"})
     view = NClassView(fx["clf2n"])
     view_ref = view.predict(x)
     audit_array_entry(a, "NClassView.predict", lambda v: view.predict(v), x, finite_like(shape_pred),
@@ -742,7 +758,7 @@ def audit_uddn_gnr(a: Auditor, fx: dict, x, y) -> None:
     audit_ints(a, "UDDN.fit", lambda **kw: fit_u.fit(x, y, **{"nb_epochs": 1, **kw}),
                {"nb_epochs": "pos_int", "batch_size": "pos_int?", "gnr_ratio": [-1.0, NAN, "1"]}, state=st)
     for case, value, kind in x_cases(x, fixed_size=True, empty="bad"):
-        if kind == "bad":
+        if kind == "bad" and value is not None:  # x_adversarial=None is valid: the pairs are made by attacks
             a.bad("UDDN.fit", f"x_adversarial: {case}", lambda v=value: fit_u.fit(x, x_adversarial=v, nb_epochs=1),
                   "x_adversarial", state=st)
     specs = {"guide": "option", "clip_values": "clip", "channels": [0, -1, True, 2.5, "1", 3],
@@ -806,7 +822,7 @@ def audit_uddn_gnr(a: Auditor, fx: dict, x, y) -> None:
     a.valid("GNR.fit", "returns self", lambda: out, check=lambda o: None if o is gnr else f"fit returned {o!r}")
     fit_g = GNR(**gtiny)
     audit_array_entry(a, "GNR.fit", lambda v: fit_g.fit(v, nb_epochs=1), noise, lambda o, v: None, clip=(-1, 1),
-                      fixed_size=False, empty="bad", state=lambda: state_of(fit_g), names=("noise",))
+                      fixed_size=False, empty="bad", state=lambda: state_of(fit_g), names=("noise",), ranged=False)
     audit_ints(a, "GNR.fit", lambda **kw: fit_g.fit(noise, **kw), {"nb_epochs": "pos_int"},
                state=lambda: state_of(fit_g))
     audit_ints(a, "GNR.sample", lambda **kw: gnr.sample(**{"n": 2, **kw}), {"n": [-1, True, 2.5, "2", None],
