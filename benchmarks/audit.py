@@ -545,7 +545,7 @@ def audit_classifiers(a: Auditor, x, y) -> dict:
 
     model = tiny_model(K, 5)
     wrap_specs = {"nb_classes": [1, 0, True, 2.5, "3", K + 1], "input_shape": [(8, 8, 1), "ab"],
-                  "clip_values": "clip", "learning_rate": "pos_real", "sparse_labels": "bool",
+                  "clip_values": "clip?", "learning_rate": "pos_real", "sparse_labels": "bool",
                   "from_logits": [2, "yes"]}
     audit_params(a, "wrap", lambda **kw: wrap(**kw), {"model": model}, wrap_specs)
     a.bad("wrap()", "model=3", lambda: wrap(3), "model")
@@ -597,7 +597,7 @@ def audit_classifiers(a: Auditor, x, y) -> dict:
     audit_ints(a, "MajorityVoteClassifier.predict", lambda **kw: vote.predict(x, **kw), {"batch_size": "pos_int"})
     audit_params(a, "MajorityVoteClassifier", lambda **kw: MajorityVoteClassifier(**kw),
                  {"classifiers": [clf, fx["clf_b"]]},
-                 {"classifiers": [[], None, [3], [clf, fx["clf2n"]]], "clip_values": "clip", "channels_first": "bool"})
+                 {"classifiers": [[], None, [3], [clf, fx["clf2n"]]], "clip_values": "clip?", "channels_first": "bool"})
 
     from art_ext.defences.detector.evasion import TwoNLabelingDetector
 
@@ -616,8 +616,8 @@ def audit_classifiers(a: Auditor, x, y) -> dict:
 def audit_detectors(a: Auditor, fx: dict, x) -> None:
     from art_ext.defences.detector.evasion import NullLabelingDetector, TwoNLabelingDetector
 
-    for cls, clf, wrong in ((TwoNLabelingDetector, fx["clf2n"], fx["clf"]), (NullLabelingDetector, fx["clfnull"],
-                                                                              fx["clf2n"])):
+    # a 3-output classifier is no 2N model; any model with 3 or more outputs is a valid N + 1 one
+    for cls, clf, wrong in ((TwoNLabelingDetector, fx["clf2n"], [fx["clf"]]), (NullLabelingDetector, fx["clfnull"], [])):
         name = cls.__name__
         det = cls(clf)
         ref = det.detect(x)[1]
@@ -633,7 +633,7 @@ def audit_detectors(a: Auditor, fx: dict, x) -> None:
         a.valid(f"{name}.fit", "returns self", lambda d=fit_det: d.fit(x),
                 check=lambda out, d=fit_det: None if out is d else f"fit returned {type(out).__name__}")
         audit_params(a, name, lambda c=cls, **kw: c(**kw), {"classifier": clf},
-                     {"classifier": [3, wrong, None], "threshold": [-0.1, 1.5, NAN, True, "0.5"],
+                     {"classifier": [3, *wrong, None], "threshold": [-0.1, 1.5, NAN, True, "0.5"],
                       "target_fpr": [0.0, 1.0, NAN, True, "0.1"]}, built=cls(clf))
 
         def takes_effect(c=cls, cl=clf):
