@@ -1239,7 +1239,7 @@ def audit_cli(a: Auditor) -> None:
         proc = subprocess.run([sys.executable, "-m", "art_ext.cli", "data"], capture_output=True, text=True,
                               env={**base_env, "ART_EXT_DATA_DIR": missing}, cwd=folder, timeout=240)
         text = proc.stdout + proc.stderr
-        said = missing in text and re.search(r"not exist|missing|no such|not found|not a (folder|directory)", text,
+        said = missing in text and re.search(r"not exist|not an existing|missing|no such|not found|not a (folder|directory)", text,
                                              re.IGNORECASE)
         a._add(Result("art-ext data", "ART_EXT_DATA_DIR set to a missing folder is reported", "cli",
                       OK if said and "Traceback" not in text else SILENT,
