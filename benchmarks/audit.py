@@ -61,7 +61,7 @@ CLEAR, UNCLEAR, SILENT, OK = "clear error", "unclear error", "silent wrong", "ok
 #: Modules whose ``__all__`` is the public API the audit enumerates (``experiments`` are scripts, not API).
 PUBLIC_MODULES = ("art_ext.attacks.evasion", "art_ext.attacks.poisoning", "art_ext.defences.preprocessor",
                   "art_ext.defences.trainer", "art_ext.defences.detector.evasion", "art_ext.estimators",
-                  "art_ext.data", "art_ext.metrics", "art_ext.models")
+                  "art_ext.data", "art_ext.metrics", "art_ext.models", "art_ext.evaluation")
 #: Image shape and class count of the audit's tiny synthetic task.
 SHAPE, K = (16, 16, 1), 3
 #: Source folders whose exceptions count as the library's own checks (not a crash deep in a dependency).
