@@ -320,7 +320,7 @@ def tiny_classifier(outputs: int = K, seed: int = 0, fit: bool = True, **kwargs)
 
 
 def x_cases(x: np.ndarray, clip=(0.0, 1.0), fixed_size: bool = True, empty: str = "edge", rank5_ok: bool = False,
-            ranged: bool = True):
+            ranged: bool = True, channels_fixed: bool = True):
     """``(case, array, kind)`` for a batch argument: shapes, dtypes, ranges, NaN/inf, empty and single batches.
 
     ``empty="bad"`` marks a training call: an empty batch must be refused and a single sample may be (``edge``).
@@ -348,6 +348,8 @@ def x_cases(x: np.ndarray, clip=(0.0, 1.0), fixed_size: bool = True, empty: str 
     if not ranged:
         unranged = ("wrong channel count", "uint8 0-255", "above clip_values", "below clip_values")
         cases = [c for c in cases if c[0] not in unranged]
+    if not channels_fixed:  # any channel count is valid (JPEG's luminance path) or learnt from x (a fit)
+        cases = [c for c in cases if c[0] != "wrong channel count"]
     if not rank5_ok:
         cases.insert(2, ("rank 5", x[..., None], "bad"))
     if fixed_size:
@@ -443,10 +445,10 @@ def audit_params(a: Auditor, name: str, make: Callable[..., Any], kwargs: dict, 
 
 def audit_array_entry(a: Auditor, entry: str, call: Callable[[Any], Any], x: np.ndarray, check_ok: Callable,
                       clip=(0.0, 1.0), fixed_size=True, empty="edge", rank5_ok=False, state=None, after=None,
-                      names=("x",), valid: bool = True, ranged: bool = True) -> None:
+                      names=("x",), valid: bool = True, ranged: bool = True, channels_fixed: bool = True) -> None:
     """The cases of :func:`x_cases` on ``call(x)``; ``valid=False`` skips the valid ones (for slow fits, whose
     valid call the section makes once itself)."""
-    for case, value, kind in x_cases(x, clip, fixed_size, empty, rank5_ok, ranged):
+    for case, value, kind in x_cases(x, clip, fixed_size, empty, rank5_ok, ranged, channels_fixed):
         inputs = (value,) if isinstance(value, np.ndarray) else ()
         if kind == "valid" and not valid:
             continue
@@ -653,6 +655,7 @@ def audit_jpeg(a: Auditor, x) -> None:
     ref = jpeg(x)[0]
     same_shape = finite_like(lambda v: v.shape, clip=(0, 1))
     audit_array_entry(a, "JpegCompressionTensorFlowV2.__call__", lambda v: jpeg(v), x, same_shape, fixed_size=False,
+                      channels_fixed=False,
                       rank5_ok=True, after=works(lambda: jpeg(x)[0], ref))
     rgb, _ = make_data(4, 1, shape=(16, 16, 3))
     a.bad("JpegCompressionTensorFlowV2.__call__", "NCHW batch without channels_first",
@@ -684,9 +687,11 @@ def audit_jpeg(a: Auditor, x) -> None:
     nn.fit(x)
     nn_ref = nn(x)[0]
     audit_array_entry(a, "NNFavoredJpeg.__call__", lambda v: nn(v), x, same_shape, fixed_size=False, rank5_ok=True,
+                      channels_fixed=False,
                       after=works(lambda: nn(x)[0], nn_ref))
     fit_nn = NNFavoredJpeg()
     audit_array_entry(a, "NNFavoredJpeg.fit", lambda v: fit_nn.fit(v), x, lambda out, v: None, fixed_size=False,
+                      channels_fixed=False,
                       rank5_ok=True, empty="bad", state=lambda: state_of(fit_nn))
     a.valid("NNFavoredJpeg.fit", "returns self", lambda: fit_nn.fit(x),
             check=lambda out: None if out is fit_nn else f"fit returned {type(out).__name__}")
@@ -711,7 +716,7 @@ def audit_jpeg(a: Auditor, x) -> None:
     std = dct_coefficient_std(x)
     a.valid("dct_coefficient_std", "valid images", lambda: dct_coefficient_std(x),
             check=lambda out: None if np.all(np.isfinite(out)) else "non-finite")
-    for case, value, kind in x_cases(x, fixed_size=False, empty="bad", rank5_ok=True):
+    for case, value, kind in x_cases(x, fixed_size=False, empty="bad", rank5_ok=True, channels_fixed=False):
         if kind == "bad":
             a.bad("dct_coefficient_std", f"x: {case}", lambda v=value: dct_coefficient_std(v), "x",
                   inputs=(value,) if isinstance(value, np.ndarray) else ())
@@ -961,7 +966,7 @@ def audit_ltc(a: Auditor, x, y) -> None:
     st = lambda: state_of(fit_l)  # noqa: E731
     audit_array_entry(a, "LearningToConfuse.fit", lambda v: fit_l.fit(v, y[:len(v)] if isinstance(
         v, np.ndarray) and v.ndim >= 1 and len(v) <= len(y) else y, nb_epochs=1, batch_size=16), x,
-                      lambda o, v: None, empty="bad", state=st, valid=False)
+                      lambda o, v: None, empty="bad", state=st, valid=False, fixed_size=False, channels_fixed=False)
     audit_label_entry(a, "LearningToConfuse.fit", lambda v: fit_l.fit(x, v, nb_epochs=1, batch_size=16), y, state=st,
                       valid=False)
     audit_ints(a, "LearningToConfuse.fit", lambda **kw: fit_l.fit(x, y, **{"nb_epochs": 1, "batch_size": 16, **kw}),
@@ -1020,8 +1025,9 @@ def audit_trainers(a: Auditor, fx: dict, x, y) -> None:
                  "cosine_annealing": "bool", "validation_split": [-0.1, 1.0, NAN, True, None],
                  "patience": "pos_int", "seed": "seed?", "verbose": "bool"}
         audit_params(a, name, lambda c=cls, **kw: c(**kw), {"classifier": clf}, specs, built=cls(clf))
-        a.bad(f"{name}()", "classifier with N outputs (not extended)", lambda c=cls: c(tiny_classifier(K, 0, fit=False)),
-              ("classifier", "extend_classes"))
+        if cls is TwoNLabelingTrainer:  # any model with 3 or more outputs is a valid N + 1 (NULL labeling) one
+            a.bad(f"{name}()", "classifier with N outputs (not extended)",
+                  lambda c=cls: c(tiny_classifier(K, 0, fit=False)), ("classifier", "extend_classes"))
 
         def run(seed, c=cls, n=outputs):
             t = c(tiny_classifier(n, 6, fit=False), seed=seed)
