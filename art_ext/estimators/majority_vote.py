@@ -12,6 +12,7 @@ import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
 
 from art_ext.estimators.classification import _outputs_probabilities
+from art_ext.params import BOOL, POSITIVE_INT, ClipValues, validate_params
 from art_ext.utils import batches, check_inputs
 
 
@@ -72,9 +73,11 @@ class MajorityVoteClassifier(TensorFlowV2Classifier):
                shape, whose preprocessing (if any) is TensorFlow-native (``PreprocessorTensorFlowV2``).
         :param clip_values: ``(min, max)`` of valid inputs; default: the first member's.
         :param channels_first: Set channels first or last.
-        :raises ValueError: No members, members of different kinds, classes or input shapes, or members with
-                NumPy-only preprocessing.
+        :raises ValueError: No members, members of different kinds, classes or input shapes, members with
+                NumPy-only preprocessing, or bad ``clip_values`` / ``channels_first``.
         """
+        validate_params({"clip_values": [None, ClipValues()], "channels_first": [BOOL]},
+                        {"clip_values": clip_values, "channels_first": channels_first}, "MajorityVoteClassifier")
         classifiers = list(classifiers) if classifiers is not None else []
         if not classifiers:
             raise ValueError("classifiers must be a non-empty list of TensorFlowV2Classifier")
@@ -98,15 +101,22 @@ class MajorityVoteClassifier(TensorFlowV2Classifier):
                          clip_values=clip_values if clip_values is not None else classifiers[0].clip_values)
         self._member_probabilities = tf.function(model.member_probabilities)
 
+    def _check_x(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as float32 after checking its sample shape, NaN/inf and range (``clip_values``, if set)."""
+        return check_inputs(x, "x", clip_values=self.clip_values, input_shape=self.input_shape, min_samples=0)
+
     def predict_members(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """
         Every member's class probabilities.
 
-        :param x: Inputs.
+        :param x: Inputs of the members' input shape, within ``clip_values``.
         :param batch_size: Inputs per TensorFlow call.
         :return: ``(n, K, nb_classes)`` probabilities.
+        :raises ValueError: Wrong sample shape, NaN/inf, values outside ``clip_values`` (e.g. 0-255 images for
+                ``(0, 1)``), or a bad ``batch_size``.
         """
-        x = check_inputs(x, "x", input_shape=self.input_shape, min_samples=0)
+        validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "predict")
+        x = self._check_x(x)
         out = np.empty((len(x), len(self.classifiers), self.nb_classes), dtype=np.float32)
         for part in batches(len(x), batch_size):
             out[part] = self._member_probabilities(tf.convert_to_tensor(x[part])).numpy()
@@ -116,12 +126,31 @@ class MajorityVoteClassifier(TensorFlowV2Classifier):
         """
         Vote shares: rows sum to 1 and their argmax is the majority vote (ties broken by mean probability).
 
-        :param x: Inputs.
+        :param x: Inputs of the members' input shape, within ``clip_values``.
         :param batch_size: Inputs per TensorFlow call.
         :param training_mode: Unused (members run in inference mode).
         :return: ``(n, nb_classes)`` vote shares.
+        :raises ValueError: As :meth:`predict_members`.
         """
         return vote_scores(self.predict_members(x, batch_size=batch_size))
+
+    def loss_gradient(self, x: np.ndarray, y: np.ndarray, training_mode: bool = False, **kwargs) -> np.ndarray:
+        """
+        Gradient of the loss of the members' mean probability with respect to ``x`` (through each member's
+        preprocessing), as ART's ``TensorFlowV2Classifier.loss_gradient``.
+
+        :raises ValueError: Wrong sample shape, NaN/inf or values outside ``clip_values``.
+        """
+        return super().loss_gradient(self._check_x(x), y, training_mode=training_mode, **kwargs)
+
+    def class_gradient(self, x: np.ndarray, label=None, training_mode: bool = False, **kwargs) -> np.ndarray:
+        """
+        Gradient of the log mean probability of ``label`` with respect to ``x``, as ART's
+        ``TensorFlowV2Classifier.class_gradient``.
+
+        :raises ValueError: Wrong sample shape, NaN/inf or values outside ``clip_values``.
+        """
+        return super().class_gradient(self._check_x(x), label=label, training_mode=training_mode, **kwargs)
 
     def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 10, **kwargs) -> None:
         """Not supported: fit the members (e.g. with :class:`~art_ext.defences.trainer.MultiLevelJpegTrainer`)."""

@@ -94,3 +94,19 @@ def test_bad_arguments(trained):
         MultiLevelJpegTrainer(trained, [JpegCompressionTensorFlowV2()], clean_fraction=1.0)
     with pytest.raises(NotImplementedError):
         MajorityVoteClassifier([trained]).fit(np.zeros((1, 28, 28, 1)), np.zeros(1))
+
+
+def test_predict_validates_inputs(trained, data):
+    _, _, xt, _ = data
+    ensemble = MajorityVoteClassifier([trained])
+    for bad, match in ((np.round(xt[:4] * 255).astype(np.uint8), "clip_values"), (xt[:4] + 0.5, "clip_values"),
+                       (np.full((2, 28, 28, 1), np.nan, np.float32), "NaN"), (xt[:4, :14], "shape")):
+        with pytest.raises(ValueError, match=match):
+            ensemble.predict(bad)
+        with pytest.raises(ValueError, match=match):
+            ensemble.loss_gradient(bad, np.eye(10)[:len(bad)])
+    with pytest.raises(ValueError, match="batch_size"):
+        ensemble.predict(xt[:4], batch_size=0)
+    with pytest.raises(ValueError, match="clip_values"):
+        MajorityVoteClassifier([trained], clip_values=(0, np.inf))
+    assert ensemble.predict(xt[:0]).shape == (0, 10)

@@ -26,15 +26,23 @@ import numpy as np
 import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 
-from art_ext.defences.preprocessor.jpeg_codec import GRADIENT_ESTIMATORS, JpegOptions, compiled_codec
-from art_ext.defences.preprocessor.jpeg_tables import (PRESETS, _check_quality, check_quantization_table,
-                                                       dct_coefficient_std, design_quantization_table,
-                                                       standard_tables, two_level_table)
-from art_ext.utils import HostStaging, batches, check_clip_values, check_inputs
+from art_ext.defences.preprocessor.jpeg_codec import (GRADIENT_ESTIMATORS, JpegOptions, check_image_layout,
+                                                      compiled_codec)
+from art_ext.defences.preprocessor.jpeg_tables import (PRESETS, QUALITY, check_design_parameters,
+                                                       check_quantization_table, dct_coefficient_std,
+                                                       design_quantization_table, standard_tables, two_level_table)
+from art_ext.params import BOOL, POSITIVE_INT, ClipValues, Interval, Options, Pair, Real, ValidatedParams
+from art_ext.persistence import load_json, save_json
+from art_ext.utils import HostStaging, batches, check_finite_tensor, check_inputs
 
 __all__ = ["JpegCompressionTensorFlowV2", "NNFavoredJpeg"]
 
 logger = logging.getLogger(__name__)
+
+#: The parameters of the table design: changing them redesigns a table fitted to data.
+_DESIGN_PARAMS = frozenset({"q_min", "q_max", "thresholds", "quantiles"})
+#: Kind tag of the files written by :meth:`NNFavoredJpeg.save`.
+_FILE_KIND = "NNFavoredJpeg"
 
 
 def _bucket(n: int) -> int:
@@ -42,7 +50,7 @@ def _bucket(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
+class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
     """
     JPEG compression in TensorFlow: a drop-in, faster and differentiable replacement for ART's
     :class:`~art.defences.preprocessor.JpegCompression`.
@@ -50,8 +58,9 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
     Runs JPEG's lossy path as batched TensorFlow ops: RGB to YCbCr (ITU-R BT.601, as libjpeg), optional 4:2:0
     chroma subsampling (2x2 average, libjpeg's triangle upsampling on decode), 8x8 orthonormal DCT-II,
     quantisation by the IJG-scaled Annex K tables (or given tables), rounding, dequantisation, inverse DCT,
-    back to RGB, rounding to 8 bits and clipping. Images with one channel (or any count other than 3) use the
-    luminance path channel by channel, as ART's version does. Any height and width: images are padded to a
+    back to RGB, rounding to 8 bits and clipping. Images have 3 (RGB) or 1 (grey: the luminance path) channels
+    on the channel axis that ``channels_first`` declares; any other count is refused, so that a batch in the other
+    layout is not coded as many grey channels. Any height and width: images are padded to a
     multiple of 8 (16 with subsampling) by edge replication and cropped back. The entropy coding is lossless
     and therefore skipped. At the same quality the output matches Pillow/libjpeg encode-decode to 0.03 grey
     levels on average, 97-99 % of pixels exactly (:doc:`/methods/nn_jpeg`, fidelity).
@@ -77,6 +86,16 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
 
     params = ["clip_values", "quality", "quantization_table", "chroma_subsampling", "channels_first",
               "gradient_estimator", "emulate_libjpeg", "batch_size", "verbose"]
+    _parameter_constraints = {
+        "clip_values": [ClipValues()],
+        "quality": [QUALITY],
+        "chroma_subsampling": [BOOL],
+        "channels_first": [BOOL],
+        "gradient_estimator": [Options(GRADIENT_ESTIMATORS)],
+        "emulate_libjpeg": [BOOL],
+        "batch_size": [POSITIVE_INT],
+        "verbose": [BOOL],
+    }  # quantization_table is checked by its setter
 
     def __init__(self, clip_values: tuple[float, float] = (0.0, 1.0), quality: int = 50,
                  quantization_table: np.ndarray | None = None, chroma_subsampling: bool = False,
@@ -86,7 +105,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         """
         Create an instance of differentiable JPEG compression.
 
-        :param clip_values: Tuple ``(min, max)`` of the input range; mapped to 0-255 internally.
+        :param clip_values: Tuple ``(min, max)`` of finite numbers, the input range; mapped to 0-255 internally.
         :param quality: JPEG quality in ``[1, 100]`` scaling the Annex K tables (IJG formula); ignored when
                ``quantization_table`` is given.
         :param quantization_table: An 8x8 table of positive steps on the 0-255 scale used for every channel, or
@@ -107,6 +126,7 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         :param verbose: Show a progress bar in ``__call__``.
         """
         super().__init__(is_fitted=True, apply_fit=apply_fit, apply_predict=apply_predict)
+        self._table: np.ndarray | None = None
         self.clip_values = clip_values
         self.quality = quality
         self.chroma_subsampling = chroma_subsampling
@@ -117,7 +137,6 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         self.verbose = verbose
         self._check_params()
         self._staging = HostStaging()
-        self._table: np.ndarray | None = None
         if quantization_table is not None:
             self.quantization_table = quantization_table
 
@@ -152,16 +171,12 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
                            gradient_estimator=None if value_only else self.gradient_estimator, smooth=smooth)
 
     def _compress(self, x: tf.Tensor, options: JpegOptions, checked: bool = False) -> tf.Tensor:
-        if x.shape.rank not in (4, 5):
-            raise ValueError(f"x must be images (rank 4) or videos (rank 5), got shape {x.shape}")
+        if x.shape.rank is None:
+            raise ValueError("x must be images (rank 4) or videos (rank 5), got a tensor of unknown rank")
+        check_image_layout(x.shape.as_list(), self.channels_first)
         x = tf.cast(x, tf.float32)
-        if not checked and tf.executing_eagerly() and tf.size(x) > 0:
-            lo, hi = float(tf.reduce_min(x)), float(tf.reduce_max(x))
-            tol = 1e-5 * (self.clip_values[1] - self.clip_values[0])
-            if not np.isfinite(lo) or not np.isfinite(hi):
-                raise ValueError("x contains NaN or inf")
-            if lo < self.clip_values[0] - tol or hi > self.clip_values[1] + tol:
-                raise ValueError(f"x values must lie within clip_values {self.clip_values}, got [{lo:.4g}, {hi:.4g}]")
+        if not checked:  # eagerly a ValueError before any work; in a graph, assertions that fail when it runs
+            x = check_finite_tensor(x, "x", self.clip_values)
         rank = x.shape.rank
         if self.channels_first:  # NCHW -> NHWC, NCFHW -> NFHWC
             x = tf.transpose(x, (0, 2, 3, 1) if rank == 4 else (0, 2, 3, 4, 1))
@@ -187,7 +202,8 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         :param x: Images ``NHWC`` (``NCHW`` if ``channels_first``) or videos ``NFHWC`` (``NCFHW``) in ``clip_values``.
         :param y: Labels; returned unchanged.
         :return: The JPEG-compressed images (float32, same shape) and ``y``.
-        :raises ValueError: Wrong rank, or values outside ``clip_values``.
+        :raises ValueError: Wrong rank or channel axis, NaN/inf, or values outside ``clip_values`` (in a graph: an
+                assertion that fails when it runs).
         """
         return self._compress(x, self._options()), y
 
@@ -208,13 +224,13 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
         :param x: Images ``NHWC`` (``NCHW`` if ``channels_first``) or videos, values within ``clip_values``.
         :param y: Labels; returned unchanged.
         :return: Compressed images (float32, same shape) and ``y``.
-        :raises ValueError: Not 4-D/5-D, non-finite, or values outside ``clip_values``.
+        :raises ValueError: Not 4-D/5-D, not 1 or 3 channels on the channel axis, non-finite, or values outside
+                ``clip_values``.
         """
         from tqdm.auto import tqdm
 
         x = np.asarray(x)
-        if x.ndim not in (4, 5):
-            raise ValueError(f"x must be images (rank 4) or videos (rank 5), got shape {x.shape}")
+        check_image_layout(x.shape, self.channels_first)
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
         parts = []
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
@@ -225,19 +241,15 @@ class JpegCompressionTensorFlowV2(PreprocessorTensorFlowV2):
             return np.empty(x.shape, dtype=np.float32), y
         return (parts[0] if len(parts) == 1 else np.concatenate(parts)), y
 
-    def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> None:
-        """No parameters to learn for this method."""
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> JpegCompressionTensorFlowV2:
+        """No parameters to learn for this method.
 
-    def _check_params(self) -> None:
-        self.clip_values = check_clip_values(self.clip_values)
-        _check_quality(self.quality)
-        for name in ("chroma_subsampling", "channels_first", "emulate_libjpeg", "verbose"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.gradient_estimator not in GRADIENT_ESTIMATORS:
-            raise ValueError(f"gradient_estimator must be one of {GRADIENT_ESTIMATORS}, got {self.gradient_estimator!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        :return: ``self``.
+        """
+        return self
+
+    def _check_param_relations(self) -> None:
+        self.clip_values = (float(self.clip_values[0]), float(self.clip_values[1]))
 
 
 class NNFavoredJpeg(JpegCompressionTensorFlowV2):
@@ -261,6 +273,14 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
     """
 
     params = JpegCompressionTensorFlowV2.params + ["preset", "q_min", "q_max", "thresholds", "quantiles"]
+    _parameter_constraints = {
+        **JpegCompressionTensorFlowV2._parameter_constraints,
+        "preset": [None, Options(sorted(PRESETS))],
+        "q_min": [Interval(Real, 1, 255)],
+        "q_max": [Interval(Real, 1, 255)],
+        "thresholds": [None, Pair(Interval(Real, 0, None, closed="neither"))],
+        "quantiles": [Pair(Interval(Real, 0, 1))],
+    }
 
     def __init__(self, clip_values: tuple[float, float] = (0.0, 1.0), quantization_table: np.ndarray | None = None,
                  preset: str | None = None, q_min: float = 5.0, q_max: float = 60.0,
@@ -289,18 +309,26 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         """
         self.preset, self.q_min, self.q_max = preset, q_min, q_max
         self.thresholds, self.quantiles = thresholds, quantiles
+        self._table_source: str | None = None  # where the table came from: "explicit", "preset", "fit" or None
         super().__init__(clip_values=clip_values, quality=50, quantization_table=quantization_table,
                          chroma_subsampling=chroma_subsampling, channels_first=channels_first,
                          gradient_estimator=gradient_estimator, emulate_libjpeg=emulate_libjpeg,
                          batch_size=batch_size, apply_fit=apply_fit, apply_predict=apply_predict, verbose=verbose)
         if quantization_table is None and preset is not None:
-            self.quantization_table = two_level_table(*PRESETS[preset])
+            self._set_table(two_level_table(*PRESETS[preset]), "preset")
         self._is_fitted = self._table is not None
 
     @JpegCompressionTensorFlowV2.quantization_table.setter
     def quantization_table(self, table) -> None:
+        table = None if table is None else check_quantization_table(table)
+        if table is not None and self._table is not None and np.array_equal(table, self._table):
+            return  # the table in use (e.g. set_params(**get_params())): it stays fitted or preset
+        self._set_table(table, "explicit")
+
+    def _set_table(self, table: np.ndarray | None, source: str) -> None:
         JpegCompressionTensorFlowV2.quantization_table.fset(self, table)
-        self._is_fitted = self._table is not None
+        self._table_source = None if table is None else source
+        self._is_fitted = table is not None
 
     @property
     def tables(self) -> np.ndarray:
@@ -313,21 +341,86 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
                              "or preset")
         return self._table.copy()
 
-    def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> None:
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> NNFavoredJpeg:
         """
         Design the table from the DCT statistics of training images ``x`` (sets ``frequency_std_`` and the table).
 
-        :param x: Training images within ``clip_values``.
+        :param x: Training images within ``clip_values``, 1 or 3 channels in the layout ``channels_first`` declares.
         :param y: Unused.
+        :return: ``self``.
+        :raises ValueError: Bad images (rank, channel axis, NaN/inf, values outside ``clip_values``).
         """
         self.frequency_std_ = dct_coefficient_std(x, self.clip_values, self.channels_first, self.batch_size)
-        self.quantization_table = design_quantization_table(self.frequency_std_, self.q_min, self.q_max,
-                                                            self.thresholds, self.quantiles)
+        self._set_table(self._design(), "fit")
+        return self
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"preset must be None or one of {sorted(PRESETS)}, got {self.preset!r}")
-        if not 1 <= self.q_min <= self.q_max <= 255:
-            raise ValueError(f"need 1 <= q_min <= q_max <= 255, got q_min={self.q_min}, q_max={self.q_max}")
+    def _design(self) -> np.ndarray:
+        return design_quantization_table(self.frequency_std_, self.q_min, self.q_max, self.thresholds, self.quantiles)
 
+    def _check_param_relations(self) -> None:
+        super()._check_param_relations()
+        check_design_parameters(self.q_min, self.q_max, self.thresholds, self.quantiles)
+        self.quantiles = tuple(self.quantiles)
+        self.thresholds = None if self.thresholds is None else tuple(self.thresholds)
+
+    def _params_changed(self, changed: set[str]) -> None:
+        """A new preset replaces a preset (or missing) table unless an explicit table is set in the same call; new
+        design parameters redesign a table fitted to data from its stored statistics."""
+        explicit = "quantization_table" in changed and self._table is not None
+        if not explicit and changed & {"preset", "quantization_table"}:
+            if self.preset is not None:
+                self._set_table(two_level_table(*PRESETS[self.preset]), "preset")
+            elif self._table_source == "preset":
+                self._set_table(None, "preset")
+        if changed & _DESIGN_PARAMS and self._table_source == "fit":
+            self._set_table(self._design(), "fit")
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str) -> None:
+        """
+        Save the parameters, the table in use and, for a table fitted to data, the DCT statistics it was designed
+        from, as a tagged JSON file, atomically.
+
+        :param path: Destination ending in ``.json``.
+        :raises ValueError: If ``path`` does not end in ``.json`` or cannot be written.
+        """
+        params = {name: _jsonable(value) for name, value in self.get_params().items()
+                  if name not in ("quality", "quantization_table")}
+        params.update(apply_fit=bool(self.apply_fit), apply_predict=bool(self.apply_predict))
+        frequency_std = getattr(self, "frequency_std_", None)
+        save_json(path, _FILE_KIND, {
+            "params": params, "table": None if self._table is None else self._table.tolist(),
+            "table_source": self._table_source,
+            "frequency_std": None if frequency_std is None else np.asarray(frequency_std).tolist()})
+
+    @classmethod
+    def load(cls, path: str) -> NNFavoredJpeg:
+        """
+        Load an object written by :meth:`save`: same parameters and bit-identical table and statistics.
+
+        :param path: A ``.json`` file written by :meth:`save`.
+        :return: The preprocessor.
+        :raises ValueError: Missing file, or not an art-ext NNFavoredJpeg file (tampered, foreign, newer format).
+        """
+        config = load_json(path, _FILE_KIND)
+        try:
+            table, source = config["table"], config["table_source"]
+            jpeg = cls(quantization_table=None if table is None else np.asarray(table, np.float32),
+                       **config["params"])
+            if source not in (None, "explicit", "preset", "fit") or (source is None) != (table is None):
+                raise ValueError(f"table_source {source!r}")
+            jpeg._table_source = source
+            if config["frequency_std"] is not None:
+                jpeg.frequency_std_ = np.asarray(config["frequency_std"], np.float32)
+                if jpeg.frequency_std_.shape != (2, 8, 8):
+                    raise ValueError(f"frequency_std of shape {jpeg.frequency_std_.shape}")
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not an art-ext {_FILE_KIND} file: {path} (invalid content: {err})") from err
+        return jpeg
+
+
+def _jsonable(value):
+    """Tuples and NumPy scalars as JSON-serialisable Python values."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value

@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["GRADIENT_ESTIMATORS", "JpegOptions", "jpeg_codec", "compiled_codec", "luma_chroma_planes",
-           "block_dct_coefficients"]
+__all__ = ["GRADIENT_ESTIMATORS", "JpegOptions", "jpeg_codec", "compiled_codec", "check_image_layout",
+           "luma_chroma_planes", "block_dct_coefficients"]
 
 #: Gradients of the rounding steps: the identity (BPDA) or the cubic approximation of Shin & Song (2017).
 GRADIENT_ESTIMATORS = ("straight_through", "cubic")
@@ -80,6 +80,30 @@ class _ChannelMix(enum.Enum):
     MATMUL = "matmul"  # a plain graph
     ELEMENTWISE = "elementwise"  # XLA: a sum of broadcast products, fused into each consumer
     REDUCE = "reduce"  # XLA: a broadcast product and a sum, written out once for consumers that read it often
+
+
+def check_image_layout(shape: tuple[int | None, ...], channels_first: bool, name: str = "x") -> None:
+    """Check that ``shape`` is a batch of images (rank 4) or videos (rank 5) with 1 (grey) or 3 (RGB) channels on
+    the channel axis of the declared layout -- so that an ``NCHW`` batch is not coded as 28 grey channels.
+
+    :param shape: The batch's shape (``None`` for an unknown size).
+    :param channels_first: Channel axis 1 (``NCHW``, ``NCFHW``) instead of the last (``NHWC``, ``NFHWC``).
+    :param name: Argument name used in error messages.
+    :raises ValueError: Another rank, or a channel axis of another size, naming the layout that would fit.
+    """
+    shape = tuple(shape)
+    if len(shape) not in (4, 5):
+        raise ValueError(f"{name} must be images (rank 4) or videos (rank 5), got shape {shape}")
+    axis = 1 if channels_first else len(shape) - 1
+    if shape[axis] is None or shape[axis] in (1, 3):
+        return
+    layouts = {(False, 4): "NHWC", (True, 4): "NCHW", (False, 5): "NFHWC", (True, 5): "NCFHW"}
+    other = shape[len(shape) - 1 if channels_first else 1]
+    hint = f"; for {layouts[not channels_first, len(shape)]} input set channels_first={not channels_first}" \
+        if other in (1, 3) else ""
+    raise ValueError(f"{name} must have 1 (grey) or 3 (RGB) channels on axis {axis} "
+                     f"({layouts[channels_first, len(shape)]}, channels_first={channels_first}), got shape {shape}"
+                     f"{hint}")
 
 
 # ---------------------------------------------------------------- DCT

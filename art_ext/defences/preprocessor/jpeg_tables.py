@@ -12,12 +12,16 @@ import io
 import numpy as np
 import tensorflow as tf
 
-from art_ext.defences.preprocessor.jpeg_codec import block_dct_coefficients, luma_chroma_planes
+from art_ext.defences.preprocessor.jpeg_codec import block_dct_coefficients, check_image_layout, luma_chroma_planes
+from art_ext.params import Integral, Interval, validate_params
 from art_ext.utils import batches, check_clip_values, check_inputs
 
-__all__ = ["ANNEX_K_LUMINANCE", "ANNEX_K_CHROMINANCE", "PRESETS", "scale_quantization_table",
+__all__ = ["QUALITY", "ANNEX_K_LUMINANCE", "ANNEX_K_CHROMINANCE", "PRESETS", "scale_quantization_table",
            "check_quantization_table", "standard_tables", "two_level_table", "dct_coefficient_std",
-           "design_quantization_table", "bits_per_pixel"]
+           "check_design_parameters", "design_quantization_table", "bits_per_pixel"]
+
+#: JPEG quality: an integer in [1, 100] (IJG scale).
+QUALITY = Interval(Integral, 1, 100)
 
 #: JPEG standard (ITU T.81) Annex K.1: luminance quantisation table, quality 50.
 ANNEX_K_LUMINANCE = np.array([
@@ -59,8 +63,7 @@ def scale_quantization_table(table: np.ndarray, quality: int) -> np.ndarray:
 
 
 def _check_quality(quality) -> None:
-    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
-        raise ValueError(f"quality must be an integer in [1, 100], got {quality!r}")
+    validate_params({"quality": [QUALITY]}, {"quality": quality})
 
 
 def check_quantization_table(table, name: str = "quantization_table") -> np.ndarray:
@@ -109,14 +112,16 @@ def dct_coefficient_std(x: np.ndarray, clip_values: tuple[float, float] = (0.0, 
     :param clip_values: Input range.
     :param channels_first: Channel axis 1 instead of 3.
     :param batch_size: Images per TensorFlow call.
-    :return: ``(2, 8, 8)``: luminance and chrominance (Cb and Cr pooled); for non-RGB images both are the
-             statistics of the channels.
-    :raises ValueError: Not 4-D images, or values outside ``clip_values``.
+    :return: ``(2, 8, 8)``: luminance and chrominance (Cb and Cr pooled); for grey images both are the
+             statistics of the grey channel.
+    :raises ValueError: Not 4-D images, not 1 or 3 channels on the channel axis, NaN/inf, or values outside
+            ``clip_values``.
     """
     clip_values = check_clip_values(clip_values)
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"x must be images of rank 4, got shape {x.shape}")
+    check_image_layout(x.shape, channels_first)
     x = check_inputs(x, "x", clip_values=clip_values)
     if channels_first:
         x = np.transpose(x, (0, 2, 3, 1))
@@ -131,6 +136,21 @@ def dct_coefficient_std(x: np.ndarray, clip_values: tuple[float, float] = (0.0, 
             counts[k] += int(c.shape[0])
     mean = sums[:, 0] / counts[:, None]
     return np.sqrt(np.maximum(sums[:, 1] / counts[:, None] - mean ** 2, 0.0)).reshape(2, 8, 8).astype(np.float32)
+
+
+def check_design_parameters(q_min: float, q_max: float, thresholds: tuple[float, float] | None,
+                            quantiles: tuple[float, float]) -> None:
+    """Check the parameters of :func:`~art_ext.defences.preprocessor.design_quantization_table` against each other.
+
+    :raises ValueError: Unless ``1 <= q_min <= q_max <= 255``, ``thresholds`` is None or ``0 < low < high``, and
+            ``0 <= low < high <= 1`` for ``quantiles``.
+    """
+    if not 1 <= q_min <= q_max <= 255:
+        raise ValueError(f"need 1 <= q_min <= q_max <= 255, got q_min={q_min}, q_max={q_max}")
+    if len(quantiles) != 2 or not 0 <= quantiles[0] < quantiles[1] <= 1:
+        raise ValueError(f"quantiles must satisfy 0 <= low < high <= 1, got {quantiles}")
+    if thresholds is not None and (len(thresholds) != 2 or not 0 < thresholds[0] < thresholds[1]):
+        raise ValueError(f"thresholds must satisfy 0 < low < high, got {thresholds}")
 
 
 def design_quantization_table(std: np.ndarray, q_min: float = 5.0, q_max: float = 60.0,
@@ -160,12 +180,7 @@ def design_quantization_table(std: np.ndarray, q_min: float = 5.0, q_max: float 
         raise ValueError(f"std must have shape (8, 8) or (2, 8, 8), got {std.shape}")
     if not np.all(np.isfinite(std)) or np.any(std < 0):
         raise ValueError("std must hold finite non-negative standard deviations")
-    if not 1 <= q_min <= q_max <= 255:
-        raise ValueError(f"need 1 <= q_min <= q_max <= 255, got q_min={q_min}, q_max={q_max}")
-    if thresholds is None and not 0 <= quantiles[0] < quantiles[1] <= 1:
-        raise ValueError(f"quantiles must satisfy 0 <= low < high <= 1, got {quantiles}")
-    if thresholds is not None and not 0 < thresholds[0] < thresholds[1]:
-        raise ValueError(f"thresholds must satisfy 0 < low < high, got {thresholds}")
+    check_design_parameters(q_min, q_max, thresholds, quantiles)
     tables = []
     for s in std.reshape(-1, 8, 8):
         log_s = np.log(np.maximum(s, 1e-6))

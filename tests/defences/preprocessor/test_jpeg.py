@@ -121,7 +121,9 @@ def test_art_classifier_gradient_goes_through_defence(digits):
     ({"quantization_table": np.ones((4, 4))}, "quantization_table"),
     ({"quantization_table": -np.ones((8, 8))}, "positive"), ({"clip_values": (1, 0)}, "clip_values"),
     ({"gradient_estimator": "sigmoid"}, "gradient_estimator"), ({"chroma_subsampling": "yes"}, "chroma"),
-    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 0}, "batch_size"), ({"batch_size": True}, "batch_size"), ({"quality": True}, "quality"),
+    ({"clip_values": (0, np.inf)}, "clip_values"), ({"clip_values": (np.nan, 1)}, "clip_values"),
+    ({"verbose": 1}, "verbose"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -141,7 +143,7 @@ def test_bad_inputs(photos):
 
 
 @settings(max_examples=15, deadline=None)
-@given(n=st.integers(1, 3), h=st.integers(1, 20), w=st.integers(1, 20), c=st.sampled_from([1, 2, 3]),
+@given(n=st.integers(1, 3), h=st.integers(1, 20), w=st.integers(1, 20), c=st.sampled_from([1, 3]),
        quality=st.integers(1, 100), subsample=st.booleans(), seed=st.integers(0, 1000))
 def test_property_shapes_range_and_idempotence_of_range(n, h, w, c, quality, subsample, seed):
     x = np.random.default_rng(seed).random((n, h, w, c)).astype(np.float32)
@@ -182,3 +184,117 @@ def test_nn_favoured_table_fit_presets_and_setter(photos, digits):
     grey = NNFavoredJpeg()
     grey.fit(digits)
     assert grey(digits)[0].shape == digits.shape
+
+
+# ---------------------------------------------------------------- contracts (issue 18)
+
+def test_set_params_is_atomic_rejects_unknown_keys_and_takes_effect(photos):
+    jpeg = JpegCompressionTensorFlowV2(quality=30)
+    with pytest.raises(ValueError, match="quality"):
+        jpeg.set_params(quality=0)
+    assert jpeg.quality == 30  # the rejected value is not kept
+    with pytest.raises(ValueError, match="unknown parameter"):
+        jpeg.set_params(qualty=10)
+    with pytest.raises(ValueError, match="batch_size"):
+        jpeg.set_params(quality=10, batch_size=0)
+    assert jpeg.quality == 30 and jpeg.batch_size == 1024
+    jpeg.set_params(quality=10)
+    np.testing.assert_array_equal(jpeg(photos[:2])[0], JpegCompressionTensorFlowV2(quality=10)(photos[:2])[0])
+
+
+def test_non_finite_clip_values_are_rejected():
+    for clip_values in ((0, np.inf), (-np.inf, 1)):
+        with pytest.raises(ValueError, match="clip_values"):
+            JpegCompressionTensorFlowV2(clip_values=clip_values)
+        with pytest.raises(ValueError, match="clip_values"):
+            NNFavoredJpeg(clip_values=clip_values)
+    jpeg = JpegCompressionTensorFlowV2()
+    with pytest.raises(ValueError, match="clip_values"):
+        jpeg.set_params(clip_values=(0, np.inf))
+    assert jpeg.clip_values == (0.0, 1.0)
+
+
+def test_channel_axis_must_match_the_layout(digits, photos):
+    nchw = np.transpose(digits[:2], (0, 3, 1, 2))  # (2, 1, 28, 28)
+    jpeg = JpegCompressionTensorFlowV2()
+    with pytest.raises(ValueError, match="channels_first=True"):
+        jpeg(nchw)  # not 28 grey channels
+    with pytest.raises(ValueError, match="channels_first=True"):
+        jpeg.forward(tf.constant(nchw))
+    first = JpegCompressionTensorFlowV2(channels_first=True)
+    with pytest.raises(ValueError, match="channels_first=False"):
+        first(digits[:2])
+    with pytest.raises(ValueError, match="channels_first=False"):
+        first.estimate_forward(tf.constant(photos[:2]))
+    with pytest.raises(ValueError, match="channels"):
+        jpeg(photos[:2, ..., :2])  # two channels: neither grey nor RGB
+    with pytest.raises(ValueError, match="channels_first=True"):
+        NNFavoredJpeg().fit(nchw)
+    np.testing.assert_array_equal(np.transpose(first(nchw)[0], (0, 2, 3, 1)), jpeg(digits[:2])[0])
+
+
+def test_non_finite_input_raises_on_the_tensorflow_path(photos):
+    jpeg = JpegCompressionTensorFlowV2()
+    for bad in (np.nan, np.inf):
+        x = photos[:1].copy()
+        x[0, 3, 4, 1] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            jpeg.forward(tf.constant(x))
+        with pytest.raises(ValueError, match="NaN or inf"):
+            jpeg.estimate_forward(tf.constant(x))
+        in_graph = tf.function(lambda t: jpeg.forward(t)[0])  # e.g. inside an ensemble's compiled function
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):
+            in_graph(tf.constant(x))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="clip_values"):
+        tf.function(lambda t: jpeg.forward(t)[0])(tf.constant(photos[:1] + 0.5))
+    assert np.all(np.isfinite(tf.function(lambda t: jpeg.forward(t)[0])(tf.constant(photos[:1])).numpy()))
+
+
+def test_nn_favoured_set_params_takes_effect(photos):
+    jpeg = NNFavoredJpeg()
+    jpeg.set_params(preset="feature_distillation")
+    assert jpeg.is_fitted and np.array_equal(jpeg.tables[0], two_level_table(25, 30, 4))
+    jpeg.set_params(preset=None)
+    assert not jpeg.is_fitted
+    with pytest.raises(ValueError, match="preset"):
+        jpeg.set_params(preset="unknown")
+    jpeg.fit(photos)
+    before = jpeg.tables
+    jpeg.set_params(q_min=2, q_max=200)  # redesigned from the stored statistics
+    assert jpeg.tables.min() == 2 and jpeg.tables.max() == 200 and not np.array_equal(before, jpeg.tables)
+    with pytest.raises(ValueError, match="q_min"):
+        jpeg.set_params(q_min=250)
+    assert jpeg.q_min == 2 and jpeg.tables.min() == 2
+    jpeg.set_params(preset="feature_distillation", quantization_table=np.full((8, 8), 9.0))  # explicit table wins
+    assert np.all(jpeg.tables == 9)
+    refitted = NNFavoredJpeg().fit(photos)
+    table = refitted.tables
+    refitted.set_params(**refitted.get_params())  # a round trip changes nothing: still a table fitted to data
+    assert np.array_equal(refitted.tables, table)
+    refitted.set_params(q_max=100)
+    assert refitted.tables.max() == 100
+    for kwargs in ({"thresholds": (5.0, 1.0)}, {"quantiles": (0.9, 0.1)}, {"q_max": np.nan}):
+        with pytest.raises(ValueError):
+            NNFavoredJpeg(**kwargs)
+
+
+def test_nn_favoured_save_load_round_trip(photos, tmp_path):
+    jpeg = NNFavoredJpeg(q_min=4, q_max=80, chroma_subsampling=True, quantiles=(0.1, 0.9)).fit(photos)
+    path = tmp_path / "table.json"
+    jpeg.save(str(path))
+    loaded = NNFavoredJpeg.load(str(path))
+    assert np.array_equal(loaded.tables, jpeg.tables) and np.array_equal(loaded.frequency_std_, jpeg.frequency_std_)
+    assert loaded.chroma_subsampling and loaded.quantiles == (0.1, 0.9) and loaded.is_fitted
+    np.testing.assert_array_equal(loaded(photos)[0], jpeg(photos)[0])
+    loaded.set_params(q_max=120)  # still a fitted table: redesigned from the loaded statistics
+    jpeg.set_params(q_max=120)
+    assert np.array_equal(loaded.tables, jpeg.tables)
+    preset = NNFavoredJpeg(preset="feature_distillation")
+    preset.save(str(tmp_path / "preset.json"))
+    assert np.array_equal(NNFavoredJpeg.load(str(tmp_path / "preset.json")).tables, preset.tables)
+    path.write_text(path.read_text().replace('"table":', '"tabel":'))
+    with pytest.raises(ValueError, match="not an art-ext NNFavoredJpeg file"):
+        NNFavoredJpeg.load(str(path))
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(ValueError, match="not an art-ext NNFavoredJpeg file"):
+        NNFavoredJpeg.load(str(tmp_path / "other.json"))
