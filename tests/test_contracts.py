@@ -249,28 +249,9 @@ CLASSES = {
 #: Contracts a class does not keep yet, left out of the parametrisation below (and reported by benchmarks/audit.py,
 #: which keeps checking them): ``(test, class or entry point[, parameter or case])`` -> what is wrong.
 NOT_YET: dict[tuple, str] = {
-    ("constructor", "JpegCompressionTensorFlowV2", "clip_values"): "clip_values=(0, inf) is accepted (all-NaN output)",
-    ("constructor", "NNFavoredJpeg", "clip_values"): "clip_values=(0, inf) is accepted",
-    ("constructor", "NNFavoredJpeg", "q_min"): "q_min=True is accepted",
-    ("constructor", "NNFavoredJpeg", "quantiles"): "unordered, out-of-range or string quantiles are accepted",
-    ("constructor", "MultiLevelJpegTrainer", "learning_rate"): "inf and True are accepted; '0.1' and None give a "
-                                                                "TypeError",
-    ("constructor", "MultiLevelJpegTrainer", "clean_fraction"): "'0' and None give a TypeError",
-    ("set_params", "JpegCompressionTensorFlowV2"): "ART's set_params: not atomic, misspelt keys accepted, no "
-                                                   "get_params",
-    ("set_params", "NNFavoredJpeg"): "ART's set_params: not atomic, misspelt keys accepted, no get_params",
-    ("set_params", "MultiLevelJpegTrainer"): "no set_params / get_params",
-    ("takes_effect", "NNFavoredJpeg-preset"): "set_params(preset=...) is not applied to the table",
-    ("bad_input", "MajorityVoteClassifier.predict-above clip_values"): "values outside clip_values are accepted",
-    ("bad_input", "MajorityVoteClassifier.predict-below clip_values"): "values outside clip_values are accepted",
-    ("bad_input", "MajorityVoteClassifier.predict-uint8 0-255"): "uint8 0-255 images are accepted",
     ("bad_input", "LearningToConfuse.fit-rank 3"): "one image without a batch axis is read as a batch of 16 rows; "
                                                    "the error then names y",
-    ("persistence", "NNFavoredJpeg"): "no save/load",
-    ("tampered", "NNFavoredJpeg"): "no save/load",
     ("deepcopy", "LearningToConfuse"): "a fitted attack cannot be deep-copied (cannot pickle 'FuncGraph')",
-    ("fit_returns_self", "NNFavoredJpeg"): "fit returns None",
-    ("fit_returns_self", "MultiLevelJpegTrainer"): "fit returns None",
 }
 
 
