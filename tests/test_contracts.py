@@ -248,11 +248,7 @@ CLASSES = {
 
 #: Contracts a class does not keep yet, left out of the parametrisation below (and reported by benchmarks/audit.py,
 #: which keeps checking them): ``(test, class or entry point[, parameter or case])`` -> what is wrong.
-NOT_YET: dict[tuple, str] = {
-    ("bad_input", "LearningToConfuse.fit-rank 3"): "one image without a batch axis is read as a batch of 16 rows; "
-                                                   "the error then names y",
-    ("deepcopy", "LearningToConfuse"): "a fitted attack cannot be deep-copied (cannot pickle 'FuncGraph')",
-}
+NOT_YET: dict[tuple, str] = {}
 
 
 def _cases(test: str, names=None):
