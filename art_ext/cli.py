@@ -4,6 +4,7 @@ Every argument and output path is checked before any work starts. A user error (
 folder that cannot be written, missing data) ends the command with exit status 2 and one line on stderr,
 ``art-ext: error: ...``, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """``argparse`` that reports errors in one line ``art-ext: error: ...`` (no usage block) with status 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse's interface
+    def error(self, message: str):
         self.exit(USAGE_ERROR, f"art-ext: error: {message}\n")
 
 
@@ -105,8 +106,15 @@ def _quiet_tensorflow() -> None:
 def _add_run_options(p: argparse.ArgumentParser, default_scale: str) -> None:
     from art_ext.experiments.harness import SCALES
 
-    p.add_argument("--scale", choices=SCALES, default=default_scale,
-                   help="smoke: seconds; small: minutes on 2 CPU cores; paper: the paper's sizes")
+    p.add_argument(
+        "--scale",
+        choices=SCALES,
+        default=default_scale,
+        help=(
+            "smoke: a pipeline check, about 1-6 minutes per reproduction on 2 CPU cores (its numbers mean nothing); "
+            "small: tens of minutes to hours on 2 CPU cores, trained models cached; paper: the paper's sizes"
+        ),
+    )
     p.add_argument("--seed", type=seed_argument, default=0, help="random seed in [0, 2**32 - 1] (default 0)")
     p.add_argument("--out", default=None, help="results folder (default results/<name>-<scale>)")
 
@@ -187,8 +195,9 @@ def _saved_model(args: argparse.Namespace, defences):
     try:
         model = keras.models.load_model(args.model, compile=False)
     except Exception as err:  # a corrupt or foreign file: one line, no traceback
-        raise ValueError(f"--model {args.model}: cannot load it as a Keras model ({type(err).__name__}: {err})"
-                         ) from None
+        raise ValueError(
+            f"--model {args.model}: cannot load it as a Keras model ({type(err).__name__}: {err})"
+        ) from None
     x, y = load_dataset(args.dataset, "test", source=args.source, path=args.data_path)
     plain = wrap(model)
     built = [build_defence(name, value, classifier=plain) for name, value in defences]
@@ -204,8 +213,10 @@ def _data(args: argparse.Namespace) -> int:
     for name in DATASETS:
         for source, where in available_sources(name).items():
             print(f"{name:<15} {source:<9} {where or '-'}")
-    print(f"\n.npz files are looked up in ${DATA_DIR_ENV} ({os.environ.get(DATA_DIR_ENV) or 'not set'}) "
-          f"as <name>.npz or <name>_jpeg.npz; any .npz works with load_dataset(..., source='npz', path=...).")
+    print(
+        f"\n.npz files are looked up in ${DATA_DIR_ENV} ({os.environ.get(DATA_DIR_ENV) or 'not set'}) "
+        f"as <name>.npz or <name>_jpeg.npz; any .npz works with load_dataset(..., source='npz', path=...)."
+    )
     return 0
 
 
@@ -224,27 +235,57 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="reproduce a paper's headline table")
     rep.add_argument("paper", choices=sorted(REPRODUCTIONS), help="which reproduction")
     _add_run_options(rep, default_scale="small")
-    rep.add_argument("--dataset", choices=("mnist", "cifar10"), default=None,
-                     help="data set, for reproductions that take one (uddn); default: the scale's")
-    ev = sub.add_parser("evaluate", help="adaptive robustness evaluation (art_ext.evaluation.evaluate)",
-                        description="Adaptive evaluation of a saved model behind named defences, or of one of "
-                                    "art-ext's components on the embedded digits. Defences: " + "; ".join(
-                                        f"{k}[:VALUE] ({v[0]})" for k, v in DEFENCES.items()) + ". Components: "
-                                    + "; ".join(f"{k} ({v})" for k, v in COMPONENTS.items()) + ".")
+    rep.add_argument(
+        "--dataset",
+        choices=("mnist", "cifar10"),
+        default=None,
+        help="data set, for reproductions that take one (uddn); default: the scale's",
+    )
+    ev = sub.add_parser(
+        "evaluate",
+        help="adaptive robustness evaluation (art_ext.evaluation.evaluate)",
+        description="Adaptive evaluation of a saved model behind named defences, or of one of "
+        "art-ext's components on the embedded digits. Defences: "
+        + "; ".join(f"{k}[:VALUE] ({v[0]})" for k, v in DEFENCES.items())
+        + ". Components: "
+        + "; ".join(f"{k} ({v})" for k, v in COMPONENTS.items())
+        + ".",
+    )
     source = ev.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a saved .keras classifier (logits or probabilities, inputs in [0, 1])")
-    source.add_argument("--component", choices=tuple(COMPONENTS), help="one of art-ext's defences, trained on the "
-                        "embedded digits (cached)")
-    ev.add_argument("--defence", action="append", default=[], metavar="NAME[:VALUE]",
-                    help="a defence in front of --model (repeat for a chain, applied in order)")
-    ev.add_argument("--dataset", choices=("mnist", "fashion_mnist", "cifar10"), default="mnist",
-                    help="test data for --model (default mnist)")
-    ev.add_argument("--source", choices=("auto", "tfds", "npz", "embedded"), default="auto",
-                    help="where the test data come from (see art-ext data)")
+    source.add_argument(
+        "--component",
+        choices=tuple(COMPONENTS),
+        help="one of art-ext's defences, trained on the embedded digits (cached)",
+    )
+    ev.add_argument(
+        "--defence",
+        action="append",
+        default=[],
+        metavar="NAME[:VALUE]",
+        help="a defence in front of --model (repeat for a chain, applied in order)",
+    )
+    ev.add_argument(
+        "--dataset",
+        choices=("mnist", "fashion_mnist", "cifar10"),
+        default="mnist",
+        help="test data for --model (default mnist)",
+    )
+    ev.add_argument(
+        "--source",
+        choices=("auto", "tfds", "npz", "embedded"),
+        default="auto",
+        help="where the test data come from (see art-ext data)",
+    )
     ev.add_argument("--data-path", default=None, help="the .npz file, with --source npz")
     ev.add_argument("--n", type=int, default=200, help="inputs to evaluate (default 200)")
-    ev.add_argument("--eps", type=float, nargs="+", default=None,
-                    help="budget(s), first = headline (default 0.3 for grey images, 8/255 for colour)")
+    ev.add_argument(
+        "--eps",
+        type=float,
+        nargs="+",
+        default=None,
+        help="budget(s), first = headline (default 0.3 for grey images, 8/255 for colour)",
+    )
     ev.add_argument("--norm", choices=("inf", "2"), default="inf")
     ev.add_argument("--preset", choices=tuple(PRESETS), default="quick", help="default quick")
     ev.add_argument("--seed", type=seed_argument, default=0, help="random seed in [0, 2**32 - 1] (default 0)")

@@ -25,19 +25,41 @@ A constraint is one of: ``None`` (the value ``None``), a type (``isinstance``), 
 :class:`Callable`, :class:`ArrayLike`), or a ``set`` of allowed values. A value passes when it meets any
 constraint of its list.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
 import random
+from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Constraint", "Interval", "Options", "Boolean", "Pair", "ClipValues", "Callable", "ArrayLike",
-           "InstanceOf", "validate_params", "ValidatedParams", "seeded", "POSITIVE_INT", "NON_NEGATIVE_INT",
-           "POSITIVE_REAL", "NON_NEGATIVE_REAL", "UNIT_INTERVAL", "SEED", "BOOL", "Integral", "Real"]
+__all__ = [
+    "Constraint",
+    "Interval",
+    "Options",
+    "Boolean",
+    "Pair",
+    "ClipValues",
+    "Callable",
+    "ArrayLike",
+    "InstanceOf",
+    "validate_params",
+    "ValidatedParams",
+    "seeded",
+    "POSITIVE_INT",
+    "NON_NEGATIVE_INT",
+    "POSITIVE_REAL",
+    "NON_NEGATIVE_REAL",
+    "UNIT_INTERVAL",
+    "SEED",
+    "BOOL",
+    "Integral",
+    "Real",
+]
 
 
 class Constraint:
@@ -102,8 +124,10 @@ class Options(Constraint):
 
     def is_satisfied_by(self, value: Any) -> bool:
         try:
-            return any(value == option and _is_bool(value) == _is_bool(option) and type(value) is not np.ndarray
-                       for option in self.options)
+            return any(
+                value == option and _is_bool(value) == _is_bool(option) and type(value) is not np.ndarray
+                for option in self.options
+            )
         except (TypeError, ValueError):
             return False
 
@@ -214,7 +238,7 @@ NON_NEGATIVE_INT = Interval(Integral, 0, None)
 POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
 NON_NEGATIVE_REAL = Interval(Real, 0, None)
 UNIT_INTERVAL = Interval(Real, 0, 1)
-SEED = Interval(Integral, 0, 2 ** 32 - 1)
+SEED = Interval(Integral, 0, 2**32 - 1)
 BOOL = Boolean()
 
 
@@ -251,7 +275,7 @@ def validate_params(constraints: dict[str, list], params: dict[str, Any], caller
 
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value) if not isinstance(value, np.ndarray) else f"array of shape {value.shape}, dtype {value.dtype}"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ValidatedParams:
@@ -300,8 +324,9 @@ class ValidatedParams:
         names = self._param_names()
         unknown = sorted(set(kwargs) - set(names))
         if unknown:
-            raise ValueError(f"{type(self).__name__}.set_params: unknown parameter(s) {unknown}; "
-                             f"the parameters are {names}")
+            raise ValueError(
+                f"{type(self).__name__}.set_params: unknown parameter(s) {unknown}; the parameters are {names}"
+            )
         old = dict(self.__dict__)
         try:
             for key, value in kwargs.items():

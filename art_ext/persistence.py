@@ -7,13 +7,15 @@ truncated, tampered or foreign file. Keras models are saved in the ``.keras`` fo
 ``safe_mode=True``, so the file of an object with one network also opens in plain Keras. Objects without a network
 (e.g. a quantisation table) are saved as JSON.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 import zipfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 
@@ -86,8 +88,9 @@ def _check_path(path: str, extension: str) -> str:
     return path
 
 
-def save_keras(path: str, model: keras.Model, kind: str, config: dict[str, Any],
-               extra_models: dict[str, keras.Model] | None = None) -> None:
+def save_keras(
+    path: str, model: keras.Model, kind: str, config: dict[str, Any], extra_models: dict[str, keras.Model] | None = None
+) -> None:
     """Save ``model`` as a ``.keras`` file tagged as an art-ext ``kind`` with its JSON-serialisable ``config``.
 
     :param extra_models: Further networks of the object (e.g. a critic), stored inside the same archive.
@@ -109,8 +112,9 @@ def save_keras(path: str, model: keras.Model, kind: str, config: dict[str, Any],
     atomic_write(path, write, suffix=".keras")
 
 
-def load_keras(path: str, kind: str, custom_objects: dict[str, Any] | None = None
-               ) -> tuple[keras.Model, dict[str, Any], dict[str, keras.Model]]:
+def load_keras(
+    path: str, kind: str, custom_objects: dict[str, Any] | None = None
+) -> tuple[keras.Model, dict[str, Any], dict[str, keras.Model]]:
     """Load a file written by :func:`save_keras`; return ``(model, config, extra_models)``.
 
     :raises ValueError: If the file is missing, not a ``.keras`` archive, or not an art-ext ``kind`` file.
@@ -129,8 +133,9 @@ def load_keras(path: str, kind: str, custom_objects: dict[str, Any] | None = Non
                 extras = {}
                 for name in extra_names:
                     extra_path = archive.extract(name, folder)
-                    extras[name[len(_EXTRA):-len(".keras")]] = keras.models.load_model(
-                        extra_path, compile=False, safe_mode=True, custom_objects=custom_objects)
+                    extras[name[len(_EXTRA) : -len(".keras")]] = keras.models.load_model(
+                        extra_path, compile=False, safe_mode=True, custom_objects=custom_objects
+                    )
     except zipfile.BadZipFile as err:
         raise ValueError(f"not an art-ext {kind} file: {path} (not a .keras archive)") from err
     try:

@@ -1,4 +1,5 @@
 """Plain-text reports: Markdown tables for results files, benchmarks and evaluation reports."""
+
 from __future__ import annotations
 
 from typing import Any

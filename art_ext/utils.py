@@ -4,10 +4,11 @@
 Validation functions raise ``ValueError`` naming the argument and what was expected; they
 never modify their input (they return a converted copy where a conversion is needed).
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -18,8 +19,13 @@ import tensorflow as tf
 RANGE_TOLERANCE = 1e-6
 
 
-def check_inputs(x, name: str = "x", clip_values: tuple[float, float] | None = None,
-                 input_shape: tuple[int, ...] | None = None, min_samples: int = 1) -> np.ndarray:
+def check_inputs(
+    x,
+    name: str = "x",
+    clip_values: tuple[float, float] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    min_samples: int = 1,
+) -> np.ndarray:
     """Validate a batch of inputs and return it as float32.
 
     :param x: Array-like of shape ``(n, *input_shape)``.
@@ -78,8 +84,10 @@ def check_labels(y, n: int, nb_classes: int, name: str = "y") -> np.ndarray:
     if y.dtype == np.bool_:
         y = y.astype(np.int64)
     if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold numeric class indices (n,) or one-hot rows (n, {nb_classes}), "
-                         f"got dtype {y.dtype}; map string or object labels to integers first")
+        raise ValueError(
+            f"{name} must hold numeric class indices (n,) or one-hot rows (n, {nb_classes}), "
+            f"got dtype {y.dtype}; map string or object labels to integers first"
+        )
     if y.ndim == 2 and y.shape[1] == 1 and nb_classes != 1:
         y = y[:, 0]
     if y.ndim == 2:
@@ -90,9 +98,11 @@ def check_labels(y, n: int, nb_classes: int, name: str = "y") -> np.ndarray:
         ones = y == 1
         bad = np.flatnonzero(~np.all(ones | (y == 0), axis=1) | (ones.sum(axis=1) != 1))
         if bad.size:
-            raise ValueError(f"{name} must be one-hot (exactly one 1 and zeros in each row); row {bad[0]} is "
-                             f"{_short_row(y[bad[0]])} ({bad.size} such row(s)); pass class indices or "
-                             f"argmax for soft labels")
+            raise ValueError(
+                f"{name} must be one-hot (exactly one 1 and zeros in each row); row {bad[0]} is "
+                f"{_short_row(y[bad[0]])} ({bad.size} such row(s)); pass class indices or "
+                f"argmax for soft labels"
+            )
         return ones.argmax(axis=1).astype(np.int64)
     if y.ndim != 1:
         raise ValueError(f"{name} must be class indices (n,) or one-hot (n, {nb_classes}), got shape {y.shape}")
@@ -130,24 +140,31 @@ def check_finite_tensor(x, name: str = "x", clip_values: tuple[float, float] | N
     :raises ValueError: (eagerly) ``x`` contains NaN or inf, or values outside ``clip_values``.
     """
     x = tf.convert_to_tensor(x)
-    lo_hi = None if clip_values is None else (float(clip_values[0]) - RANGE_TOLERANCE,
-                                             float(clip_values[1]) + RANGE_TOLERANCE)
+    lo_hi = (
+        None
+        if clip_values is None
+        else (float(clip_values[0]) - RANGE_TOLERANCE, float(clip_values[1]) + RANGE_TOLERANCE)
+    )
     if tf.executing_eagerly():
         if x.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(x))):
             raise ValueError(f"{name} contains NaN or inf")
         if lo_hi is not None and tf.size(x) > 0:
             lo, hi = float(tf.reduce_min(x)), float(tf.reduce_max(x))
             if lo < lo_hi[0] or hi > lo_hi[1]:
-                raise ValueError(f"{name} values must lie within clip_values {tuple(clip_values)}, "
-                                 f"got [{lo:.4g}, {hi:.4g}]")
+                raise ValueError(
+                    f"{name} values must lie within clip_values {tuple(clip_values)}, got [{lo:.4g}, {hi:.4g}]"
+                )
         return x
     if x.dtype.is_floating:
         x = tf.debugging.check_numerics(x, f"{name} contains NaN or inf")
     if lo_hi is not None:
         message = f"{name} values must lie within clip_values {tuple(clip_values)}"
-        with tf.control_dependencies([
+        with tf.control_dependencies(
+            [
                 tf.debugging.assert_greater_equal(x, tf.cast(lo_hi[0], x.dtype), message=message),
-                tf.debugging.assert_less_equal(x, tf.cast(lo_hi[1], x.dtype), message=message)]):
+                tf.debugging.assert_less_equal(x, tf.cast(lo_hi[1], x.dtype), message=message),
+            ]
+        ):
             x = tf.identity(x)
     return x
 
@@ -182,7 +199,7 @@ class HostStaging:
     """
 
     ALIGN = 64
-    KEEP_BYTES = 64 * 2 ** 20
+    KEEP_BYTES = 64 * 2**20
 
     def __init__(self):
         self._raw = np.empty(0, np.uint8)
@@ -196,7 +213,7 @@ class HostStaging:
         if self._raw.nbytes < size + self.ALIGN:
             self._raw = np.empty(size + self.ALIGN, np.uint8)
         offset = -self._raw.ctypes.data % self.ALIGN
-        return self._raw[offset:offset + size].view(np.float32).reshape(shape)
+        return self._raw[offset : offset + size].view(np.float32).reshape(shape)
 
     def run(self, fn: Callable[[tf.Tensor], tf.Tensor], x: np.ndarray, rows: int | None = None) -> np.ndarray:
         """``fn(x)`` as a NumPy array, with ``x`` cast to float32 and its first axis padded to ``rows`` by
@@ -206,8 +223,8 @@ class HostStaging:
             raise ValueError(f"cannot pad {len(x)} rows to {rows}")
         with self._lock:
             buffer = self._buffer((rows, *x.shape[1:]))
-            np.copyto(buffer[:len(x)], x, casting="same_kind")
-            buffer[len(x):] = buffer[len(x) - 1:len(x)]
+            np.copyto(buffer[: len(x)], x, casting="same_kind")
+            buffer[len(x) :] = buffer[len(x) - 1 : len(x)]
             out = np.asarray(fn(tf.experimental.dlpack.from_dlpack(buffer.__dlpack__())))
             if np.may_share_memory(out, self._raw):
                 out = out.copy()
@@ -220,7 +237,10 @@ class HostStaging:
 
 
 def to_tanh_space(x: tf.Tensor, clip_min: float, clip_max: float, eps: float = 1e-6) -> tf.Tensor:
-    """C&W change of variables: ``w = arctanh(2 (x - min) / (max - min) - 1)`` (inputs clipped away from the box edges)."""
+    """C&W change of variables: ``w = arctanh(2 (x - min) / (max - min) - 1)``.
+
+    Inputs are clipped away from the box edges first, so that ``w`` is finite.
+    """
     unit = (x - clip_min) / (clip_max - clip_min)
     return tf.atanh(tf.clip_by_value(unit * 2.0 - 1.0, -1.0 + eps, 1.0 - eps))
 
@@ -238,8 +258,9 @@ def _per_sample(eps, x: tf.Tensor) -> tf.Tensor:
     return eps
 
 
-def input_gradient(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor,
-                   targeted: bool = False) -> tf.Tensor:
+def input_gradient(
+    logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor, targeted: bool = False
+) -> tf.Tensor:
     """Gradient of the per-sample cross-entropy w.r.t. ``x`` (negated for targeted attacks)."""
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -248,8 +269,14 @@ def input_gradient(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y:
     return -grad if targeted else grad
 
 
-def fgsm(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor, eps,
-         clip_values: tuple[float, float] = (0.0, 1.0), targeted: bool = False) -> tf.Tensor:
+def fgsm(
+    logits_fn: Callable[[tf.Tensor], tf.Tensor],
+    x: tf.Tensor,
+    y: tf.Tensor,
+    eps,
+    clip_values: tuple[float, float] = (0.0, 1.0),
+    targeted: bool = False,
+) -> tf.Tensor:
     """One FGSM step ``clip(x + eps * sign(grad_x CE))``, with a scalar or per-sample ``eps`` of shape ``(n,)``.
 
     Pure TF: call it inside a ``tf.function`` (e.g. a training step) to generate adversarials in-graph.
@@ -258,8 +285,16 @@ def fgsm(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor
     return tf.clip_by_value(x + _per_sample(eps, x) * tf.sign(grad), clip_values[0], clip_values[1])
 
 
-def iterative_fgsm(logits_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, y: tf.Tensor, eps, steps: int,
-                   step_size=None, clip_values: tuple[float, float] = (0.0, 1.0), targeted: bool = False) -> tf.Tensor:
+def iterative_fgsm(
+    logits_fn: Callable[[tf.Tensor], tf.Tensor],
+    x: tf.Tensor,
+    y: tf.Tensor,
+    eps,
+    steps: int,
+    step_size=None,
+    clip_values: tuple[float, float] = (0.0, 1.0),
+    targeted: bool = False,
+) -> tf.Tensor:
     """I-FGSM (BIM): ``steps`` FGSM steps of ``step_size`` (default ``eps / steps``), projected on the L-inf ball."""
     eps = _per_sample(eps, x)
     step = eps / steps if step_size is None else _per_sample(step_size, x)

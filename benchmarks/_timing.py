@@ -1,4 +1,5 @@
 """Timing shared by the benchmark scripts (run them as ``python benchmarks/<name>.py``)."""
+
 import time
 
 

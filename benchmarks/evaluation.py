@@ -12,6 +12,7 @@
 The CNN (``simple_cnn``) is trained for 5 epochs on 10,000 MNIST training digits (the embedded 4,000 without the
 data folder); the test digits are the first ``n`` of the test split. Seed 0 throughout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,15 @@ def main() -> None:
 
     def art_apgd(x_eval, y_eval):
         start = time.time()
-        x_adv = AutoProjectedGradientDescent(classifier, eps=args.eps, eps_step=2 * args.eps, max_iter=100,
-                                             nb_random_init=5, batch_size=128, verbose=False
-                                             ).generate(x_eval, y=np.eye(10)[y_eval])
+        x_adv = AutoProjectedGradientDescent(
+            classifier,
+            eps=args.eps,
+            eps_step=2 * args.eps,
+            max_iter=100,
+            nb_random_init=5,
+            batch_size=128,
+            verbose=False,
+        ).generate(x_eval, y=np.eye(10)[y_eval])
         return float(np.mean(classifier.predict(x_adv).argmax(1) == y_eval)), time.time() - start
 
     apgd, apgd_s = art_apgd(x, y)
@@ -69,32 +76,44 @@ def main() -> None:
     quick_s = time.time() - start
     print(f"\n1. undefended, {args.n} digits: clean {100 * quick.clean_accuracy:.1f}%")
     print(f"   ART APGD-CE (100 iterations, 5 restarts): {100 * apgd:.1f}%  ({apgd_s:.0f} s)")
-    print(f"   evaluate quick:                           {100 * quick.robust_accuracy:.1f}%  ({quick_s:.0f} s)  "
-          f"goal <= APGD + 1: {'met' if quick.robust_accuracy <= apgd + 0.01 else 'MISSED'}; flags {quick.flags}")
+    print(
+        f"   evaluate quick:                           {100 * quick.robust_accuracy:.1f}%  ({quick_s:.0f} s)  "
+        f"goal <= APGD + 1: {'met' if quick.robust_accuracy <= apgd + 0.01 else 'MISSED'}; flags {quick.flags}"
+    )
     if not args.skip_standard:
         half = args.n // 2
         apgd_half, _ = art_apgd(x[:half], y[:half])
         start = time.time()
         standard = evaluate(classifier, x[:half], y[:half], eps=args.eps, preset="standard", seed=0, verbose=False)
-        print(f"   evaluate standard on {half} digits:       {100 * standard.robust_accuracy:.1f}% "
-              f"({time.time() - start:.0f} s) vs ART APGD-CE {100 * apgd_half:.1f}% on the same digits: "
-              f"{'met' if standard.robust_accuracy <= apgd_half + 0.01 else 'MISSED'}; flags {standard.flags}")
+        print(
+            f"   evaluate standard on {half} digits:       {100 * standard.robust_accuracy:.1f}% "
+            f"({time.time() - start:.0f} s) vs ART APGD-CE {100 * apgd_half:.1f}% on the same digits: "
+            f"{'met' if standard.robust_accuracy <= apgd_half + 0.01 else 'MISSED'}; flags {standard.flags}"
+        )
 
     masked = wrap(classifier.model, preprocessing_defences=ZeroGradient())
     start = time.time()
     report = evaluate(masked, x, y, eps=args.eps, preset="quick", seed=0, verbose=False)
     masked_s = time.time() - start
     gap = abs(report.robust_accuracy - quick.robust_accuracy)
-    print(f"\n2. behind the zero-gradient 'defence': evaluate quick {100 * report.robust_accuracy:.1f}% "
-          f"(undefended {100 * quick.robust_accuracy:.1f}%, gap {100 * gap:.1f} points; goal <= 5: "
-          f"{'met' if gap <= 0.05 else 'MISSED'}; {masked_s:.0f} s)")
+    print(
+        f"\n2. behind the zero-gradient 'defence': evaluate quick {100 * report.robust_accuracy:.1f}% "
+        f"(undefended {100 * quick.robust_accuracy:.1f}%, gap {100 * gap:.1f} points; goal <= 5: "
+        f"{'met' if gap <= 0.05 else 'MISSED'}; {masked_s:.0f} s)"
+    )
     for flag in report.flags:
         print(f"   flag: {flag}")
-    plain_apgd = AutoProjectedGradientDescent(masked, eps=args.eps, eps_step=2 * args.eps, max_iter=100,
-                                              nb_random_init=1, verbose=False).generate(x, y=np.eye(10)[y])
-    print(f"   (ART APGD-CE straight on the masked model: {100 * np.mean(masked.predict(plain_apgd).argmax(1) == y):.1f}%"
-          " -- what a naive evaluation reports)")
-    print(f"\n3. quick preset on {args.n} digits: {quick_s:.0f} s (goal <= 120 s: {'met' if quick_s <= 120 else 'MISSED'})")
+    plain_apgd = AutoProjectedGradientDescent(
+        masked, eps=args.eps, eps_step=2 * args.eps, max_iter=100, nb_random_init=1, verbose=False
+    ).generate(x, y=np.eye(10)[y])
+    print(
+        f"   (ART APGD-CE straight on the masked model: {100 * np.mean(masked.predict(plain_apgd).argmax(1) == y):.1f}%"
+        " -- what a naive evaluation reports)"
+    )
+    print(
+        f"\n3. quick preset on {args.n} digits: {quick_s:.0f} s "
+        f"(goal <= 120 s: {'met' if quick_s <= 120 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

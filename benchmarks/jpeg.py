@@ -6,6 +6,7 @@ Prints images per second of both and their ratio for 4:2:0 (ART's/Pillow's defau
 integer arithmetic emulated (default) and in plain float arithmetic (``emulate_libjpeg=False``), and the mean
 absolute difference of the outputs in grey levels (0-255). Falls back to random images when the data are missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quality", type=int, default=50)
-    parser.add_argument("--data", default=os.path.join(os.environ.get("ART_EXT_DATA_DIR", "."), "cifar10_jpeg.npz"),
-                        help="CIFAR-10 as .npz (default: $ART_EXT_DATA_DIR/cifar10_jpeg.npz)")
+    parser.add_argument(
+        "--data",
+        default=os.path.join(os.environ.get("ART_EXT_DATA_DIR", "."), "cifar10_jpeg.npz"),
+        help="CIFAR-10 as .npz (default: $ART_EXT_DATA_DIR/cifar10_jpeg.npz)",
+    )
     args = parser.parse_args()
     if os.path.isfile(args.data):
         x, _ = load_dataset("cifar10", "test", source="npz", path=args.data)
@@ -34,15 +38,19 @@ def main() -> None:
     else:
         x = np.random.default_rng(0).random((args.n, 32, 32, 3)).astype(np.float32)
         source = "random"
-    x = x[:args.n]
+    x = x[: args.n]
     print(f"{len(x)} {source} images 32x32x3, quality {args.quality}, best of {args.repeats} alternating runs")
     print(f"{'setting':<24} {'ART img/s':>10} {'ours img/s':>11} {'speed-up':>9} {'mean |diff|':>12}")
-    for label, subsampling, emulate in (("4:2:0", True, True), ("4:4:4", False, True),
-                                        ("4:2:0 float arithmetic", True, False),
-                                        ("4:4:4 float arithmetic", False, False)):
+    for label, subsampling, emulate in (
+        ("4:2:0", True, True),
+        ("4:4:4", False, True),
+        ("4:2:0 float arithmetic", True, False),
+        ("4:4:4 float arithmetic", False, False),
+    ):
         art = JpegCompression(clip_values=(0.0, 1.0), quality=args.quality)
-        ours = JpegCompressionTensorFlowV2(quality=args.quality, chroma_subsampling=subsampling,
-                                           emulate_libjpeg=emulate, batch_size=len(x))
+        ours = JpegCompressionTensorFlowV2(
+            quality=args.quality, chroma_subsampling=subsampling, emulate_libjpeg=emulate, batch_size=len(x)
+        )
         if not subsampling:  # ART has no 4:4:4 option: run Pillow as ART does, with subsampling off
             art._compress = _pillow_444(args.quality)
         t_art, t_ours = best_times([lambda: art(x), lambda: ours(x)], args.repeats)

@@ -9,6 +9,7 @@ backward, plus the generator's forward/backward). Compared, in one run, on the s
 
 Run: ``python benchmarks/learning_to_confuse.py`` (embedded MNIST, no files needed).
 """
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,7 @@ BATCH, STEPS, REPEATS, ROUNDS = 64, 30, 3, 5
 
 def main() -> None:
     x, y = load_dataset("mnist", "train", source="embedded")
-    x, y = x[:BATCH * STEPS], y[:BATCH * STEPS]
+    x, y = x[: BATCH * STEPS], y[: BATCH * STEPS]
     keras.utils.set_random_seed(0)
     rows = []
     for name in ("deepconfuse_victim", "simple_cnn"):
@@ -40,8 +41,10 @@ def main() -> None:
         victim, generator = get_model(name, x.shape[1:], 10), default_generator(x.shape[1:])  # what fit uses
         frozen = keras.models.clone_model(generator)
         generator_step, victim_step, _ = attack._build_steps(victim, generator, frozen)
-        batches = [(tf.constant(x[i:i + BATCH]), tf.constant(y[i:i + BATCH].astype(np.int32)))
-                   for i in range(0, len(x), BATCH)]
+        batches = [
+            (tf.constant(x[i : i + BATCH]), tf.constant(y[i : i + BATCH].astype(np.int32)))
+            for i in range(0, len(x), BATCH)
+        ]
         gen_only = best_time(lambda: [generator_step(xb, yb, xb, yb, yb) for xb, yb in batches], REPEATS)
         victim_only = best_time(lambda: [victim_step(xb, yb) for xb, yb in batches], REPEATS)
         # A whole fit of ROUNDS rounds per batch: both steps, plus tracing and per-round resets, amortised.
@@ -49,12 +52,17 @@ def main() -> None:
         attack.fit(x, y, nb_epochs=ROUNDS, batch_size=BATCH)
         fit_round = (time.perf_counter() - start) / ROUNDS
         ms = lambda t: 1000 * t / STEPS  # noqa: E731
-        rows.append((name, ms(art_fit), ms(victim_only), ms(gen_only), ms(fit_round), gen_only / art_fit,
-                     fit_round / art_fit))
-    print(f"\nper-batch times (ms), batch {BATCH}, best of {REPEATS} x {STEPS} steps "
-          f"(fit: {ROUNDS} rounds of {STEPS} batches, tracing included)")
-    print(f"{'victim':20s} {'ART fit step':>12s} {'our victim':>11s} {'generator':>10s} {'fit round':>10s} "
-          f"{'gen/ART':>8s} {'fit/ART':>8s}")
+        rows.append(
+            (name, ms(art_fit), ms(victim_only), ms(gen_only), ms(fit_round), gen_only / art_fit, fit_round / art_fit)
+        )
+    print(
+        f"\nper-batch times (ms), batch {BATCH}, best of {REPEATS} x {STEPS} steps "
+        f"(fit: {ROUNDS} rounds of {STEPS} batches, tracing included)"
+    )
+    print(
+        f"{'victim':20s} {'ART fit step':>12s} {'our victim':>11s} {'generator':>10s} {'fit round':>10s} "
+        f"{'gen/ART':>8s} {'fit/ART':>8s}"
+    )
     for r in rows:
         print(f"{r[0]:20s} {r[1]:12.1f} {r[2]:11.1f} {r[3]:10.1f} {r[4]:10.1f} {r[5]:7.2f}x {r[6]:7.2f}x")
 

@@ -10,6 +10,7 @@ Times one epoch (after a warm-up epoch that traces the graphs) of:
 
 Run: ``python benchmarks/two_n_labeling.py [--model deepconfuse_victim] [--n 8000]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,8 @@ def main() -> None:
     from art_ext.data import load_dataset
     from art_ext.defences.trainer import NullLabelingTrainer, TwoNLabelingTrainer, extend_classes
     from art_ext.estimators import wrap
-    from art_ext.report import markdown_table
     from art_ext.models import get_model
+    from art_ext.report import markdown_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="deepconfuse_victim")
@@ -78,8 +79,9 @@ def main() -> None:
         runs[name] = lambda t=trainer: t.fit(x, y, nb_epochs=1, batch_size=bs)
     adv_clf = fresh()
     art_trainer = AdversarialTrainer(adv_clf, FastGradientMethod(adv_clf, eps=0.3, batch_size=bs), ratio=0.5)
-    runs["ART AdversarialTrainer + FastGradientMethod (ratio 0.5)"] = \
-        lambda: art_trainer.fit(x, y, nb_epochs=1, batch_size=bs)
+    runs["ART AdversarialTrainer + FastGradientMethod (ratio 0.5)"] = lambda: art_trainer.fit(
+        x, y, nb_epochs=1, batch_size=bs
+    )
 
     times = _time_rounds(runs, args.repeats)
     wall0, cpu0 = times["plain training (ART TensorFlowV2Classifier.fit)"]

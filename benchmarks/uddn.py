@@ -3,6 +3,7 @@ ART's SpatialSmoothing (the preprocessor an ART user would otherwise put in fron
 
 ``python benchmarks/uddn.py [--batch 256] [--repeats 5]``; prints a Markdown table.
 """
+
 import argparse
 import time
 
@@ -44,8 +45,10 @@ def main():
             uddn = UDDN(guide="pixels", channels=shape[-1], widths=widths, seed=0)
             rate = throughput(lambda a: uddn(a)[0], x, args.repeats)
             rows.append((shape, f"UDDN widths {widths}", rate, clf_rate, ss_rate))
-    print(f"batch {args.batch}, {args.repeats} repeats, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
-          " intra-op threads\n")
+    print(
+        f"batch {args.batch}, {args.repeats} repeats, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'}"
+        " intra-op threads\n"
+    )
     print("| input | component | images/s | cost vs classifier forward | speed vs ART SpatialSmoothing |")
     print("|---|---|---|---|---|")
     for shape, name, rate, clf_rate, ss_rate in rows:

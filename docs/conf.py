@@ -1,4 +1,5 @@
 """Sphinx configuration of the art-ext documentation."""
+
 import importlib
 import inspect
 import os
@@ -10,9 +11,10 @@ sys.path.insert(0, os.path.abspath(".."))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", message="PyTorch not found")
 
-import art_ext  # noqa: E402
 from sphinx.util import logging as sphinx_logging  # noqa: E402
 from sphinx.util.docstrings import prepare_docstring  # noqa: E402
+
+import art_ext  # noqa: E402
 
 project = "art-ext"
 author = "art-ext developers"
@@ -82,7 +84,8 @@ def _check_api_complete(app, env):
     for name in _public_names():
         if name not in documented:
             sphinx_logging.getLogger(__name__).warning(
-                f"{name} is public (in __all__) but not in the API reference: add its package to docs/api/")
+                f"{name} is public (in __all__) but not in the API reference: add its package to docs/api/"
+            )
 
 
 def setup(app):

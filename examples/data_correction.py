@@ -5,6 +5,7 @@ classifier that receives only the corrected inputs. Runs on the embedded MNIST s
 
     python examples/data_correction.py
 """
+
 import keras
 import numpy as np
 
@@ -37,8 +38,12 @@ x_corrected = attack.generate(x_test, y_test)  # y: the TRUE labels
 changed = attack.changed_
 print(f"inputs needing correction (generating count): {attack.generating_count_} / {len(x_test)}")
 print(f"corrected on every local model: {attack.success_.mean():.1%} of all inputs")
-print(f"mean L2 of the changed inputs: {attack.l2_[changed].mean():.3f} "
-      f"(max {attack.l2_[changed].max():.3f}); untouched inputs are bitwise identical: "
-      f"{np.array_equal(x_corrected[~changed], x_test[~changed])}")
-print(f"unknown classifier accuracy: {accuracy(unknown, x_test, y_test):.2%} on the originals, "
-      f"{accuracy(unknown, x_corrected, y_test):.2%} on the corrected inputs")
+print(
+    f"mean L2 of the changed inputs: {attack.l2_[changed].mean():.3f} "
+    f"(max {attack.l2_[changed].max():.3f}); untouched inputs are bitwise identical: "
+    f"{np.array_equal(x_corrected[~changed], x_test[~changed])}"
+)
+print(
+    f"unknown classifier accuracy: {accuracy(unknown, x_test, y_test):.2%} on the originals, "
+    f"{accuracy(unknown, x_corrected, y_test):.2%} on the corrected inputs"
+)

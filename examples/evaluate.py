@@ -3,6 +3,7 @@ hides its gradient, and behind JPEG; 50 embedded MNIST digits, about two minutes
 
     python examples/evaluate.py
 """
+
 import keras
 import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
@@ -32,8 +33,11 @@ class HideGradient(PreprocessorTensorFlowV2):
         return tf.stop_gradient(x) + 0.0 * x, y
 
 
-for name, defence in [("undefended", None), ("hidden gradient", HideGradient()),
-                      ("JPEG quality 50", JpegCompressionTensorFlowV2(quality=50))]:
+for name, defence in [
+    ("undefended", None),
+    ("hidden gradient", HideGradient()),
+    ("JPEG quality 50", JpegCompressionTensorFlowV2(quality=50)),
+]:
     classifier = wrap(model, preprocessing_defences=defence)
     report = evaluate(classifier, x_test, y_test, eps=[0.1, 0.2], preset="quick", seed=0)
     print(f"{name:>16}: clean {report.clean_accuracy:.2f}, robust {report.robust_accuracy_by_eps}")

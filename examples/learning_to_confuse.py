@@ -5,6 +5,7 @@ fit the noise generator through an imaginary victim, poison the training set (la
 every pixel within eps), then train a *different* architecture on clean and on poisoned data.
 A few generator rounds on 2,000 digits only start the effect; docs/results/learning_to_confuse.rst has full runs.
 """
+
 import os
 import tempfile
 

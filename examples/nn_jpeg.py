@@ -4,6 +4,7 @@
 3. fine-tuned copies at three compression levels; 4. their majority vote; 5. ART attacks, transferred and through
 the defence (BPDA).
 """
+
 import keras
 import numpy as np
 from art.attacks.evasion import ProjectedGradientDescent
@@ -42,7 +43,9 @@ pgd = dict(eps=0.2, eps_step=0.05, max_iter=10, verbose=False)
 x_transfer = ProjectedGradientDescent(undefended, **pgd).generate(x_test)
 for name, classifier in [("none", undefended), ("JPEG q50", jpeg), ("NN-favoured + vote", ensemble)]:
     x_adaptive = ProjectedGradientDescent(classifier, **pgd).generate(x_test)
-    print(f"{name:<20} clean {accuracy(classifier, x_test, y_test):.2f}  "
-          f"PGD transferred {accuracy(classifier, x_transfer, y_test):.2f}  "
-          f"PGD through the defence {accuracy(classifier, x_adaptive, y_test):.2f}")
+    print(
+        f"{name:<20} clean {accuracy(classifier, x_test, y_test):.2f}  "
+        f"PGD transferred {accuracy(classifier, x_transfer, y_test):.2f}  "
+        f"PGD through the defence {accuracy(classifier, x_adaptive, y_test):.2f}"
+    )
 print("max |x_adv - x|:", float(np.abs(x_transfer - x_test).max()))

@@ -1,7 +1,8 @@
 """Wrap a Keras model for ART, train it on the embedded MNIST digits, attack it with ART's FGSM.
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
+
 import numpy as np
 from art.attacks.evasion import FastGradientMethod
 

@@ -2,6 +2,7 @@
 
 Runs in under a minute on a CPU: ``python examples/two_n_labeling.py``.
 """
+
 import keras
 import numpy as np
 from art.attacks.evasion import FastGradientMethod
@@ -23,8 +24,16 @@ substitute.fit(x_train, y_train, nb_epochs=3, batch_size=64)
 
 # The defended model: the same architecture with 2N = 20 outputs, trained with 2N labeling.
 classifier = wrap(extend_classes(get_model("simple_cnn", (28, 28, 1), 10), "2n"))
-trainer = TwoNLabelingTrainer(classifier, substitute=substitute, eps_max=0.3, perturbed_fraction=0.5,
-                              smoothing=0.8, learning_rate=0.05, seed=0, verbose=True)
+trainer = TwoNLabelingTrainer(
+    classifier,
+    substitute=substitute,
+    eps_max=0.3,
+    perturbed_fraction=0.5,
+    smoothing=0.8,
+    learning_rate=0.05,
+    seed=0,
+    verbose=True,
+)
 trainer.fit(x_train, y_train, nb_epochs=6, batch_size=64)
 
 # Test phase: the detector flags P(attack) = sum of the last N probabilities > threshold;
@@ -42,9 +51,13 @@ x_mix = np.where(perturbed[:, None, None, None], x_adv, x_test)
 
 labels, rejected = pipeline.predict(x_mix)
 acc = filtering_accuracy(y_test, view.predict(x_mix), rejected)
-print(f"accuracy without filtering {acc['unfiltered']:.3f}, with filtering {acc['filtered']:.3f} "
-      f"({acc['kept']:.0%} kept)")
+print(
+    f"accuracy without filtering {acc['unfiltered']:.3f}, with filtering {acc['filtered']:.3f} ({acc['kept']:.0%} kept)"
+)
 pred = view.predict(x_adv[perturbed])
-print(f"transferability {transferability(y_test[perturbed], attacker.predict(x_adv[perturbed]), pred):.3f}, "
-      f"with filtering {transferability(y_test[perturbed], attacker.predict(x_adv[perturbed]), pred, rejected[perturbed]):.3f}")
+print(
+    f"transferability {transferability(y_test[perturbed], attacker.predict(x_adv[perturbed]), pred):.3f}, "
+    f"with filtering "
+    f"{transferability(y_test[perturbed], attacker.predict(x_adv[perturbed]), pred, rejected[perturbed]):.3f}"
+)
 print("filtering helps (Sec. 4.3):", filtering_helps(1 - rejected[~perturbed].mean(), 1 - rejected[perturbed].mean()))

@@ -3,6 +3,7 @@
 Runs on the embedded MNIST sample in about a minute on a laptop CPU (tiny widths, few epochs;
 the paper's widths are the default). ``python examples/uddn.py``
 """
+
 import keras
 import numpy as np
 from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
@@ -29,13 +30,19 @@ uddn.fit(x_train[3000:3600], nb_epochs=4)  # images the classifier never saw; la
 # 3. Deploy it as an ART preprocessing defence.
 defended = wrap(classifier.model, preprocessing_defences=uddn)
 x_fgsm = FastGradientMethod(classifier, eps=0.3).generate(x_test)  # made on the undefended model
-print(f"clean accuracy     undefended {accuracy(classifier, x_test, y_test):.3f}  "
-      f"defended {accuracy(defended, x_test, y_test):.3f}")
-print(f"FGSM eps 0.3       undefended {accuracy(classifier, x_fgsm, y_test):.3f}  "
-      f"defended {accuracy(defended, x_fgsm, y_test):.3f}")
+print(
+    f"clean accuracy     undefended {accuracy(classifier, x_test, y_test):.3f}  "
+    f"defended {accuracy(defended, x_test, y_test):.3f}"
+)
+print(
+    f"FGSM eps 0.3       undefended {accuracy(classifier, x_fgsm, y_test):.3f}  "
+    f"defended {accuracy(defended, x_fgsm, y_test):.3f}"
+)
 
 # 4. Always also attack THROUGH the denoiser: it is differentiable, so ART's PGD uses its exact gradient.
 x_pgd = ProjectedGradientDescent(defended, eps=0.3, eps_step=0.05, max_iter=10, verbose=False).generate(x_test[:200])
 print(f"PGD through UDDN   defended {accuracy(defended, x_pgd, y_test[:200]):.3f}")
-print(f"mean L1 distance denoised(FGSM) -> clean: {np.abs(uddn(x_fgsm)[0] - x_test).mean():.4f} "
-      f"(FGSM itself: {np.abs(x_fgsm - x_test).mean():.4f})")
+print(
+    f"mean L1 distance denoised(FGSM) -> clean: {np.abs(uddn(x_fgsm)[0] - x_test).mean():.4f} "
+    f"(FGSM itself: {np.abs(x_fgsm - x_test).mean():.4f})"
+)

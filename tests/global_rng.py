@@ -1,4 +1,5 @@
 """A check that code leaves Python's, NumPy's and TensorFlow's global random generators alone."""
+
 import random
 
 import numpy as np
@@ -12,6 +13,7 @@ def _draws():
 def run_without_global_rng(action):
     """Return ``action()``; assert that it neither reseeded nor drew from any global random generator: the draws
     after it are those that follow without it."""
+
     def reseed():
         random.seed(1)
         np.random.seed(1)

@@ -16,15 +16,18 @@ def test_demo_runs_at_smoke_scale(tmp_path, capsys):
         assert 0.0 <= results["uddn"][name]["adaptive"] <= results["uddn"][name]["clean"] + 1e-9
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["evaluate"], "one of the arguments --model --component is required"),
-    (["evaluate", "--model", "missing.keras"], "no such file"),
-    (["evaluate", "--model", "model.h5"], ".keras"),
-    (["evaluate", "--component", "uddn", "--defence", "jpeg"], "--defence goes with --model"),
-    (["evaluate", "--component", "none", "--eps", "0"], "--eps"),
-    (["evaluate", "--component", "none", "--n", "0"], "--n"),
-    (["evaluate", "--component", "none", "--data-path", "x.npz"], "--source npz"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate"], "one of the arguments --model --component is required"),
+        (["evaluate", "--model", "missing.keras"], "no such file"),
+        (["evaluate", "--model", "model.h5"], ".keras"),
+        (["evaluate", "--component", "uddn", "--defence", "jpeg"], "--defence goes with --model"),
+        (["evaluate", "--component", "none", "--eps", "0"], "--eps"),
+        (["evaluate", "--component", "none", "--n", "0"], "--n"),
+        (["evaluate", "--component", "none", "--data-path", "x.npz"], "--source npz"),
+    ],
+)
 def test_evaluate_user_errors_are_one_line_exit_2(argv, message, capsys):
     try:
         status = main(argv)
@@ -44,8 +47,26 @@ def test_evaluate_bad_defence_and_saved_model(tiny_classifier, tmp_path, capsys)
         assert exit_.value.code == 2
         assert message in capsys.readouterr().err
     out = tmp_path / "out"
-    assert main(["evaluate", "--model", path, "--defence", "jpeg:50", "--source", "embedded", "--n", "4",
-                 "--eps", "0.3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                path,
+                "--defence",
+                "jpeg:50",
+                "--source",
+                "embedded",
+                "--n",
+                "4",
+                "--eps",
+                "0.3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     payload = json.loads((out / "report.json").read_text())
     assert payload["settings"]["n"] == 4 and 0.0 <= payload["robust_accuracy"] <= payload["clean_accuracy"]
     assert "Robustness evaluation" in capsys.readouterr().out
@@ -74,11 +95,12 @@ def _user_error(argv, capsys) -> str:
 
 def test_dataset_option_is_refused_by_reproductions_without_it(tmp_path, capsys):
     assert "--dataset is not an option" in _user_error(
-        ["reproduce", "nn-jpeg", "--scale", "smoke", "--dataset", "mnist", "--out", str(tmp_path)], capsys)
+        ["reproduce", "nn-jpeg", "--scale", "smoke", "--dataset", "mnist", "--out", str(tmp_path)], capsys
+    )
     assert "invalid choice" in _user_error(["reproduce", "uddn", "--dataset", "imagenet"], capsys)
 
 
-@pytest.mark.parametrize("seed", ["-1", str(2 ** 32), "1.5", "x"])
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "1.5", "x"])
 def test_bad_seed_is_a_one_line_user_error(seed, tmp_path, capsys):
     assert "--seed" in _user_error(["demo", "--scale", "smoke", "--seed", seed, "--out", str(tmp_path)], capsys)
 

@@ -7,6 +7,7 @@ global random state alone; ``save``/``load`` round trips bit-identically and a t
 Everything runs on tiny models and 16x16 synthetic images; objects are built once (``functools.cache``) and shared.
 ``benchmarks/audit.py`` measures the same contract more widely (and lists what still breaks it).
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,7 +36,7 @@ def make_data(n: int = 12, seed: int = 0, classes: int = K):
     x = rng.uniform(0.0, 0.3, (n, *SHAPE)).astype(np.float32)
     for c in range(classes):
         r, q = divmod(c, 2)
-        x[y == c, r * 8:(r + 1) * 8, q * 8:(q + 1) * 8] += 0.6
+        x[y == c, r * 8 : (r + 1) * 8, q * 8 : (q + 1) * 8] += 0.6
     return np.clip(x, 0.0, 1.0), y.astype(np.int64)
 
 
@@ -48,8 +49,14 @@ def tiny_model(outputs: int = K, seed: int = 0):
     from art_ext.params import seeded
 
     with seeded(seed):
-        return keras.Sequential([keras.Input(SHAPE), keras.layers.Conv2D(4, 3, strides=2, activation="relu"),
-                                 keras.layers.Flatten(), keras.layers.Dense(outputs)])
+        return keras.Sequential(
+            [
+                keras.Input(SHAPE),
+                keras.layers.Conv2D(4, 3, strides=2, activation="relu"),
+                keras.layers.Flatten(),
+                keras.layers.Dense(outputs),
+            ]
+        )
 
 
 def new_classifier(outputs: int = K, seed: int = 0):
@@ -76,7 +83,9 @@ def weights_digest(model) -> str:
 
 def digest(value) -> str:
     if isinstance(value, np.ndarray):
-        return hashlib.sha1(np.ascontiguousarray(value).tobytes() + str((value.dtype, value.shape)).encode()).hexdigest()
+        return hashlib.sha1(
+            np.ascontiguousarray(value).tobytes() + str((value.dtype, value.shape)).encode()
+        ).hexdigest()
     return hashlib.sha1(pickle.dumps(value)).hexdigest()
 
 
@@ -101,8 +110,12 @@ def global_rng_state() -> dict:
     from keras.src.backend.common import global_state
     from tensorflow.python.eager import context
 
-    return {"random": random.getstate(), "numpy": digest(np.random.get_state()[1]),
-            "tf seed": context.global_seed(), "keras seed": global_state.get_global_attribute("global_random_seed")}
+    return {
+        "random": random.getstate(),
+        "numpy": digest(np.random.get_state()[1]),
+        "tf seed": context.global_seed(),
+        "keras seed": global_state.get_global_attribute("global_random_seed"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- the classes
@@ -111,15 +124,23 @@ def global_rng_state() -> dict:
 def _edc(**kw):
     from art_ext.attacks.evasion import EnsembleDataCorrection
 
-    return EnsembleDataCorrection(**{"estimators": [classifier(K, 0), classifier(K, 1)], "max_iter": 2,
-                                     "binary_search_steps": 1, "verbose": False, **kw})
+    return EnsembleDataCorrection(
+        **{
+            "estimators": [classifier(K, 0), classifier(K, 1)],
+            "max_iter": 2,
+            "binary_search_steps": 1,
+            "verbose": False,
+            **kw,
+        }
+    )
 
 
 def _ltc(**kw):
     from art_ext.attacks.poisoning import LearningToConfuse
 
-    return LearningToConfuse(**{"eps": 0.1, "surrogate": lambda shape, n: tiny_model(n), "nb_classes": K, "seed": 0,
-                                "verbose": False, **kw})
+    return LearningToConfuse(
+        **{"eps": 0.1, "surrogate": lambda shape, n: tiny_model(n), "nb_classes": K, "seed": 0, "verbose": False, **kw}
+    )
 
 
 def _jpeg(**kw):
@@ -143,8 +164,17 @@ def _uddn(**kw):
 def _gnr(**kw):
     from art_ext.defences.preprocessor import GNR
 
-    return GNR(**{"latent_dim": 4, "generator_widths": (2, 2, 2), "critic_widths": (2, 2, 2), "batch_size": 6,
-                  "n_critic": 1, "seed": 0, **kw})
+    return GNR(
+        **{
+            "latent_dim": 4,
+            "generator_widths": (2, 2, 2),
+            "critic_widths": (2, 2, 2),
+            "batch_size": 6,
+            "n_critic": 1,
+            "seed": 0,
+            **kw,
+        }
+    )
 
 
 def _two_n_detector(**kw):
@@ -174,16 +204,21 @@ def _null_trainer(**kw):
 def _distillation(**kw):
     from art_ext.defences.trainer import DistillationTrainer
 
-    return DistillationTrainer(**{"classifier": new_classifier(K, 4), "nb_epochs": 1, "batch_size": 6, "seed": 0,
-                                  **kw})
+    return DistillationTrainer(**{"classifier": new_classifier(K, 4), "nb_epochs": 1, "batch_size": 6, "seed": 0, **kw})
 
 
 def _multi_jpeg(**kw):
     from art_ext.defences.trainer import MultiLevelJpegTrainer
 
-    return MultiLevelJpegTrainer(**{"classifier": classifier(K, 0), "preprocessors": [_jpeg(quality=30),
-                                                                                       _jpeg(quality=70)],
-                                    "nb_epochs": 1, "batch_size": 6, **kw})
+    return MultiLevelJpegTrainer(
+        **{
+            "classifier": classifier(K, 0),
+            "preprocessors": [_jpeg(quality=30), _jpeg(quality=70)],
+            "nb_epochs": 1,
+            "batch_size": 6,
+            **kw,
+        }
+    )
 
 
 #: Bad values of the common parameter kinds.
@@ -191,59 +226,161 @@ POS_INT = [0, -1, True, 2.5, NAN, "3", None]
 POS_REAL = [0, -1.0, NAN, INF, True, "0.1", None]
 NON_NEG_REAL = [-1.0, NAN, INF, True, "0.1", None]
 BOOL = [2, "yes", None]
-SEED = [-1, 2.5, "1", True, 2 ** 40]
+SEED = [-1, 2.5, "1", True, 2**40]
 CLIP = [(1.0, 0.0), (0.0, INF), (NAN, 1.0), "ab", (0.0, 1.0, 2.0), None]
 FRACTION = [-0.1, 1.5, NAN, True, None]
 
 #: name -> (factory, {parameter: bad values}).
 CLASSES = {
-    "EnsembleDataCorrection": (_edc, {"confidence": NON_NEG_REAL, "learning_rate": POS_REAL, "max_iter": POS_INT,
-                                      "binary_search_steps": POS_INT, "initial_const": POS_REAL,
-                                      "batch_size": POS_INT, "verbose": BOOL,
-                                      "weights": [[-1.0, 1.0], [0.0, 0.0], [1.0], "ab", [NAN, 1.0]]}),
-    "LearningToConfuse": (_ltc, {"eps": [0, -0.1, 2.0, NAN, True, None], "clip_values": CLIP,
-                                 "victim_learning_rate": POS_REAL, "generator_learning_rate": POS_REAL,
-                                 "unroll_steps": POS_INT, "victim_epochs": POS_INT, "clean_batch": ["bogus", 3],
-                                 "keep_best": BOOL, "seed": SEED, "verbose": BOOL,
-                                 "nb_classes": [1, 0, True, 2.5, "3"]}),
-    "JpegCompressionTensorFlowV2": (_jpeg, {"clip_values": CLIP, "quality": [0, 101, -1, True, 2.5, "50", NAN, None],
-                                            "chroma_subsampling": BOOL, "channels_first": BOOL,
-                                            "gradient_estimator": ["bogus", 3], "emulate_libjpeg": BOOL,
-                                            "batch_size": POS_INT, "verbose": BOOL,
-                                            "quantization_table": [np.zeros((8, 8)), np.ones((7, 8)), "table",
-                                                                   np.full((8, 8), NAN)]}),
-    "NNFavoredJpeg": (_nn_jpeg, {"clip_values": CLIP, "preset": ["bogus", 3], "q_min": [0, -1, NAN, True, 300],
-                                 "q_max": [0, NAN, True, 300], "quantiles": [(0.9, 0.1), (-0.1, 0.5), "ab"],
-                                 "batch_size": POS_INT, "channels_first": BOOL}),
-    "UDDN": (_uddn, {"guide": ["bogus", 3], "clip_values": CLIP, "channels": [0, -1, True, 2.5, "1"],
-                     "widths": [(4, 4), (0, 4, 4, 4, 4), (4, 4, 4, 4, True), "abc"], "lateral": BOOL,
-                     "residual": BOOL, "attacks": [(), ("bogus",), 3],
-                     "eps_range": [(0.3, 0.1), (-0.1, 0.3), (NAN, 0.3), 5], "include_clean": BOOL,
-                     "learning_rate": POS_REAL, "min_learning_rate": POS_REAL, "patience": POS_INT,
-                     "batch_size": POS_INT, "forward_batch_size": POS_INT, "seed": SEED, "verbose": BOOL}),
-    "GNR": (_gnr, {"latent_dim": POS_INT, "generator_widths": [(4, 4), (0, 4, 4), (4, 4, True), "ab"],
-                   "critic_widths": [(4, 4), (0, 4, 4), "ab"], "gp_weight": NON_NEG_REAL, "n_critic": POS_INT,
-                   "learning_rate": POS_REAL, "batch_size": POS_INT, "seed": SEED, "verbose": BOOL}),
-    "TwoNLabelingDetector": (_two_n_detector, {"threshold": [-0.1, 1.5, NAN, True, "0.5"],
-                                               "target_fpr": [0.0, 1.0, NAN, True, "0.1"]}),
-    "NullLabelingDetector": (_null_detector, {"threshold": [-0.1, 1.5, NAN, True, "0.5"],
-                                              "target_fpr": [0.0, 1.0, NAN, True, "0.1"]}),
-    "TwoNLabelingTrainer": (_two_n_trainer, {"eps_max": [0, -0.1, 5.0, NAN, True, None], "perturbed_fraction": FRACTION,
-                                             "smoothing": FRACTION, "learning_rate": POS_REAL,
-                                             "momentum": [-0.1, 1.5, NAN, True, None], "cosine_annealing": BOOL,
-                                             "validation_split": [-0.1, 1.0, NAN, True, None], "patience": POS_INT,
-                                             "seed": SEED, "verbose": BOOL}),
-    "NullLabelingTrainer": (_null_trainer, {"eps_max": [0, -0.1, 5.0, NAN, True, None],
-                                            "perturbed_fraction": FRACTION, "smoothing": FRACTION,
-                                            "learning_rate": POS_REAL, "patience": POS_INT, "seed": SEED}),
-    "DistillationTrainer": (_distillation, {"temperature": [0.5, 0, -1, NAN, INF, True, "10", None],
-                                            "lambda_": NON_NEG_REAL, "nb_epochs": POS_INT,
-                                            "teacher_epochs": [-1, True, 2.5, "1"], "batch_size": POS_INT,
-                                            "learning_rate": POS_REAL, "seed": SEED, "verbose": BOOL,
-                                            "teacher": [3, "t"]}),
-    "MultiLevelJpegTrainer": (_multi_jpeg, {"preprocessors": [[], [3], None, "jpeg"], "nb_epochs": POS_INT,
-                                            "batch_size": POS_INT, "learning_rate": POS_REAL,
-                                            "clean_fraction": [-0.1, 1.0, NAN, True, "0", None], "verbose": BOOL}),
+    "EnsembleDataCorrection": (
+        _edc,
+        {
+            "confidence": NON_NEG_REAL,
+            "learning_rate": POS_REAL,
+            "max_iter": POS_INT,
+            "binary_search_steps": POS_INT,
+            "initial_const": POS_REAL,
+            "batch_size": POS_INT,
+            "verbose": BOOL,
+            "weights": [[-1.0, 1.0], [0.0, 0.0], [1.0], "ab", [NAN, 1.0]],
+        },
+    ),
+    "LearningToConfuse": (
+        _ltc,
+        {
+            "eps": [0, -0.1, 2.0, NAN, True, None],
+            "clip_values": CLIP,
+            "victim_learning_rate": POS_REAL,
+            "generator_learning_rate": POS_REAL,
+            "unroll_steps": POS_INT,
+            "victim_epochs": POS_INT,
+            "clean_batch": ["bogus", 3],
+            "keep_best": BOOL,
+            "seed": SEED,
+            "verbose": BOOL,
+            "nb_classes": [1, 0, True, 2.5, "3"],
+        },
+    ),
+    "JpegCompressionTensorFlowV2": (
+        _jpeg,
+        {
+            "clip_values": CLIP,
+            "quality": [0, 101, -1, True, 2.5, "50", NAN, None],
+            "chroma_subsampling": BOOL,
+            "channels_first": BOOL,
+            "gradient_estimator": ["bogus", 3],
+            "emulate_libjpeg": BOOL,
+            "batch_size": POS_INT,
+            "verbose": BOOL,
+            "quantization_table": [np.zeros((8, 8)), np.ones((7, 8)), "table", np.full((8, 8), NAN)],
+        },
+    ),
+    "NNFavoredJpeg": (
+        _nn_jpeg,
+        {
+            "clip_values": CLIP,
+            "preset": ["bogus", 3],
+            "q_min": [0, -1, NAN, True, 300],
+            "q_max": [0, NAN, True, 300],
+            "quantiles": [(0.9, 0.1), (-0.1, 0.5), "ab"],
+            "batch_size": POS_INT,
+            "channels_first": BOOL,
+        },
+    ),
+    "UDDN": (
+        _uddn,
+        {
+            "guide": ["bogus", 3],
+            "clip_values": CLIP,
+            "channels": [0, -1, True, 2.5, "1"],
+            "widths": [(4, 4), (0, 4, 4, 4, 4), (4, 4, 4, 4, True), "abc"],
+            "lateral": BOOL,
+            "residual": BOOL,
+            "attacks": [(), ("bogus",), 3],
+            "eps_range": [(0.3, 0.1), (-0.1, 0.3), (NAN, 0.3), 5],
+            "include_clean": BOOL,
+            "learning_rate": POS_REAL,
+            "min_learning_rate": POS_REAL,
+            "patience": POS_INT,
+            "batch_size": POS_INT,
+            "forward_batch_size": POS_INT,
+            "seed": SEED,
+            "verbose": BOOL,
+        },
+    ),
+    "GNR": (
+        _gnr,
+        {
+            "latent_dim": POS_INT,
+            "generator_widths": [(4, 4), (0, 4, 4), (4, 4, True), "ab"],
+            "critic_widths": [(4, 4), (0, 4, 4), "ab"],
+            "gp_weight": NON_NEG_REAL,
+            "n_critic": POS_INT,
+            "learning_rate": POS_REAL,
+            "batch_size": POS_INT,
+            "seed": SEED,
+            "verbose": BOOL,
+        },
+    ),
+    "TwoNLabelingDetector": (
+        _two_n_detector,
+        {"threshold": [-0.1, 1.5, NAN, True, "0.5"], "target_fpr": [0.0, 1.0, NAN, True, "0.1"]},
+    ),
+    "NullLabelingDetector": (
+        _null_detector,
+        {"threshold": [-0.1, 1.5, NAN, True, "0.5"], "target_fpr": [0.0, 1.0, NAN, True, "0.1"]},
+    ),
+    "TwoNLabelingTrainer": (
+        _two_n_trainer,
+        {
+            "eps_max": [0, -0.1, 5.0, NAN, True, None],
+            "perturbed_fraction": FRACTION,
+            "smoothing": FRACTION,
+            "learning_rate": POS_REAL,
+            "momentum": [-0.1, 1.5, NAN, True, None],
+            "cosine_annealing": BOOL,
+            "validation_split": [-0.1, 1.0, NAN, True, None],
+            "patience": POS_INT,
+            "seed": SEED,
+            "verbose": BOOL,
+        },
+    ),
+    "NullLabelingTrainer": (
+        _null_trainer,
+        {
+            "eps_max": [0, -0.1, 5.0, NAN, True, None],
+            "perturbed_fraction": FRACTION,
+            "smoothing": FRACTION,
+            "learning_rate": POS_REAL,
+            "patience": POS_INT,
+            "seed": SEED,
+        },
+    ),
+    "DistillationTrainer": (
+        _distillation,
+        {
+            "temperature": [0.5, 0, -1, NAN, INF, True, "10", None],
+            "lambda_": NON_NEG_REAL,
+            "nb_epochs": POS_INT,
+            "teacher_epochs": [-1, True, 2.5, "1"],
+            "batch_size": POS_INT,
+            "learning_rate": POS_REAL,
+            "seed": SEED,
+            "verbose": BOOL,
+            "teacher": [3, "t"],
+        },
+    ),
+    "MultiLevelJpegTrainer": (
+        _multi_jpeg,
+        {
+            "preprocessors": [[], [3], None, "jpeg"],
+            "nb_epochs": POS_INT,
+            "batch_size": POS_INT,
+            "learning_rate": POS_REAL,
+            "clean_fraction": [-0.1, 1.0, NAN, True, "0", None],
+            "verbose": BOOL,
+        },
+    ),
 }
 
 #: Contracts a class does not keep yet, left out of the parametrisation below (and reported by benchmarks/audit.py,
@@ -265,8 +402,12 @@ def _params(test: str, name: str) -> dict:
 
 
 def _bad_param_cases(test: str):
-    return [pytest.param(name, param, value, id=f"{name}-{param}={value!r}"[:80])
-            for name in _cases(test) for param, values in _params(test, name).items() for value in values]
+    return [
+        pytest.param(name, param, value, id=f"{name}-{param}={value!r}"[:80])
+        for name in _cases(test)
+        for param, values in _params(test, name).items()
+        for value in values
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- parameters
@@ -309,11 +450,25 @@ def test_set_params_round_trips(name):
     assert params_digest(obj) == before
 
 
-@pytest.mark.parametrize("name, param", [pytest.param(n, p, id=f"{n}-{p}") for n in _cases("set_params")
-                                         for p, values in _params("set_params", n).items() if values is POS_INT])
+@pytest.mark.parametrize(
+    "name, param",
+    [
+        pytest.param(n, p, id=f"{n}-{p}")
+        for n in _cases("set_params")
+        for p, values in _params("set_params", n).items()
+        if values is POS_INT
+    ],
+)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=st.one_of(st.integers(max_value=0), st.booleans(), st.floats(allow_nan=True, allow_infinity=True).filter(
-    lambda v: not float(v).is_integer()), st.text(max_size=3), st.none()))
+@given(
+    value=st.one_of(
+        st.integers(max_value=0),
+        st.booleans(),
+        st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not float(v).is_integer()),
+        st.text(max_size=3),
+        st.none(),
+    )
+)
 def test_positive_integer_parameters_reject_any_non_positive_or_non_integer_value(name, param, value):
     obj = built(name)
     before = params_digest(obj)
@@ -399,9 +554,15 @@ def _with(x, value):
 
 
 BAD_X = {
-    "NaN": _with(X, NAN), "inf": _with(X, INF), "above clip_values": _with(X, 1.5), "below clip_values": _with(X, -0.5),
-    "uint8 0-255": np.round(X * 255).astype(np.uint8), "strings": X.astype(str), "complex": X.astype(np.complex64),
-    "rank 3": X[0], "bool": X > 0.5,
+    "NaN": _with(X, NAN),
+    "inf": _with(X, INF),
+    "above clip_values": _with(X, 1.5),
+    "below clip_values": _with(X, -0.5),
+    "uint8 0-255": np.round(X * 255).astype(np.uint8),
+    "strings": X.astype(str),
+    "complex": X.astype(np.complex64),
+    "rank 3": X[0],
+    "bool": X > 0.5,
 }
 
 
@@ -413,22 +574,35 @@ ENTRY_POINTS = {
     "EnsembleDataCorrection.generate": (lambda x: built("EnsembleDataCorrection").generate(x, Y), lambda: None),
     "JpegCompressionTensorFlowV2.__call__": (lambda x: built("JpegCompressionTensorFlowV2")(x), lambda: None),
     "NNFavoredJpeg.__call__": (lambda x: built("NNFavoredJpeg")(x), lambda: None),
-    "NNFavoredJpeg.fit": (lambda x: fitted_object("NNFavoredJpeg").fit(x), lambda: digest(fitted_object("NNFavoredJpeg").tables)),
+    "NNFavoredJpeg.fit": (
+        lambda x: fitted_object("NNFavoredJpeg").fit(x),
+        lambda: digest(fitted_object("NNFavoredJpeg").tables),
+    ),
     "UDDN.__call__": (lambda x: built("UDDN")(x), lambda: weights_digest(built("UDDN").denoiser_)),
     "TwoNLabelingDetector.detect": (lambda x: built("TwoNLabelingDetector").detect(x), lambda: None),
     "NullLabelingDetector.detect": (lambda x: built("NullLabelingDetector").detect(x), lambda: None),
-    "TwoNLabelingDetector.fit": (lambda x: built("TwoNLabelingDetector").fit(x),
-                                 lambda: built("TwoNLabelingDetector").threshold),
-    "TwoNLabelingTrainer.fit": (lambda x: built("TwoNLabelingTrainer").fit(x, labels_for(x), batch_size=6, nb_epochs=1),
-                                lambda: weights_digest(built("TwoNLabelingTrainer").get_classifier().model)),
-    "NullLabelingTrainer.fit": (lambda x: built("NullLabelingTrainer").fit(x, labels_for(x), batch_size=6, nb_epochs=1),
-                                lambda: weights_digest(built("NullLabelingTrainer").get_classifier().model)),
-    "DistillationTrainer.fit": (lambda x: built("DistillationTrainer").fit(x, labels_for(x)),
-                                lambda: weights_digest(built("DistillationTrainer").get_classifier().model)),
+    "TwoNLabelingDetector.fit": (
+        lambda x: built("TwoNLabelingDetector").fit(x),
+        lambda: built("TwoNLabelingDetector").threshold,
+    ),
+    "TwoNLabelingTrainer.fit": (
+        lambda x: built("TwoNLabelingTrainer").fit(x, labels_for(x), batch_size=6, nb_epochs=1),
+        lambda: weights_digest(built("TwoNLabelingTrainer").get_classifier().model),
+    ),
+    "NullLabelingTrainer.fit": (
+        lambda x: built("NullLabelingTrainer").fit(x, labels_for(x), batch_size=6, nb_epochs=1),
+        lambda: weights_digest(built("NullLabelingTrainer").get_classifier().model),
+    ),
+    "DistillationTrainer.fit": (
+        lambda x: built("DistillationTrainer").fit(x, labels_for(x)),
+        lambda: weights_digest(built("DistillationTrainer").get_classifier().model),
+    ),
     "MultiLevelJpegTrainer.fit": (lambda x: built("MultiLevelJpegTrainer").fit(x, labels_for(x)), lambda: None),
     "LearningToConfuse.poison": (lambda x: fitted_object("LearningToConfuse").poison(x, labels_for(x)), lambda: None),
-    "LearningToConfuse.fit": (lambda x: built("LearningToConfuse").fit(x, labels_for(x), nb_epochs=1, batch_size=6),
-                              lambda: None),
+    "LearningToConfuse.fit": (
+        lambda x: built("LearningToConfuse").fit(x, labels_for(x), nb_epochs=1, batch_size=6),
+        lambda: None,
+    ),
 }
 
 
@@ -455,8 +629,12 @@ def _vote():
 
 
 def _input_cases(test: str):
-    return [pytest.param(entry, case, id=f"{entry}-{case}") for entry in ENTRY_POINTS for case in BAD_X
-            if (test, entry) not in NOT_YET and (test, f"{entry}-{case}") not in NOT_YET]
+    return [
+        pytest.param(entry, case, id=f"{entry}-{case}")
+        for entry in ENTRY_POINTS
+        for case in BAD_X
+        if (test, entry) not in NOT_YET and (test, f"{entry}-{case}") not in NOT_YET
+    ]
 
 
 @pytest.mark.parametrize("entry, case", _input_cases("bad_input"))
@@ -470,16 +648,21 @@ def test_bad_input_is_rejected_naming_it_before_any_work(entry, case):
     assert digest(x) == x_before
 
 
-@pytest.mark.parametrize("case", [c for c in ("NaN", "inf", "strings", "complex", "rank 3", "bool")
-                                  if ("wrap_default", c) not in NOT_YET])
+@pytest.mark.parametrize(
+    "case", [c for c in ("NaN", "inf", "strings", "complex", "rank 3", "bool") if ("wrap_default", c) not in NOT_YET]
+)
 def test_wrap_checks_shape_dtype_and_nan_even_without_the_range_check(case):
     with pytest.raises(ValueError, match=r"\bx\b"):
         classifier().predict(BAD_X[case])
 
 
-LABELS = {"all-zero one-hot row": np.eye(K, dtype=np.float32)[Y] * (np.arange(len(Y)) > 0)[:, None],
-          "strings": Y.astype(str), "wrong one-hot width": np.eye(K + 1, dtype=np.float32)[Y],
-          "out of range": _with(Y, K), "non-integer": Y + 0.5}
+LABELS = {
+    "all-zero one-hot row": np.eye(K, dtype=np.float32)[Y] * (np.arange(len(Y)) > 0)[:, None],
+    "strings": Y.astype(str),
+    "wrong one-hot width": np.eye(K + 1, dtype=np.float32)[Y],
+    "out of range": _with(Y, K),
+    "non-integer": Y + 0.5,
+}
 LABEL_ENTRY_POINTS = {
     "wrap(...).fit": lambda y: new_classifier().fit(X, y, nb_epochs=1, verbose=False),
     "EnsembleDataCorrection.generate": lambda y: built("EnsembleDataCorrection").generate(X, y),
@@ -490,8 +673,15 @@ LABEL_ENTRY_POINTS = {
 }
 
 
-@pytest.mark.parametrize("entry, case", [pytest.param(e, c, id=f"{e}-{c}") for e in LABEL_ENTRY_POINTS for c in LABELS
-                                         if ("labels", e) not in NOT_YET and ("labels", e, c) not in NOT_YET])
+@pytest.mark.parametrize(
+    "entry, case",
+    [
+        pytest.param(e, c, id=f"{e}-{c}")
+        for e in LABEL_ENTRY_POINTS
+        for c in LABELS
+        if ("labels", e) not in NOT_YET and ("labels", e, c) not in NOT_YET
+    ],
+)
 def test_bad_labels_are_rejected_naming_them(entry, case):
     y = LABELS[case]
     y_before = digest(y)
@@ -507,8 +697,14 @@ def test_valid_inputs_are_not_mutated(entry):
     np.testing.assert_array_equal(x, X)
 
 
-@pytest.mark.parametrize("entry", [e for e in ("wrap(check_range=True).predict", "NClassView.predict",
-                                               "MajorityVoteClassifier.predict") if ("survives", e) not in NOT_YET])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        e
+        for e in ("wrap(check_range=True).predict", "NClassView.predict", "MajorityVoteClassifier.predict")
+        if ("survives", e) not in NOT_YET
+    ],
+)
 def test_a_rejected_call_leaves_the_estimator_working(entry):
     call = ENTRY_POINTS[entry][0]
     reference = call(X)
@@ -517,7 +713,9 @@ def test_a_rejected_call_leaves_the_estimator_working(entry):
     np.testing.assert_allclose(call(X), reference, atol=1e-6)
 
 
-@pytest.mark.parametrize("defence", [d for d in ("UDDN", "JpegCompressionTensorFlowV2") if ("tf_path", d) not in NOT_YET])
+@pytest.mark.parametrize(
+    "defence", [d for d in ("UDDN", "JpegCompressionTensorFlowV2") if ("tf_path", d) not in NOT_YET]
+)
 def test_the_tensorflow_path_art_uses_rejects_nan(defence):
     from art_ext.estimators import wrap
 
@@ -555,9 +753,13 @@ def _seeded_distillation(seed):
 
 
 #: The GNR's two seeded fits take minutes on a shared CPU; benchmarks/audit.py checks its seed.
-SEEDED = {"UDDN": _seeded_uddn, "LearningToConfuse": _seeded_ltc,
-          "TwoNLabelingTrainer": _seeded_trainer(_two_n_trainer), "NullLabelingTrainer": _seeded_trainer(_null_trainer),
-          "DistillationTrainer": _seeded_distillation}
+SEEDED = {
+    "UDDN": _seeded_uddn,
+    "LearningToConfuse": _seeded_ltc,
+    "TwoNLabelingTrainer": _seeded_trainer(_two_n_trainer),
+    "NullLabelingTrainer": _seeded_trainer(_null_trainer),
+    "DistillationTrainer": _seeded_distillation,
+}
 
 
 @pytest.fixture
@@ -636,9 +838,15 @@ def _tampered(kind: str, path, extension: str, tmp_path):
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("name, kind", [pytest.param(n, k, id=f"{n}-{k}") for n in PERSISTENT
-                                        for k in ("truncated", "random bytes", "foreign file")
-                                        if ("tampered", n) not in NOT_YET])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        pytest.param(n, k, id=f"{n}-{k}")
+        for n in PERSISTENT
+        for k in ("truncated", "random bytes", "foreign file")
+        if ("tampered", n) not in NOT_YET
+    ],
+)
 def test_tampered_or_foreign_file_gives_a_clear_error(name, kind, tmp_path):
     make, _, extension = PERSISTENT[name]
     obj = make()

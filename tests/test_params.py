@@ -1,11 +1,24 @@
 """The declarative validation and set_params contract every public class inherits."""
+
 import random
 
 import numpy as np
 import pytest
 
-from art_ext.params import (BOOL, POSITIVE_INT, SEED, ClipValues, Integral, Interval, Options, Pair, Real,
-                            ValidatedParams, seeded, validate_params)
+from art_ext.params import (
+    BOOL,
+    POSITIVE_INT,
+    SEED,
+    ClipValues,
+    Integral,
+    Interval,
+    Options,
+    Pair,
+    Real,
+    ValidatedParams,
+    seeded,
+    validate_params,
+)
 
 
 class Thing(ValidatedParams):
@@ -21,7 +34,13 @@ class Thing(ValidatedParams):
 
     def __init__(self, rate=0.5, steps=3, mode="a", clip_values=(0.0, 1.0), seed=None, verbose=False):
         self.rate, self.steps, self.mode, self.clip_values, self.seed, self.verbose = (
-            rate, steps, mode, clip_values, seed, verbose)
+            rate,
+            steps,
+            mode,
+            clip_values,
+            seed,
+            verbose,
+        )
         self._check_params()
         self.rebuilt = 0
 
@@ -35,12 +54,24 @@ class Thing(ValidatedParams):
         self.rebuilt += 1
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"rate": 0}, "rate"), ({"rate": 1.5}, "rate"), ({"rate": float("nan")}, "rate"), ({"rate": True}, "rate"),
-    ({"steps": 0}, "steps"), ({"steps": 2.0}, "steps"), ({"steps": True}, "steps"), ({"mode": "c"}, "mode"),
-    ({"clip_values": (1, 0)}, "clip_values"), ({"clip_values": (0, float("inf"))}, "clip_values"),
-    ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"verbose": 1}, "verbose"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"rate": 0}, "rate"),
+        ({"rate": 1.5}, "rate"),
+        ({"rate": float("nan")}, "rate"),
+        ({"rate": True}, "rate"),
+        ({"steps": 0}, "steps"),
+        ({"steps": 2.0}, "steps"),
+        ({"steps": True}, "steps"),
+        ({"mode": "c"}, "mode"),
+        ({"clip_values": (1, 0)}, "clip_values"),
+        ({"clip_values": (0, float("inf"))}, "clip_values"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"verbose": 1}, "verbose"),
+    ],
+)
 def test_bad_values_are_named(kwargs, name):
     with pytest.raises(ValueError, match=rf"Thing: {name} must be"):
         Thing(**kwargs)

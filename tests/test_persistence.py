@@ -1,4 +1,5 @@
 """The persistence contract: atomic, tagged, refused with a clear error when the file is not ours."""
+
 import os
 import stat
 import zipfile

@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from art_ext.utils import (HostStaging, batches, check_clip_values, check_finite_tensor, check_inputs, check_labels,
-                           fgsm, from_tanh_space, iterative_fgsm, to_tanh_space)
+from art_ext.utils import (
+    HostStaging,
+    batches,
+    check_clip_values,
+    check_finite_tensor,
+    check_inputs,
+    check_labels,
+    fgsm,
+    from_tanh_space,
+    iterative_fgsm,
+    to_tanh_space,
+)
 
 
 def test_check_inputs_accepts_and_does_not_modify():
@@ -12,14 +22,17 @@ def test_check_inputs_accepts_and_does_not_modify():
     assert out.dtype == np.float32 and x.dtype == np.float64
 
 
-@pytest.mark.parametrize("x, kwargs, match", [
-    (np.zeros(3), {}, "batch"),
-    (np.zeros((2, 3)), dict(input_shape=(4,)), "shape"),
-    (np.array([[np.nan]]), {}, "NaN"),
-    (np.array([[2.0]]), dict(clip_values=(0, 1)), "clip_values"),
-    (np.array([["a"]]), {}, "numeric"),
-    (np.zeros((0, 3)), {}, "at least"),
-])
+@pytest.mark.parametrize(
+    "x, kwargs, match",
+    [
+        (np.zeros(3), {}, "batch"),
+        (np.zeros((2, 3)), dict(input_shape=(4,)), "shape"),
+        (np.array([[np.nan]]), {}, "NaN"),
+        (np.array([[2.0]]), dict(clip_values=(0, 1)), "clip_values"),
+        (np.array([["a"]]), {}, "numeric"),
+        (np.zeros((0, 3)), {}, "at least"),
+    ],
+)
 def test_check_inputs_errors(x, kwargs, match):
     with pytest.raises(ValueError, match=match):
         check_inputs(x, **kwargs)
@@ -27,26 +40,42 @@ def test_check_inputs_errors(x, kwargs, match):
 
 def test_check_labels():
     np.testing.assert_array_equal(check_labels(np.eye(3)[[2, 0]], 2, 3), [2, 0])
-    for y, match in [(None, "required"), (np.array([0, 3]), "lie in"), (np.array([0]), "1 labels"),
-                     (np.array([0.5, 1]), "integer"), (np.zeros((2, 4)), "columns")]:
+    for y, match in [
+        (None, "required"),
+        (np.array([0, 3]), "lie in"),
+        (np.array([0]), "1 labels"),
+        (np.array([0.5, 1]), "integer"),
+        (np.zeros((2, 4)), "columns"),
+    ]:
         with pytest.raises(ValueError, match=match):
             check_labels(y, 2, 3)
 
 
-@pytest.mark.parametrize("y", [
-    np.array([[0, 0, 1], [0, 0, 0]]),           # an all-zero row (was read as class 0)
-    np.array([[0, 1, 1], [1, 0, 0]]),           # two ones
-    np.array([[0, 0, 1], [-1, 0, 2]]),          # negative entry, argmax 2
-    np.array([[0.1, 0.8, 0.1], [1, 0, 0]]),     # soft labels are not one-hot
-    np.array([[0, 0, np.nan], [1, 0, 0]]),
-])
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([[0, 0, 1], [0, 0, 0]]),  # an all-zero row (was read as class 0)
+        np.array([[0, 1, 1], [1, 0, 0]]),  # two ones
+        np.array([[0, 0, 1], [-1, 0, 2]]),  # negative entry, argmax 2
+        np.array([[0.1, 0.8, 0.1], [1, 0, 0]]),  # soft labels are not one-hot
+        np.array([[0, 0, np.nan], [1, 0, 0]]),
+    ],
+)
 def test_check_labels_rejects_rows_that_are_not_one_hot(y):
     with pytest.raises(ValueError, match="y must be one-hot"):
         check_labels(y, 2, 3)
 
 
-@pytest.mark.parametrize("y", [np.array(["cat", "dog"]), np.array([b"0", b"1"]), np.array([0, None], dtype=object),
-                               ["0", "1"], np.array([1 + 0j, 0j])])
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array(["cat", "dog"]),
+        np.array([b"0", b"1"]),
+        np.array([0, None], dtype=object),
+        ["0", "1"],
+        np.array([1 + 0j, 0j]),
+    ],
+)
 def test_check_labels_rejects_non_numeric_labels_naming_the_argument(y):
     with pytest.raises(ValueError, match="y_val must hold numeric class indices"):
         check_labels(y, 2, 3, name="y_val")

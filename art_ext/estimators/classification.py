@@ -9,9 +9,10 @@ of the wrong rank makes later traces shape-agnostic, and every later valid call 
 every weight NaN; and ``batch_size`` is ignored. :class:`CheckedClassifier` (what :func:`wrap` returns) checks
 inputs at the boundary first and predicts batch by batch.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -81,17 +82,24 @@ def check_fit_labels(y, n: int, nb_classes: int, soft: bool, name: str = "y") ->
     :raises ValueError: Labels of neither form, naming ``name``.
     """
     y_array = np.asarray(y) if y is not None else None
-    is_soft = (soft and y_array is not None and y_array.ndim == 2 and y_array.shape == (n, nb_classes)
-               and np.issubdtype(y_array.dtype, np.floating))
+    is_soft = (
+        soft
+        and y_array is not None
+        and y_array.ndim == 2
+        and y_array.shape == (n, nb_classes)
+        and np.issubdtype(y_array.dtype, np.floating)
+    )
     if not is_soft or np.all((y_array == 0) | (y_array == 1)):
         return check_labels(y, n, nb_classes, name)
     bad = ~np.all(np.isfinite(y_array) & (y_array >= 0), axis=1)
     bad |= np.abs(y_array.sum(axis=1) - 1.0) > SOFT_LABEL_TOLERANCE
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be class indices, one-hot rows or class probabilities (finite, >= 0, each row "
-                         f"summing to 1); row {row} sums to {float(y_array[row].sum()):.4g} with min "
-                         f"{float(y_array[row].min()):.4g}")
+        raise ValueError(
+            f"{name} must be class indices, one-hot rows or class probabilities (finite, >= 0, each row "
+            f"summing to 1); row {row} sums to {float(y_array[row].sum()):.4g} with min "
+            f"{float(y_array[row].min()):.4g}"
+        )
     return y_array.astype(np.float32)
 
 
@@ -137,12 +145,15 @@ class CheckedClassifier(TensorFlowV2Classifier):
         x = self._checked_x(x, min_samples=0)
         if len(x) == 0:
             return np.zeros((0, self.nb_classes), np.float32)
-        parts = [super(CheckedClassifier, self).predict(x[s], batch_size=batch_size, training_mode=training_mode,
-                                                        **kwargs) for s in batches(len(x), batch_size)]
+        parts = [
+            super(CheckedClassifier, self).predict(x[s], batch_size=batch_size, training_mode=training_mode, **kwargs)
+            for s in batches(len(x), batch_size)
+        ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 10, verbose: bool = False,
-            **kwargs) -> None:
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 10, verbose: bool = False, **kwargs
+    ) -> None:
         """
         Fit the classifier on ``(x, y)`` (ART's ``fit``, after checking every argument).
 
@@ -155,8 +166,11 @@ class CheckedClassifier(TensorFlowV2Classifier):
         :param kwargs: ART's ``scheduler``.
         :raises ValueError: For bad inputs (shape, NaN/inf, range), labels, ``batch_size`` or ``nb_epochs``.
         """
-        validate_params({"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
-                        {"batch_size": batch_size, "nb_epochs": nb_epochs}, "fit")
+        validate_params(
+            {"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
+            {"batch_size": batch_size, "nb_epochs": nb_epochs},
+            "fit",
+        )
         x = self._checked_x(x)
         y = check_fit_labels(y, len(x), self.nb_classes, soft=not self._reduce_labels)
         super().fit(x, y, batch_size=batch_size, nb_epochs=nb_epochs, verbose=verbose, **kwargs)
@@ -167,8 +181,9 @@ class CheckedClassifier(TensorFlowV2Classifier):
 
     def class_gradient(self, x, label=None, training_mode: bool = False, **kwargs):
         """ART's ``class_gradient``, after checking the shape and finiteness of NumPy ``x``."""
-        return super().class_gradient(self._checked_x(x, clip=False), label=label, training_mode=training_mode,
-                                      **kwargs)
+        return super().class_gradient(
+            self._checked_x(x, clip=False), label=label, training_mode=training_mode, **kwargs
+        )
 
 
 #: What :func:`wrap` accepts (``None`` where it reads the value from the model or builds a default).
@@ -183,10 +198,18 @@ _WRAP_CONSTRAINTS = {
 }
 
 
-def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[int, ...] | None = None,
-         clip_values: tuple[float, float] | None = (0.0, 1.0), optimizer: keras.optimizers.Optimizer | None = None,
-         learning_rate: float = 1e-3, sparse_labels: bool = True, from_logits: bool | None = None,
-         check_range: bool = False, **kwargs) -> CheckedClassifier:
+def wrap(
+    model: keras.Model,
+    nb_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    clip_values: tuple[float, float] | None = (0.0, 1.0),
+    optimizer: keras.optimizers.Optimizer | None = None,
+    learning_rate: float = 1e-3,
+    sparse_labels: bool = True,
+    from_logits: bool | None = None,
+    check_range: bool = False,
+    **kwargs,
+) -> CheckedClassifier:
     """Return an ART ``TensorFlowV2Classifier`` (a :class:`CheckedClassifier`) for a Keras model, ready for
     ``fit``, ``predict`` and attacks.
 
@@ -210,9 +233,19 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    validate_params(_WRAP_CONSTRAINTS, {"nb_classes": nb_classes, "clip_values": clip_values, "optimizer": optimizer,
-                                        "learning_rate": learning_rate, "sparse_labels": sparse_labels,
-                                        "from_logits": from_logits, "check_range": check_range}, "wrap")
+    validate_params(
+        _WRAP_CONSTRAINTS,
+        {
+            "nb_classes": nb_classes,
+            "clip_values": clip_values,
+            "optimizer": optimizer,
+            "learning_rate": learning_rate,
+            "sparse_labels": sparse_labels,
+            "from_logits": from_logits,
+            "check_range": check_range,
+        },
+        "wrap",
+    )
     try:
         out_shape, in_shape = tuple(model.output_shape), tuple(model.input_shape)
     except (AttributeError, ValueError) as err:
@@ -235,6 +268,14 @@ def wrap(model: keras.Model, nb_classes: int | None = None, input_shape: tuple[i
     loss_object = loss_cls(from_logits=from_logits)
     optimizer = optimizer or keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(model.trainable_variables)
-    return CheckedClassifier(check_range=check_range, model=model, nb_classes=int(nb_classes),
-                             input_shape=tuple(input_shape), loss_object=loss_object, optimizer=optimizer,
-                             train_step=make_train_step(loss_object, optimizer), clip_values=clip_values, **kwargs)
+    return CheckedClassifier(
+        check_range=check_range,
+        model=model,
+        nb_classes=int(nb_classes),
+        input_shape=tuple(input_shape),
+        loss_object=loss_object,
+        optimizer=optimizer,
+        train_step=make_train_step(loss_object, optimizer),
+        clip_values=clip_values,
+        **kwargs,
+    )

@@ -5,6 +5,7 @@ SHIELD does the same with JPEG qualities. :class:`MajorityVoteClassifier` is tha
 ``TensorFlowV2Classifier``: ``predict`` returns vote shares, and gradients -- for ART's attacks -- come from the
 mean of the members' probabilities, passed back through every member's own (differentiable) preprocessing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,8 +65,12 @@ class MajorityVoteClassifier(TensorFlowV2Classifier):
     | Paper link: https://arxiv.org/abs/1802.06816 (SHIELD: vaccinated JPEG models and their ensemble)
     """
 
-    def __init__(self, classifiers: list[TensorFlowV2Classifier], clip_values: tuple[float, float] | None = None,
-                 channels_first: bool = False) -> None:
+    def __init__(
+        self,
+        classifiers: list[TensorFlowV2Classifier],
+        clip_values: tuple[float, float] | None = None,
+        channels_first: bool = False,
+    ) -> None:
         """
         Create the voting ensemble.
 
@@ -76,8 +81,11 @@ class MajorityVoteClassifier(TensorFlowV2Classifier):
         :raises ValueError: No members, members of different kinds, classes or input shapes, members with
                 NumPy-only preprocessing, or bad ``clip_values`` / ``channels_first``.
         """
-        validate_params({"clip_values": [None, ClipValues()], "channels_first": [BOOL]},
-                        {"clip_values": clip_values, "channels_first": channels_first}, "MajorityVoteClassifier")
+        validate_params(
+            {"clip_values": [None, ClipValues()], "channels_first": [BOOL]},
+            {"clip_values": clip_values, "channels_first": channels_first},
+            "MajorityVoteClassifier",
+        )
         classifiers = list(classifiers) if classifiers is not None else []
         if not classifiers:
             raise ValueError("classifiers must be a non-empty list of TensorFlowV2Classifier")
@@ -85,20 +93,29 @@ class MajorityVoteClassifier(TensorFlowV2Classifier):
             if not isinstance(member, TensorFlowV2Classifier):
                 raise ValueError(f"classifiers[{i}] must be a TensorFlowV2Classifier, got {type(member).__name__}")
             if member.nb_classes != classifiers[0].nb_classes:
-                raise ValueError(f"classifiers[{i}] has {member.nb_classes} classes, classifiers[0] has "
-                                 f"{classifiers[0].nb_classes}")
+                raise ValueError(
+                    f"classifiers[{i}] has {member.nb_classes} classes, classifiers[0] has {classifiers[0].nb_classes}"
+                )
             if tuple(member.input_shape) != tuple(classifiers[0].input_shape):
-                raise ValueError(f"classifiers[{i}] has input shape {member.input_shape}, classifiers[0] has "
-                                 f"{classifiers[0].input_shape}")
+                raise ValueError(
+                    f"classifiers[{i}] has input shape {member.input_shape}, classifiers[0] has "
+                    f"{classifiers[0].input_shape}"
+                )
             if member.preprocessing_operations and not member.all_framework_preprocessing:
-                raise ValueError(f"classifiers[{i}] has NumPy-only preprocessing; use TensorFlow preprocessors "
-                                 "(e.g. JpegCompressionTensorFlowV2) so the ensemble is one differentiable graph")
+                raise ValueError(
+                    f"classifiers[{i}] has NumPy-only preprocessing; use TensorFlow preprocessors "
+                    "(e.g. JpegCompressionTensorFlowV2) so the ensemble is one differentiable graph"
+                )
         self.classifiers = classifiers
         model = _VoteModel(classifiers)
-        super().__init__(model=model, nb_classes=classifiers[0].nb_classes, input_shape=classifiers[0].input_shape,
-                         loss_object=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                         channels_first=channels_first,
-                         clip_values=clip_values if clip_values is not None else classifiers[0].clip_values)
+        super().__init__(
+            model=model,
+            nb_classes=classifiers[0].nb_classes,
+            input_shape=classifiers[0].input_shape,
+            loss_object=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            channels_first=channels_first,
+            clip_values=clip_values if clip_values is not None else classifiers[0].clip_values,
+        )
         self._member_probabilities = tf.function(model.member_probabilities)
 
     def _check_x(self, x: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ discards suspected adversarial inputs and a classifier labels the rest.
 
 | Paper link: https://doi.org/10.1007/s11042-022-14021-5
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -107,18 +108,24 @@ def check_extended_classifier(classifier, kind: str, name: str = "classifier") -
     :raises ValueError: Otherwise, naming ``name``.
     """
     if not isinstance(classifier, TensorFlowV2Classifier):
-        raise ValueError(f"{name} must be an ART TensorFlowV2Classifier (see art_ext.estimators.wrap), "
-                         f"got {type(classifier).__name__}")
+        raise ValueError(
+            f"{name} must be an ART TensorFlowV2Classifier (see art_ext.estimators.wrap), "
+            f"got {type(classifier).__name__}"
+        )
     other = KINDS[1 - KINDS.index(kind)] if kind in KINDS else None
     layers = getattr(classifier.model, "layers", None)
     if other is not None and layers and layers[-1].name == f"{HEAD_NAME}{other}":
-        raise ValueError(f"{name}: its model was extended for {other!r} labeling (extend_classes(model, {other!r})), "
-                         f"not {kind!r}; its {classifier.nb_classes} outputs would be misread")
+        raise ValueError(
+            f"{name}: its model was extended for {other!r} labeling (extend_classes(model, {other!r})), "
+            f"not {kind!r}; its {classifier.nb_classes} outputs would be misread"
+        )
     try:
         return nb_original_classes(int(classifier.nb_classes), kind)
     except ValueError as err:
-        raise ValueError(f"{name}: {err}; turn an N-class Keras model into one with "
-                         f"art_ext.defences.trainer.extend_classes(model, {kind!r})") from None
+        raise ValueError(
+            f"{name}: {err}; turn an N-class Keras model into one with "
+            f"art_ext.defences.trainer.extend_classes(model, {kind!r})"
+        ) from None
 
 
 def probabilities(classifier, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -161,12 +168,19 @@ class NClassView(CheckedClassifier):
         model = keras.Model(inputs, merged, name=f"{base.name}_n_class_view")
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         optimizer = keras.optimizers.Adam(1e-3)
-        super().__init__(model=model, nb_classes=n, input_shape=tuple(classifier.input_shape), loss_object=loss,
-                         optimizer=optimizer, train_step=make_train_step(loss, optimizer),
-                         clip_values=classifier.clip_values, channels_first=classifier.channels_first,
-                         preprocessing_defences=classifier.preprocessing_defences,
-                         postprocessing_defences=classifier.postprocessing_defences,
-                         preprocessing=classifier.preprocessing)
+        super().__init__(
+            model=model,
+            nb_classes=n,
+            input_shape=tuple(classifier.input_shape),
+            loss_object=loss,
+            optimizer=optimizer,
+            train_step=make_train_step(loss, optimizer),
+            clip_values=classifier.clip_values,
+            channels_first=classifier.channels_first,
+            preprocessing_defences=classifier.preprocessing_defences,
+            postprocessing_defences=classifier.postprocessing_defences,
+            preprocessing=classifier.preprocessing,
+        )
         self.kind = kind
         self.extended_classifier = classifier
 
@@ -184,7 +198,7 @@ class FilteringPipeline:
     :param classifier: An N-class ART classifier (e.g. :class:`NClassView`).
     """
 
-    def __init__(self, detector: "EvasionDetector", classifier):
+    def __init__(self, detector: EvasionDetector, classifier):
         from art.defences.detector.evasion import EvasionDetector
 
         if not isinstance(detector, EvasionDetector):

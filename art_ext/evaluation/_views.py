@@ -5,6 +5,7 @@ ART's white-box attacks want logits and a plain ``TensorFlowV2Classifier`` (APGD
 ``estimator.model``); users hold probability models, ensembles and views. A view answers the attacks'
 questions; the user's own classifier always has the last word on whether an attack succeeded.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -96,8 +97,9 @@ class EOTClassifier(TensorFlowV2Classifier):
         return self._mean(super().predict, x, batch_size=batch_size, training_mode=training_mode, **kwargs)
 
 
-def attack_view(classifier: TensorFlowV2Classifier, probabilities: bool, bpda: bool = False, eot: int = 0,
-                loss_object=None) -> TensorFlowV2Classifier:
+def attack_view(
+    classifier: TensorFlowV2Classifier, probabilities: bool, bpda: bool = False, eot: int = 0, loss_object=None
+) -> TensorFlowV2Classifier:
     """A logits view of ``classifier`` for ART's white-box attacks.
 
     :param classifier: The user's classifier (any ``TensorFlowV2Classifier``).
@@ -119,11 +121,16 @@ def attack_view(classifier: TensorFlowV2Classifier, probabilities: bool, bpda: b
     if all(isinstance(op, PreprocessorTensorFlowV2) for op in operations):
         model = CompiledForward(classifier.model, probabilities, operations, tuple(classifier.input_shape))
         defences, preprocessing = [], None
-    options = dict(model=model, nb_classes=classifier.nb_classes,
-                   input_shape=tuple(classifier.input_shape),
-                   loss_object=loss_object or keras.losses.CategoricalCrossentropy(from_logits=True),
-                   clip_values=classifier.clip_values, channels_first=classifier.channels_first,
-                   preprocessing_defences=defences or None, preprocessing=preprocessing)
+    options = dict(
+        model=model,
+        nb_classes=classifier.nb_classes,
+        input_shape=tuple(classifier.input_shape),
+        loss_object=loss_object or keras.losses.CategoricalCrossentropy(from_logits=True),
+        clip_values=classifier.clip_values,
+        channels_first=classifier.channels_first,
+        preprocessing_defences=defences or None,
+        preprocessing=preprocessing,
+    )
     if eot:
         return EOTClassifier(nb_samples=eot, **options)
     return TensorFlowV2Classifier(**options)
@@ -131,7 +138,9 @@ def attack_view(classifier: TensorFlowV2Classifier, probabilities: bool, bpda: b
 
 def tf_logits(view: TensorFlowV2Classifier):
     """``x -> logits`` of a view in TensorFlow (its preprocessing applied in the graph), for custom attacks."""
+
     def logits(x):
         x_pre, _ = view._apply_preprocessing(x, None, fit=False)  # pylint: disable=protected-access
         return view.model(x_pre, training=False)
+
     return logits

@@ -8,13 +8,15 @@ gradient is missing, zero or non-finite is attacked through :class:`~art_ext.eva
 defence with Expectation over Transformation. Sanity checks (Carlini et al. 2019, Zimmermann et al. 2022) turn
 into ``Report.flags``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from numbers import Integral, Real
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -26,12 +28,32 @@ from art_ext.params import BOOL, POSITIVE_INT, SEED, Interval, Options, validate
 #: The attack settings of each preset. ``standard``: the AutoAttack set (Croce & Hein 2020) with restarts;
 #: ``quick``: a CPU-sized subset that keeps a black-box attack, so gradient masking still cannot hide.
 PRESETS: dict[str, dict[str, Any]] = {
-    "standard": dict(apgd_iter=100, apgd_restarts=5, targets=9, apgd_t_iter=100, deepfool=True,
-                     square_queries=5000, eot_samples=20, large_eps_iter=20, joint_iter=100, joint_restarts=2,
-                     joint_targets=3),
-    "quick": dict(apgd_iter=50, apgd_restarts=1, targets=3, apgd_t_iter=50, deepfool=False,
-                  square_queries=1000, eot_samples=5, large_eps_iter=10, joint_iter=50, joint_restarts=1,
-                  joint_targets=2),
+    "standard": dict(
+        apgd_iter=100,
+        apgd_restarts=5,
+        targets=9,
+        apgd_t_iter=100,
+        deepfool=True,
+        square_queries=5000,
+        eot_samples=20,
+        large_eps_iter=20,
+        joint_iter=100,
+        joint_restarts=2,
+        joint_targets=3,
+    ),
+    "quick": dict(
+        apgd_iter=50,
+        apgd_restarts=1,
+        targets=3,
+        apgd_t_iter=50,
+        deepfool=False,
+        square_queries=1000,
+        eot_samples=5,
+        large_eps_iter=10,
+        joint_iter=50,
+        joint_restarts=1,
+        joint_targets=2,
+    ),
 }
 
 _PROBE = 16  # inputs used by the gradient and randomness probes
@@ -116,10 +138,22 @@ def _check_eps(eps) -> list[float]:
     return [float(v) for v in values]
 
 
-def evaluate(classifier, x: np.ndarray, y: np.ndarray, eps: float | list[float] = 0.3, norm="inf",
-             preset: str = "standard", detector=None, detector_logit: Callable | None = None, bpda="auto",
-             eot="auto", attack_options: dict[str, Any] | None = None, batch_size: int = 128, seed: int | None = 0,
-             verbose: bool = True) -> Report:
+def evaluate(
+    classifier,
+    x: np.ndarray,
+    y: np.ndarray,
+    eps: float | list[float] = 0.3,
+    norm="inf",
+    preset: str = "standard",
+    detector=None,
+    detector_logit: Callable | None = None,
+    bpda="auto",
+    eot="auto",
+    attack_options: dict[str, Any] | None = None,
+    batch_size: int = 128,
+    seed: int | None = 0,
+    verbose: bool = True,
+) -> Report:
     """Evaluate the adversarial robustness of an ART classifier, defences included, in the worst case per input.
 
     :param classifier: An ART ``TensorFlowV2Classifier`` (or subclass: ``NClassView``, ``MajorityVoteClassifier``,
@@ -156,21 +190,38 @@ def evaluate(classifier, x: np.ndarray, y: np.ndarray, eps: float | list[float] 
     from art_ext.utils import check_inputs, check_labels
 
     if not isinstance(classifier, TensorFlowV2Classifier):
-        raise ValueError("evaluate: classifier must be an ART TensorFlowV2Classifier (see art_ext.estimators.wrap), "
-                         f"got {type(classifier).__name__}")
+        raise ValueError(
+            "evaluate: classifier must be an ART TensorFlowV2Classifier (see art_ext.estimators.wrap), "
+            f"got {type(classifier).__name__}"
+        )
     eps_list = _check_eps(eps)
-    validate_params({"norm": [Options(("inf", np.inf, 2))], "preset": [Options(tuple(PRESETS))],
-                     "bpda": [Options(("auto", True, False))], "eot": [Options(("auto",)), Interval(Integral, 0, None)],
-                     "batch_size": [POSITIVE_INT], "seed": [None, SEED], "verbose": [BOOL]},
-                    {"norm": norm, "preset": preset, "bpda": bpda, "eot": eot, "batch_size": batch_size, "seed": seed,
-                     "verbose": verbose}, caller="evaluate")
+    validate_params(
+        {
+            "norm": [Options(("inf", np.inf, 2))],
+            "preset": [Options(tuple(PRESETS))],
+            "bpda": [Options(("auto", True, False))],
+            "eot": [Options(("auto",)), Interval(Integral, 0, None)],
+            "batch_size": [POSITIVE_INT],
+            "seed": [None, SEED],
+            "verbose": [BOOL],
+        },
+        {
+            "norm": norm,
+            "preset": preset,
+            "bpda": bpda,
+            "eot": eot,
+            "batch_size": batch_size,
+            "seed": seed,
+            "verbose": verbose,
+        },
+        caller="evaluate",
+    )
     cfg = dict(PRESETS[preset])
     for key, value in (attack_options or {}).items():
         if key not in cfg:
             raise ValueError(f"evaluate: attack_options has an unknown key {key!r}; known: {sorted(cfg)}")
         accepted = [BOOL] if isinstance(cfg[key], bool) else [POSITIVE_INT]
-        validate_params({f"attack_options[{key!r}]": accepted}, {f"attack_options[{key!r}]": value},
-                        caller="evaluate")
+        validate_params({f"attack_options[{key!r}]": accepted}, {f"attack_options[{key!r}]": value}, caller="evaluate")
         cfg[key] = value
     if detector is not None and not isinstance(detector, EvasionDetector):
         raise ValueError(f"evaluate: detector must be an ART EvasionDetector or None, got {type(detector).__name__}")
@@ -188,15 +239,44 @@ def evaluate(classifier, x: np.ndarray, y: np.ndarray, eps: float | list[float] 
 
         detector_logit_function(detector)  # raises now, before any work, if it has no gradient
     with _numpy_seed(seed):
-        return _Evaluation(classifier, x, labels, eps_list, "inf" if norm in ("inf", np.inf) else 2, preset, cfg,
-                           detector, detector_logit, bpda, eot, batch_size, seed, verbose).run()
+        return _Evaluation(
+            classifier,
+            x,
+            labels,
+            eps_list,
+            "inf" if norm in ("inf", np.inf) else 2,
+            preset,
+            cfg,
+            detector,
+            detector_logit,
+            bpda,
+            eot,
+            batch_size,
+            seed,
+            verbose,
+        ).run()
 
 
 class _Evaluation:
     """One run of :func:`evaluate` (arguments already validated)."""
 
-    def __init__(self, classifier, x, labels, eps_list, norm, preset, cfg, detector, detector_logit, bpda, eot,
-                 batch_size, seed, verbose):
+    def __init__(
+        self,
+        classifier,
+        x,
+        labels,
+        eps_list,
+        norm,
+        preset,
+        cfg,
+        detector,
+        detector_logit,
+        bpda,
+        eot,
+        batch_size,
+        seed,
+        verbose,
+    ):
         self.clf, self.x, self.labels, self.eps_list, self.norm = classifier, x, labels, eps_list, norm
         self.preset, self.cfg = preset, cfg
         self.detector, self.detector_logit, self.bpda_option, self.eot_option = detector, detector_logit, bpda, eot
@@ -235,8 +315,12 @@ class _Evaluation:
         exact = attack_view(self.clf, self.probabilities, bpda=False, eot=eot)
         self.has_defences = bool(self.clf.preprocessing_defences)
         problem = _probe_gradient(exact, xp)
-        self.probe = {"randomised": self.randomised, "eot_samples": eot, "probability_outputs": self.probabilities,
-                      "gradient": problem or "ok"}
+        self.probe = {
+            "randomised": self.randomised,
+            "eot_samples": eot,
+            "probability_outputs": self.probabilities,
+            "gradient": problem or "ok",
+        }
         if self.bpda_option is True:
             self.use_bpda = "only" if problem else "also"
         elif self.bpda_option is False:
@@ -258,8 +342,9 @@ class _Evaluation:
             self.views[" (BPDA)"] = bpda_view
         from art_ext.evaluation._views import TargetedMarginLoss
 
-        self.target_view = attack_view(self.clf, self.probabilities, bpda=self.use_bpda == "only", eot=eot,
-                                       loss_object=TargetedMarginLoss())
+        self.target_view = attack_view(
+            self.clf, self.probabilities, bpda=self.use_bpda == "only", eot=eot, loss_object=TargetedMarginLoss()
+        )
         self.white_box_blind = bool(problem) and (self.use_bpda == "no" or bpda_problem is not None)
 
     # ------------------------------------------------------------------ the attacks
@@ -270,11 +355,21 @@ class _Evaluation:
         cfg, norm = self.cfg, (np.inf if self.linf else 2)
         attacks = []
         for suffix, view in self.views.items():
+
             def apgd_ce(x, labels, view=view):
                 return AutoProjectedGradientDescent(
-                    view, norm=norm, eps=eps, eps_step=2 * eps, max_iter=cfg["apgd_iter"], targeted=False,
-                    nb_random_init=cfg["apgd_restarts"], batch_size=self.batch_size, loss_type=None,
-                    verbose=False).generate(x, y=_one_hot(labels, self.k))
+                    view,
+                    norm=norm,
+                    eps=eps,
+                    eps_step=2 * eps,
+                    max_iter=cfg["apgd_iter"],
+                    targeted=False,
+                    nb_random_init=cfg["apgd_restarts"],
+                    batch_size=self.batch_size,
+                    loss_type=None,
+                    verbose=False,
+                ).generate(x, y=_one_hot(labels, self.k))
+
             attacks.append((f"APGD-CE{suffix}", apgd_ce, True))
         targets = min(cfg["targets"], self.k - 1)
         target_view = self.target_view
@@ -291,29 +386,54 @@ class _Evaluation:
                 if not len(idx):
                     break
                 out = AutoProjectedGradientDescent(
-                    target_view, norm=norm, eps=eps, eps_step=2 * eps, max_iter=cfg["apgd_t_iter"], targeted=True,
-                    nb_random_init=1, batch_size=self.batch_size, loss_type=None,
-                    verbose=False).generate(x[idx], y=_one_hot(order[idx, rank], self.k))
+                    target_view,
+                    norm=norm,
+                    eps=eps,
+                    eps_step=2 * eps,
+                    max_iter=cfg["apgd_t_iter"],
+                    targeted=True,
+                    nb_random_init=1,
+                    batch_size=self.batch_size,
+                    loss_type=None,
+                    verbose=False,
+                ).generate(x[idx], y=_one_hot(order[idx, rank], self.k))
                 out = _project(x[idx], out, eps, self.linf, self.clip)
                 broken = self.predict_labels(out) != labels[idx]
                 x_adv[idx[broken]] = out[broken]
                 todo[idx[broken]] = False
             return x_adv
+
         attacks.append((f"APGD-T ({targets} targets)", apgd_t, True))
         if cfg["deepfool"]:
+
             def deepfool(x, labels):
                 # ART 1.20 has no FAB; DeepFool (ART's own AutoAttack uses it) is the minimum-norm attack in its place,
                 # projected onto the eps-ball.
-                return DeepFool(main_view, max_iter=50, epsilon=0.02, nb_grads=min(10, self.k),
-                                batch_size=self.batch_size, verbose=False).generate(x)
+                return DeepFool(
+                    main_view,
+                    max_iter=50,
+                    epsilon=0.02,
+                    nb_grads=min(10, self.k),
+                    batch_size=self.batch_size,
+                    verbose=False,
+                ).generate(x)
+
             attacks.append(("DeepFool (FAB-T's place)", deepfool, False))
 
         def square(x, labels):
             # black-box: it only queries the defended forward pass (compiled; gradients are never used), so no
             # gradient masking can stop it; success is judged by the user's classifier
-            return SquareAttack(self.forward_view, norm=norm, eps=eps, max_iter=cfg["square_queries"], p_init=0.8,
-                                nb_restarts=1, batch_size=self.batch_size, verbose=False
-                                ).generate(x, y=_one_hot(labels, self.k))
+            return SquareAttack(
+                self.forward_view,
+                norm=norm,
+                eps=eps,
+                max_iter=cfg["square_queries"],
+                p_init=0.8,
+                nb_restarts=1,
+                batch_size=self.batch_size,
+                verbose=False,
+            ).generate(x, y=_one_hot(labels, self.k))
+
         attacks.append((f"Square ({cfg['square_queries']} queries)", square, True))
         return attacks
 
@@ -353,8 +473,13 @@ class _Evaluation:
             outcome[name] = column
             bar.update(1)
         square_name = next(name for name in counts if name.startswith("Square"))
-        summary = {"eps": eps, "broken_by": counts, "outside_budget": outside,
-                   "white_box_survivors": white_survivors, "black_box_extra": counts[square_name]}
+        summary = {
+            "eps": eps,
+            "broken_by": counts,
+            "outside_budget": outside,
+            "white_box_survivors": white_survivors,
+            "black_box_extra": counts[square_name],
+        }
         final_pred = self.predict_labels(x_final)
         robust_final = final_pred == labels
         summary["robust_accuracy"] = float(robust_final.mean())
@@ -384,11 +509,20 @@ class _Evaluation:
             survives[cidx[evaded]] = False
         joint_broken = 0
         if len(idx):
-            attack = JointDetectorAttack(self.clf, self.detector, eps=eps, norm="inf" if self.linf else 2,
-                                         max_iter=cfg["joint_iter"], nb_random_init=cfg["joint_restarts"],
-                                         nb_targets=min(cfg["joint_targets"], self.k - 1),
-                                         batch_size=self.batch_size, detector_logit=self.detector_logit,
-                                         bpda=self.use_bpda == "only", seed=self.seed, verbose=False)
+            attack = JointDetectorAttack(
+                self.clf,
+                self.detector,
+                eps=eps,
+                norm="inf" if self.linf else 2,
+                max_iter=cfg["joint_iter"],
+                nb_random_init=cfg["joint_restarts"],
+                nb_targets=min(cfg["joint_targets"], self.k - 1),
+                batch_size=self.batch_size,
+                detector_logit=self.detector_logit,
+                bpda=self.use_bpda == "only",
+                seed=self.seed,
+                verbose=False,
+            )
             out = _project(self.x[idx], attack.generate(self.x[idx], self.labels[idx]), eps, self.linf, self.clip)
             evaded = (self.predict_labels(out) != self.labels[idx]) & ~self.rejected(out)
             joint_broken = int(evaded.sum())
@@ -410,9 +544,17 @@ class _Evaluation:
             return {"eps": eps, "accuracy": 0.0, "n": 0}
         view = next(iter(self.views.values()))
         out = AutoProjectedGradientDescent(
-            view, norm=np.inf if self.linf else 2, eps=eps, eps_step=2 * eps, max_iter=self.cfg["large_eps_iter"],
-            targeted=False, nb_random_init=1, batch_size=self.batch_size, loss_type=None,
-            verbose=False).generate(self.x[idx], y=_one_hot(self.labels[idx], self.k))
+            view,
+            norm=np.inf if self.linf else 2,
+            eps=eps,
+            eps_step=2 * eps,
+            max_iter=self.cfg["large_eps_iter"],
+            targeted=False,
+            nb_random_init=1,
+            batch_size=self.batch_size,
+            loss_type=None,
+            verbose=False,
+        ).generate(self.x[idx], y=_one_hot(self.labels[idx], self.k))
         out = _project(self.x[idx], out, eps, self.linf, self.clip)
         accuracy = float(np.mean(self.predict_labels(out) == self.labels[idx]))
         return {"eps": float(eps), "accuracy": accuracy, "n": int(len(idx))}
@@ -423,16 +565,24 @@ class _Evaluation:
         self._probe()
         clean_pred = self.predict_labels(self.x)
         self.clean_correct = clean_pred == self.labels
-        records = [{"index": i, "label": int(self.labels[i]), "clean_pred": int(clean_pred[i]),
-                    "clean_correct": bool(self.clean_correct[i])} for i in range(self.n)]
+        records = [
+            {
+                "index": i,
+                "label": int(self.labels[i]),
+                "clean_pred": int(clean_pred[i]),
+                "clean_correct": bool(self.clean_correct[i]),
+            }
+            for i in range(self.n)
+        ]
         detector_info: dict[str, Any] | None = None
         if self.detector is not None:
             self.clean_rejected = self.rejected(self.x)
             for i, rec in enumerate(records):
                 rec["clean_rejected"] = bool(self.clean_rejected[i])
-            detector_info = {"false_positive_rate": float(self.clean_rejected.mean()),
-                             "clean_accuracy_with_rejection": float(np.mean(self.clean_correct
-                                                                            & ~self.clean_rejected))}
+            detector_info = {
+                "false_positive_rate": float(self.clean_rejected.mean()),
+                "clean_accuracy_with_rejection": float(np.mean(self.clean_correct & ~self.clean_rejected)),
+            }
         n_attacks = len(self._attacks(self.eps_list[0]))
         per_eps = []
         with tqdm(total=n_attacks * len(self.eps_list), desc="evaluate", disable=not self.verbose) as bar:
@@ -442,25 +592,59 @@ class _Evaluation:
         large = self._large_eps()
         if self.detector is not None:
             headline = self.eps_list[0]
-            half = _Evaluation(self.clf, self.x, self.labels, [headline / 2], self.norm, self.preset, self.cfg, None,
-                               None,
-                               self.bpda_option, self.eot_option, self.batch_size, self.seed, False)
+            half = _Evaluation(
+                self.clf,
+                self.x,
+                self.labels,
+                [headline / 2],
+                self.norm,
+                self.preset,
+                self.cfg,
+                None,
+                None,
+                self.bpda_option,
+                self.eot_option,
+                self.batch_size,
+                self.seed,
+                False,
+            )
             half._probe()
             half.clean_correct = self.clean_correct
             scratch = [dict() for _ in range(self.n)]
-            with tqdm(total=n_attacks, desc=f"classifier alone at eps {headline / 2:g}", disable=not self.verbose) \
-                    as bar:
+            with tqdm(
+                total=n_attacks, desc=f"classifier alone at eps {headline / 2:g}", disable=not self.verbose
+            ) as bar:
                 half_summary = half._attack_at(headline / 2, scratch, bar)
             detector_info.update(
-                tramer={"eps": headline, "accuracy_with_rejection": per_eps[0]["accuracy_with_rejection"],
-                        "classifier_eps": headline / 2,
-                        "classifier_robust_accuracy": half_summary["robust_accuracy"]})
-        settings = {"preset": self.preset, "attacks": self.cfg, "eps": self.eps_list, "norm": self.norm,
-                    "n": self.n, "seed": self.seed, "clip_values": self.clip, "bpda": self.use_bpda,
-                    "eot_samples": self.eot_samples, "probe": self.probe,
-                    "attack_names": [name for name, _, _ in self._attacks(self.eps_list[0])]}
+                tramer={
+                    "eps": headline,
+                    "accuracy_with_rejection": per_eps[0]["accuracy_with_rejection"],
+                    "classifier_eps": headline / 2,
+                    "classifier_robust_accuracy": half_summary["robust_accuracy"],
+                }
+            )
+        settings = {
+            "preset": self.preset,
+            "attacks": self.cfg,
+            "eps": self.eps_list,
+            "norm": self.norm,
+            "n": self.n,
+            "seed": self.seed,
+            "clip_values": self.clip,
+            "bpda": self.use_bpda,
+            "eot_samples": self.eot_samples,
+            "probe": self.probe,
+            "attack_names": [name for name, _, _ in self._attacks(self.eps_list[0])],
+        }
         clean_accuracy = float(self.clean_correct.mean())
         flags = run_checks(clean_accuracy, per_eps, large, self.probe, self.use_bpda, self.white_box_blind, self.n)
         settings["seconds"] = round(time.time() - start, 1)
-        return Report(clean_accuracy=clean_accuracy, per_eps=per_eps, large_eps=large, flags=flags,
-                      per_sample=records, settings=settings, detector=detector_info)
+        return Report(
+            clean_accuracy=clean_accuracy,
+            per_eps=per_eps,
+            large_eps=large,
+            flags=flags,
+            per_sample=records,
+            settings=settings,
+            detector=detector_info,
+        )

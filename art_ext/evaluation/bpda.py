@@ -6,9 +6,10 @@ gradient) by running the defence unchanged in the forward pass and replacing its
 backward pass -- by the identity when the defence is meant to be close to it, or by the derivative of a
 smooth approximation the user supplies.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -50,6 +51,7 @@ class BPDA(PreprocessorTensorFlowV2):
         if isinstance(self.preprocessor, PreprocessorTensorFlowV2):
             out = self.preprocessor.forward(x)[0]
         else:
+
             def numpy_forward(a):
                 return np.asarray(self.preprocessor(a)[0], dtype=a.dtype)
 
@@ -73,6 +75,7 @@ class BPDA(PreprocessorTensorFlowV2):
         def surrogate(z):
             def grad(upstream):
                 return tf.cast(self.backward(z, upstream), z.dtype)
+
             return out, grad
 
         return surrogate(x), y

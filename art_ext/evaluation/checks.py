@@ -1,6 +1,7 @@
 """Sanity checks of an adaptive evaluation (Carlini et al. 2019, "On evaluating adversarial robustness";
 Zimmermann et al. 2022, "Increasing confidence in adversarial robustness evaluations"): each failed check
 becomes a flag, a sentence saying what went wrong and what it suggests."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,8 +12,15 @@ LARGE_EPS_MAX_ACCURACY = 0.05
 BLACK_BOX_MAX_SHARE = 0.01
 
 
-def run_checks(clean_accuracy: float, per_eps: list[dict[str, Any]], large_eps: dict[str, Any],
-               probe: dict[str, Any], bpda: str, white_box_blind: bool, n: int) -> list[str]:
+def run_checks(
+    clean_accuracy: float,
+    per_eps: list[dict[str, Any]],
+    large_eps: dict[str, Any],
+    probe: dict[str, Any],
+    bpda: str,
+    white_box_blind: bool,
+    n: int,
+) -> list[str]:
     """The flags of one evaluation (an empty list when every check passes).
 
     :param clean_accuracy: Accuracy on the clean inputs.
@@ -25,35 +33,49 @@ def run_checks(clean_accuracy: float, per_eps: list[dict[str, Any]], large_eps: 
     """
     flags = []
     if probe.get("gradient", "ok") != "ok":
-        fix = ("the defences were attacked through BPDA (identity gradient)" if bpda == "only"
-               else "no BPDA was used (bpda=False or no preprocessing defence to replace)")
-        flags.append(f"gradient masking: the gradient through the defended classifier is {probe['gradient']}; "
-                     f"{fix}.")
+        fix = (
+            "the defences were attacked through BPDA (identity gradient)"
+            if bpda == "only"
+            else "no BPDA was used (bpda=False or no preprocessing defence to replace)"
+        )
+        flags.append(f"gradient masking: the gradient through the defended classifier is {probe['gradient']}; {fix}.")
     if white_box_blind:
-        flags.append("white-box attacks are blind: no usable gradient even with BPDA; only the black-box attack "
-                     "measures this model, and its result is an upper bound at best.")
+        flags.append(
+            "white-box attacks are blind: no usable gradient even with BPDA; only the black-box attack "
+            "measures this model, and its result is an upper bound at best."
+        )
     for summary in per_eps:
         eps, extra = summary["eps"], summary["black_box_extra"]
         if extra > BLACK_BOX_MAX_SHARE * n:
-            flags.append(f"black-box beats white-box at eps {eps:g}: Square broke {extra} of the "
-                         f"{summary['white_box_survivors']} inputs every white-box attack missed -- a sign of "
-                         "gradient masking; do not trust white-box numbers for this model.")
+            flags.append(
+                f"black-box beats white-box at eps {eps:g}: Square broke {extra} of the "
+                f"{summary['white_box_survivors']} inputs every white-box attack missed -- a sign of "
+                "gradient masking; do not trust white-box numbers for this model."
+            )
         for name, count in summary.get("outside_budget", {}).items():
             if count:
-                flags.append(f"{name} returned {count} points outside the eps {eps:g} ball (projected back): the "
-                             "attack's budget handling is broken.")
+                flags.append(
+                    f"{name} returned {count} points outside the eps {eps:g} ball (projected back): the "
+                    "attack's budget handling is broken."
+                )
         if summary["robust_accuracy"] > clean_accuracy + 1e-9:
-            flags.append(f"robust accuracy above clean accuracy at eps {eps:g} ({summary['robust_accuracy']:.3f} > "
-                         f"{clean_accuracy:.3f}): the classifier's answers change between calls or the attacks "
-                         "made inputs easier.")
+            flags.append(
+                f"robust accuracy above clean accuracy at eps {eps:g} ({summary['robust_accuracy']:.3f} > "
+                f"{clean_accuracy:.3f}): the classifier's answers change between calls or the attacks "
+                "made inputs easier."
+            )
     if large_eps["n"] and large_eps["accuracy"] > LARGE_EPS_MAX_ACCURACY:
-        flags.append(f"the attack does not reach ~0% at a budget that allows any input (eps {large_eps['eps']:g}): "
-                     f"{100 * large_eps['accuracy']:.1f}% of {large_eps['n']} inputs still correct -- the attack is "
-                     "not working on this model (masked or obfuscated gradients, a broken loss).")
+        flags.append(
+            f"the attack does not reach ~0% at a budget that allows any input (eps {large_eps['eps']:g}): "
+            f"{100 * large_eps['accuracy']:.1f}% of {large_eps['n']} inputs still correct -- the attack is "
+            "not working on this model (masked or obfuscated gradients, a broken loss)."
+        )
     curve = [(0.0, clean_accuracy)] + sorted((s["eps"], s["robust_accuracy"]) for s in per_eps)
     tolerance = max(0.01, 1.0 / max(n, 1))
     for (e0, a0), (e1, a1) in zip(curve, curve[1:]):
         if e1 > e0 and a1 > a0 + tolerance:
-            flags.append(f"robust accuracy rises with eps: {100 * a0:.1f}% at eps {e0:g} but {100 * a1:.1f}% at eps "
-                         f"{e1:g}; a larger budget can only help a working attack.")
+            flags.append(
+                f"robust accuracy rises with eps: {100 * a0:.1f}% at eps {e0:g} but {100 * a1:.1f}% at eps "
+                f"{e1:g}; a larger budget can only help a working attack."
+            )
     return flags

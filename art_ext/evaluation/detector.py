@@ -6,9 +6,10 @@ class ``t``, ``CE(logits, t) + softplus(detector logit)`` (the detector logit sh
 threshold) with projected gradient steps, random restarts and several targets; it keeps, per input, the first
 point that is misclassified and not flagged.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -51,9 +52,12 @@ def detector_logit_function(detector) -> Callable[[tf.Tensor], tf.Tensor]:
         def score(x):
             z = view(x)
             return z[:, 1] - z[:, 0]
+
         return score
-    raise ValueError(f"detector: no built-in gradient for {type(detector).__name__}; pass detector_logit=, a "
-                     "function x -> score (TensorFlow, score > 0 means flagged)")
+    raise ValueError(
+        f"detector: no built-in gradient for {type(detector).__name__}; pass detector_logit=, a "
+        "function x -> score (TensorFlow, score > 0 means flagged)"
+    )
 
 
 class JointDetectorAttack(EvasionAttack):
@@ -82,14 +86,33 @@ class JointDetectorAttack(EvasionAttack):
     :param verbose: Show a progress bar.
     """
 
-    attack_params = EvasionAttack.attack_params + ["eps", "norm", "max_iter", "nb_random_init", "nb_targets",
-                                                   "batch_size", "seed", "verbose"]
+    attack_params = EvasionAttack.attack_params + [
+        "eps",
+        "norm",
+        "max_iter",
+        "nb_random_init",
+        "nb_targets",
+        "batch_size",
+        "seed",
+        "verbose",
+    ]
     _estimator_requirements = (BaseEstimator, LossGradientsMixin, ClassifierMixin)
 
-    def __init__(self, classifier, detector, eps: float = 0.3, norm="inf", max_iter: int = 100,
-                 nb_random_init: int = 1, nb_targets: int = 3, batch_size: int = 128,
-                 detector_logit: Callable | None = None, bpda: bool = False, seed: int | None = None,
-                 verbose: bool = True):
+    def __init__(
+        self,
+        classifier,
+        detector,
+        eps: float = 0.3,
+        norm="inf",
+        max_iter: int = 100,
+        nb_random_init: int = 1,
+        nb_targets: int = 3,
+        batch_size: int = 128,
+        detector_logit: Callable | None = None,
+        bpda: bool = False,
+        seed: int | None = None,
+        verbose: bool = True,
+    ):
         from art.estimators.classification import TensorFlowV2Classifier
 
         if not isinstance(classifier, TensorFlowV2Classifier):
@@ -102,22 +125,42 @@ class JointDetectorAttack(EvasionAttack):
         self._score = detector_logit if detector_logit is not None else detector_logit_function(detector)
 
     def _check_params(self) -> None:
-        validate_params({"eps": [POSITIVE_REAL], "norm": [Options(("inf", np.inf, 2))], "max_iter": [POSITIVE_INT],
-                         "nb_random_init": [POSITIVE_INT], "nb_targets": [POSITIVE_INT],
-                         "batch_size": [POSITIVE_INT], "bpda": [BOOL], "seed": [None, SEED], "verbose": [BOOL]},
-                        {"eps": self.eps, "norm": self.norm, "max_iter": self.max_iter,
-                         "nb_random_init": self.nb_random_init, "nb_targets": self.nb_targets,
-                         "batch_size": self.batch_size, "bpda": self.bpda, "seed": self.seed,
-                         "verbose": self.verbose}, caller="JointDetectorAttack")
+        validate_params(
+            {
+                "eps": [POSITIVE_REAL],
+                "norm": [Options(("inf", np.inf, 2))],
+                "max_iter": [POSITIVE_INT],
+                "nb_random_init": [POSITIVE_INT],
+                "nb_targets": [POSITIVE_INT],
+                "batch_size": [POSITIVE_INT],
+                "bpda": [BOOL],
+                "seed": [None, SEED],
+                "verbose": [BOOL],
+            },
+            {
+                "eps": self.eps,
+                "norm": self.norm,
+                "max_iter": self.max_iter,
+                "nb_random_init": self.nb_random_init,
+                "nb_targets": self.nb_targets,
+                "batch_size": self.batch_size,
+                "bpda": self.bpda,
+                "seed": self.seed,
+                "verbose": self.verbose,
+            },
+            caller="JointDetectorAttack",
+        )
         if self.detector_logit is not None and not callable(self.detector_logit):
             raise ValueError("JointDetectorAttack: detector_logit must be a callable x -> score")
         if self.nb_targets >= self.estimator.nb_classes:
-            raise ValueError(f"JointDetectorAttack: nb_targets must be < nb_classes ({self.estimator.nb_classes}), "
-                             f"got {self.nb_targets}")
+            raise ValueError(
+                f"JointDetectorAttack: nb_targets must be < nb_classes ({self.estimator.nb_classes}), "
+                f"got {self.nb_targets}"
+            )
 
     def _step_fn(self, logits_fn):
         eps, steps, linf = float(self.eps), int(self.max_iter), self.norm in ("inf", np.inf)
-        lo, hi = (self.estimator.clip_values if self.estimator.clip_values is not None else (-np.inf, np.inf))
+        lo, hi = self.estimator.clip_values if self.estimator.clip_values is not None else (-np.inf, np.inf)
         score_fn = self._score
         axes = list(range(1, 1 + len(self.estimator.input_shape)))
 
@@ -128,8 +171,12 @@ class JointDetectorAttack(EvasionAttack):
             return delta * tf.minimum(1.0, eps / norms)
 
         shape = (None, *self.estimator.input_shape)
-        signature = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.int64),
-                     tf.TensorSpec((None,), tf.int64), tf.TensorSpec(shape, tf.float32)]
+        signature = [
+            tf.TensorSpec(shape, tf.float32),
+            tf.TensorSpec((None,), tf.int64),
+            tf.TensorSpec((None,), tf.int64),
+            tf.TensorSpec(shape, tf.float32),
+        ]
 
         @tf.function(input_signature=signature)  # one trace for every batch size
         def attack(x0, y, target, start):
@@ -159,6 +206,7 @@ class JointDetectorAttack(EvasionAttack):
             new = tf.logical_and(success, tf.logical_not(done))
             best = tf.where(tf.reshape(new, [-1] + [1] * (len(x0.shape) - 1)), x_adv, best)
             return best, tf.logical_or(done, success)
+
         return attack
 
     def generate(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> np.ndarray:
@@ -174,8 +222,11 @@ class JointDetectorAttack(EvasionAttack):
 
         clf = self.estimator
         x = check_inputs(x, "x", clf.clip_values, tuple(clf.input_shape))
-        labels = (clf.predict(x, batch_size=self.batch_size).argmax(1) if y is None
-                  else check_labels(y, len(x), clf.nb_classes))
+        labels = (
+            clf.predict(x, batch_size=self.batch_size).argmax(1)
+            if y is None
+            else check_labels(y, len(x), clf.nb_classes)
+        )
         view = attack_view(clf, probabilities=not outputs_logits(clf), bpda=self.bpda)
         logits_fn = tf_logits(view)
         attack = self._step_fn(logits_fn)
@@ -189,15 +240,22 @@ class JointDetectorAttack(EvasionAttack):
         for k, _ in tqdm(runs, desc="JointDetectorAttack", disable=not self.verbose):
             todo = np.flatnonzero(~broken)
             for s in range(0, len(todo), self.batch_size):
-                idx = todo[s:s + self.batch_size]
+                idx = todo[s : s + self.batch_size]
                 if self.norm in ("inf", np.inf):
                     start = rng.uniform(-self.eps, self.eps, x[idx].shape)
                 else:
                     start = rng.normal(size=x[idx].shape)
-                    start *= self.eps * rng.uniform() / np.linalg.norm(start.reshape(len(idx), -1), axis=1).reshape(
-                        (-1,) + (1,) * (x.ndim - 1))
-                best, done = attack(tf.constant(x[idx]), tf.constant(labels[idx], tf.int64),
-                                    tf.constant(targets[idx, k], tf.int64), tf.constant(start, tf.float32))
+                    start *= (
+                        self.eps
+                        * rng.uniform()
+                        / np.linalg.norm(start.reshape(len(idx), -1), axis=1).reshape((-1,) + (1,) * (x.ndim - 1))
+                    )
+                best, done = attack(
+                    tf.constant(x[idx]),
+                    tf.constant(labels[idx], tf.int64),
+                    tf.constant(targets[idx, k], tf.int64),
+                    tf.constant(start, tf.float32),
+                )
                 done = done.numpy()
                 x_adv[idx[done]] = best.numpy()[done]
                 broken[idx[done]] = True

@@ -1,4 +1,5 @@
 """The result of :func:`~art_ext.evaluation.evaluate`: headline numbers, flags, per-input records, files."""
+
 from __future__ import annotations
 
 import csv
@@ -31,9 +32,16 @@ class Report:
     :ivar settings: Preset, attack settings, budgets, norm, probes (gradient, randomness), BPDA/EOT use, run time.
     """
 
-    def __init__(self, clean_accuracy: float, per_eps: list[dict[str, Any]], large_eps: dict[str, Any],
-                 flags: list[str], per_sample: list[dict[str, Any]], settings: dict[str, Any],
-                 detector: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        clean_accuracy: float,
+        per_eps: list[dict[str, Any]],
+        large_eps: dict[str, Any],
+        flags: list[str],
+        per_sample: list[dict[str, Any]],
+        settings: dict[str, Any],
+        detector: dict[str, Any] | None = None,
+    ):
         self.clean_accuracy = float(clean_accuracy)
         self.per_eps = per_eps
         self.robust_accuracy_by_eps = {s["eps"]: s["robust_accuracy"] for s in per_eps}
@@ -44,61 +52,94 @@ class Report:
             detector["accuracy_with_rejection_by_eps"] = {s["eps"]: s["accuracy_with_rejection"] for s in per_eps}
 
     def __repr__(self) -> str:
-        return (f"Report(clean_accuracy={self.clean_accuracy:.4f}, robust_accuracy={self.robust_accuracy:.4f} "
-                f"at eps {self.per_eps[0]['eps']:g}, flags={len(self.flags)})")
+        return (
+            f"Report(clean_accuracy={self.clean_accuracy:.4f}, robust_accuracy={self.robust_accuracy:.4f} "
+            f"at eps {self.per_eps[0]['eps']:g}, flags={len(self.flags)})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the per-input records, as JSON-ready data."""
-        return _jsonable({"clean_accuracy": self.clean_accuracy, "robust_accuracy": self.robust_accuracy,
-                          "robust_accuracy_by_eps": self.robust_accuracy_by_eps, "flags": self.flags,
-                          "per_eps": self.per_eps, "large_eps": self.large_eps, "detector": self.detector,
-                          "settings": self.settings})
+        return _jsonable(
+            {
+                "clean_accuracy": self.clean_accuracy,
+                "robust_accuracy": self.robust_accuracy,
+                "robust_accuracy_by_eps": self.robust_accuracy_by_eps,
+                "flags": self.flags,
+                "per_eps": self.per_eps,
+                "large_eps": self.large_eps,
+                "detector": self.detector,
+                "settings": self.settings,
+            }
+        )
 
     def to_markdown(self) -> str:
         """The report as Markdown: headline, flags, what each attack contributed, probes and settings."""
         s = self.settings
         columns = ["eps", "robust accuracy"] + (["accuracy with rejection"] if self.detector else [])
-        rows = [[f"{e['eps']:g}", f"{100 * e['robust_accuracy']:.1f}%"]
-                + ([f"{100 * e['accuracy_with_rejection']:.1f}%"] if self.detector else []) for e in self.per_eps]
-        lines = [f"# Robustness evaluation ({s['preset']} preset, L-{s['norm']}, {s['n']} inputs)", "",
-                 f"Clean accuracy: **{100 * self.clean_accuracy:.1f}%**. Robust accuracy (worst case over every "
-                 "attack, per input):", "", markdown_table(columns, rows)]
+        rows = [
+            [f"{e['eps']:g}", f"{100 * e['robust_accuracy']:.1f}%"]
+            + ([f"{100 * e['accuracy_with_rejection']:.1f}%"] if self.detector else [])
+            for e in self.per_eps
+        ]
+        lines = [
+            f"# Robustness evaluation ({s['preset']} preset, L-{s['norm']}, {s['n']} inputs)",
+            "",
+            f"Clean accuracy: **{100 * self.clean_accuracy:.1f}%**. Robust accuracy (worst case over every "
+            "attack, per input):",
+            "",
+            markdown_table(columns, rows),
+        ]
         lines += ["", "## Flags", ""]
         lines += [f"- {flag}" for flag in self.flags] or ["None: every sanity check passed."]
         names = s["attack_names"]
         broken = [[f"{e['eps']:g}", *(e["broken_by"].get(n, 0) for n in names)] for e in self.per_eps]
         lines += ["", "## Inputs each attack broke first", "", markdown_table(["eps", *names], broken)]
-        lines += ["", "Attacks run in this order, each only on the inputs still robust; the black-box Square attack "
-                  "comes last, so what it breaks is what every white-box attack missed.",
-                  "", f"Large-budget check: eps {self.large_eps['eps']:g} (any input reachable) left "
-                  f"{100 * self.large_eps['accuracy']:.1f}% of {self.large_eps['n']} inputs correct (should be ~0%)."]
+        lines += [
+            "",
+            "Attacks run in this order, each only on the inputs still robust; the black-box Square attack "
+            "comes last, so what it breaks is what every white-box attack missed.",
+            "",
+            f"Large-budget check: eps {self.large_eps['eps']:g} (any input reachable) left "
+            f"{100 * self.large_eps['accuracy']:.1f}% of {self.large_eps['n']} inputs correct (should be ~0%).",
+        ]
         if self.detector:
             d = self.detector
             t = d["tramer"]
-            lines += ["", "## Detector", "",
-                      f"False-positive rate on the clean inputs: {100 * d['false_positive_rate']:.1f}%; clean "
-                      f"accuracy with rejection (correct and not flagged): {100 * d['clean_accuracy_with_rejection']:.1f}%.",
-                      "", "Accuracy with rejection counts an attacked input as defended when it is still correct or "
-                      "flagged, in the worst case over the classifier attacks and the joint attack (misclassify AND "
-                      "evade the detector).", "",
-                      f"Tramèr (2022): a detector with accuracy {100 * t['accuracy_with_rejection']:.1f}% at eps "
-                      f"{t['eps']:g} implies a (possibly inefficient) classifier with that robust accuracy at eps "
-                      f"{t['classifier_eps']:g}. This classifier alone reaches "
-                      f"{100 * t['classifier_robust_accuracy']:.1f}% at eps {t['classifier_eps']:g}; a detection "
-                      "claim far above the best known robust classifiers at half the budget deserves suspicion."]
+            lines += [
+                "",
+                "## Detector",
+                "",
+                f"False-positive rate on the clean inputs: {100 * d['false_positive_rate']:.1f}%; clean "
+                f"accuracy with rejection (correct and not flagged): {100 * d['clean_accuracy_with_rejection']:.1f}%.",
+                "",
+                "Accuracy with rejection counts an attacked input as defended when it is still correct or "
+                "flagged, in the worst case over the classifier attacks and the joint attack (misclassify AND "
+                "evade the detector).",
+                "",
+                f"Tramèr (2022): a detector with accuracy {100 * t['accuracy_with_rejection']:.1f}% at eps "
+                f"{t['eps']:g} implies a (possibly inefficient) classifier with that robust accuracy at eps "
+                f"{t['classifier_eps']:g}. This classifier alone reaches "
+                f"{100 * t['classifier_robust_accuracy']:.1f}% at eps {t['classifier_eps']:g}; a detection "
+                "claim far above the best known robust classifiers at half the budget deserves suspicion.",
+            ]
         probe = s["probe"]
-        lines += ["", "## How it was attacked", "",
-                  f"- gradient probe: {probe['gradient']}" + (f"; through BPDA: {probe['gradient_bpda']}"
-                                                             if "gradient_bpda" in probe else ""),
-                  f"- BPDA: {s['bpda']} (no: exact gradients only; also: exact and BPDA; only: BPDA in place of the "
-                  "defences)",
-                  f"- randomised: {probe['randomised']} (EOT samples: {s['eot_samples']})",
-                  f"- probability outputs: {probe['probability_outputs']} (attacked through their log)",
-                  f"- attacks: {', '.join(names)}; settings `{json.dumps(_jsonable(s['attacks']))}`",
-                  f"- clip values {s['clip_values']}: eps is in these units", f"- seed {s['seed']}, "
-                  f"{s.get('seconds', '?')} s", "",
-                  "Per-input records: per_sample.csv (one row per input; `robust@eps`, `broken_by@eps`, "
-                  "`linf@eps`, `l2@eps` and one column per attack)."]
+        lines += [
+            "",
+            "## How it was attacked",
+            "",
+            f"- gradient probe: {probe['gradient']}"
+            + (f"; through BPDA: {probe['gradient_bpda']}" if "gradient_bpda" in probe else ""),
+            f"- BPDA: {s['bpda']} (no: exact gradients only; also: exact and BPDA; only: BPDA in place of the "
+            "defences)",
+            f"- randomised: {probe['randomised']} (EOT samples: {s['eot_samples']})",
+            f"- probability outputs: {probe['probability_outputs']} (attacked through their log)",
+            f"- attacks: {', '.join(names)}; settings `{json.dumps(_jsonable(s['attacks']))}`",
+            f"- clip values {s['clip_values']}: eps is in these units",
+            f"- seed {s['seed']}, {s.get('seconds', '?')} s",
+            "",
+            "Per-input records: per_sample.csv (one row per input; `robust@eps`, `broken_by@eps`, "
+            "`linf@eps`, `l2@eps` and one column per attack).",
+        ]
         return "\n".join(lines) + "\n"
 
     def figure(self):
@@ -113,10 +154,15 @@ class Report:
         ax.plot([p[0] for p in points], [100 * p[1] for p in points], "o-", label="robust accuracy")
         if self.detector:
             rej = [(0.0, self.detector["clean_accuracy_with_rejection"])] + sorted(
-                self.detector["accuracy_with_rejection_by_eps"].items())
+                self.detector["accuracy_with_rejection_by_eps"].items()
+            )
             ax.plot([p[0] for p in rej], [100 * p[1] for p in rej], "s--", label="accuracy with rejection")
-        ax.set(xlabel=f"eps (L-{self.settings['norm']}, clip_values units)", ylabel="accuracy (%)", ylim=(-2, 102),
-               title=f"evaluate ({self.settings['preset']}), {self.settings['n']} inputs")
+        ax.set(
+            xlabel=f"eps (L-{self.settings['norm']}, clip_values units)",
+            ylabel="accuracy (%)",
+            ylim=(-2, 102),
+            title=f"evaluate ({self.settings['preset']}), {self.settings['n']} inputs",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -131,9 +177,15 @@ class Report:
         import matplotlib.pyplot as plt
 
         os.makedirs(directory, exist_ok=True)
-        paths = {k: os.path.join(directory, name) for k, name in
-                 (("json", "report.json"), ("csv", "per_sample.csv"), ("md", "report.md"),
-                  ("png", "accuracy_vs_eps.png"))}
+        paths = {
+            k: os.path.join(directory, name)
+            for k, name in (
+                ("json", "report.json"),
+                ("csv", "per_sample.csv"),
+                ("md", "report.md"),
+                ("png", "accuracy_vs_eps.png"),
+            )
+        }
         atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2))
         columns = list(dict.fromkeys(key for rec in self.per_sample for key in rec))
         buffer = io.StringIO()

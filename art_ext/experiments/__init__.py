@@ -3,6 +3,7 @@
 Each reproduction module defines ``run(scale="small", seed=0, out_dir=None) -> dict`` and is
 listed in :data:`REPRODUCTIONS` under the name ``art-ext reproduce <name>`` uses.
 """
+
 from art_ext.experiments.harness import SCALES, Run, accuracy, cached_classifier, set_seed, train_model
 
 #: ``art-ext reproduce`` names -> module paths (imported on demand).

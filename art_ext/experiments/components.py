@@ -2,6 +2,7 @@
 ``art-ext evaluate --component``; and the named defences ``art-ext evaluate --model ... --defence NAME`` puts in
 front of a saved model. Trained models are cached (see :func:`~art_ext.experiments.harness.default_cache_dir`).
 """
+
 from __future__ import annotations
 
 import os
@@ -93,9 +94,12 @@ def base_classifier(x, y, epochs: int = 3, seed: int = 0, arch: str = "simple_cn
     """``arch`` trained on ``(x, y)`` (cached)."""
     from art_ext.models import get_model
 
-    return cached_classifier(f"components-{arch}", lambda: get_model(arch, x.shape[1:], 10),
-                             lambda m: train_model(m, x, y, epochs=epochs, batch_size=64, verbose=verbose),
-                             key={"n": len(x), "epochs": epochs, "seed": seed, "data": "embedded"})
+    return cached_classifier(
+        f"components-{arch}",
+        lambda: get_model(arch, x.shape[1:], 10),
+        lambda m: train_model(m, x, y, epochs=epochs, batch_size=64, verbose=verbose),
+        key={"n": len(x), "epochs": epochs, "seed": seed, "data": "embedded"},
+    )
 
 
 def uddn_denoiser(classifier, x, epochs: int = 2, seed: int = 0, verbose: bool = False):
@@ -103,8 +107,14 @@ def uddn_denoiser(classifier, x, epochs: int = 2, seed: int = 0, verbose: bool =
     from art_ext.defences.preprocessor import UDDN
 
     widths = (8, 16, 16, 16, 16)
-    key = cache_key(n=len(x), epochs=epochs, seed=seed, widths=widths, file_format=2, weights=float(
-        sum(float(np.sum(w)) for w in classifier.model.get_weights())))
+    key = cache_key(
+        n=len(x),
+        epochs=epochs,
+        seed=seed,
+        widths=widths,
+        file_format=2,
+        weights=float(sum(float(np.sum(w)) for w in classifier.model.get_weights())),
+    )
     path = os.path.join(default_cache_dir(), "components", f"uddn-{key}.keras")
     if os.path.isfile(path):
         return UDDN.load(path, classifier=classifier)
@@ -123,12 +133,23 @@ def labeling_model(kind: str, substitute, x, y, epochs: int = 3, seed: int = 0, 
     trainer_cls = TwoNLabelingTrainer if kind == "2n" else NullLabelingTrainer
 
     def train(model):
-        trainer_cls(wrap(model), substitute=substitute, eps_max=0.3, perturbed_fraction=0.5, smoothing=0.8,
-                    learning_rate=0.05, seed=seed, verbose=verbose).fit(x, y, nb_epochs=epochs, batch_size=64)
+        trainer_cls(
+            wrap(model),
+            substitute=substitute,
+            eps_max=0.3,
+            perturbed_fraction=0.5,
+            smoothing=0.8,
+            learning_rate=0.05,
+            seed=seed,
+            verbose=verbose,
+        ).fit(x, y, nb_epochs=epochs, batch_size=64)
 
-    return cached_classifier(f"components-{kind}", lambda: extend_classes(get_model("simple_cnn", x.shape[1:], 10),
-                                                                          kind),
-                             train, key={"n": len(x), "epochs": epochs, "seed": seed, "data": "embedded"})
+    return cached_classifier(
+        f"components-{kind}",
+        lambda: extend_classes(get_model("simple_cnn", x.shape[1:], 10), kind),
+        train,
+        key={"n": len(x), "epochs": epochs, "seed": seed, "data": "embedded"},
+    )
 
 
 def component(name: str, seed: int = 0, verbose: bool = False):
@@ -137,8 +158,12 @@ def component(name: str, seed: int = 0, verbose: bool = False):
     :return: ``(classifier, x_test, y_test)``; for ``2n`` / ``null`` the classifier is the N-class view, which brings
         its detector to :func:`~art_ext.evaluation.evaluate`.
     """
-    from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, dct_coefficient_std,
-                                               design_quantization_table)
+    from art_ext.defences.preprocessor import (
+        JpegCompressionTensorFlowV2,
+        NNFavoredJpeg,
+        dct_coefficient_std,
+        design_quantization_table,
+    )
     from art_ext.estimators import NClassView, wrap
 
     x, y, x_test, y_test = embedded_digits(2000, 1000)

@@ -11,6 +11,7 @@ One Markdown report (``report.md``) with one figure (``demo.png``). Every model 
 epochs, so the numbers show what each method does, not how well it can do; the reproductions
 (``art-ext reproduce <method>``) run each method at the papers' protocols.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 from art_ext.experiments.components import base_classifier, embedded_digits, labeling_model, uddn_denoiser
 from art_ext.experiments.harness import Run, accuracy, train_model
 
-EPS = 0.3          # L-inf budget of the attacks (digits in [0, 1])
+EPS = 0.3  # L-inf budget of the attacks (digits in [0, 1])
 EPS_GRID = (0.0, 0.1, 0.2, 0.3)
 
 
@@ -36,15 +37,29 @@ def _figure(results: dict):
     curve = results["2n"]["curve"]
     axes[0].plot(EPS_GRID, [100 * curve[e]["unfiltered"] for e in EPS_GRID], "o-", label="without filtering")
     axes[0].plot(EPS_GRID, [100 * curve[e]["filtered"] for e in EPS_GRID], "s-", label="with filtering")
-    axes[0].set(title=f"2N labeling (detection AUC {results['2n']['auc']:.2f})", xlabel="FGSM eps (held-out model)",
-                ylabel="accuracy (%)", ylim=(0, 100))
+    axes[0].set(
+        title=f"2N labeling (detection AUC {results['2n']['auc']:.2f})",
+        xlabel="FGSM eps (held-out model)",
+        ylabel="accuracy (%)",
+        ylim=(0, 100),
+    )
     axes[0].legend(fontsize=8)
     u = results["uddn"]
     labels = ["clean", "FGSM\ntransferred", "evaluate\n(adaptive)"]
-    axes[1].bar(labels, [100 * u["undefended"][k] for k in ("clean", "transferred", "adaptive")], width=-0.35,
-                align="edge", label="undefended")
-    axes[1].bar(labels, [100 * u["defended"][k] for k in ("clean", "transferred", "adaptive")], width=0.35,
-                align="edge", label="UDDN")
+    axes[1].bar(
+        labels,
+        [100 * u["undefended"][k] for k in ("clean", "transferred", "adaptive")],
+        width=-0.35,
+        align="edge",
+        label="undefended",
+    )
+    axes[1].bar(
+        labels,
+        [100 * u["defended"][k] for k in ("clean", "transferred", "adaptive")],
+        width=0.35,
+        align="edge",
+        label="UDDN",
+    )
     axes[1].set(title=f"UDDN (eps {EPS})", ylim=(0, 100))
     axes[1].legend(fontsize=8)
     j = results["jpeg"]
@@ -56,9 +71,11 @@ def _figure(results: dict):
     axes[2].tick_params(axis="x", labelsize=7)
     axes[2].legend(fontsize=7, loc="center right")
     e, ltc = results["edc"], results["ltc"]
-    axes[3].bar(["EDC:\noriginal", "EDC:\ncorrected", "LTC victim:\nclean data", "LTC victim:\npoisoned"],
-                [100 * e["before"], 100 * e["after"], 100 * ltc["clean"], 100 * ltc["poisoned"]],
-                color=["tab:gray", "tab:green", "tab:gray", "tab:red"])
+    axes[3].bar(
+        ["EDC:\noriginal", "EDC:\ncorrected", "LTC victim:\nclean data", "LTC victim:\npoisoned"],
+        [100 * e["before"], 100 * e["after"], 100 * ltc["clean"], 100 * ltc["poisoned"]],
+        color=["tab:gray", "tab:green", "tab:gray", "tab:red"],
+    )
     axes[3].set(title="EDC (unknown model) and LTC (victim)", ylim=(0, 100))
     axes[3].tick_params(axis="x", labelsize=7)
     for ax in axes:
@@ -76,8 +93,13 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     from art_ext.attacks.evasion import EnsembleDataCorrection
     from art_ext.attacks.poisoning import LearningToConfuse
     from art_ext.defences.detector.evasion import TwoNLabelingDetector
-    from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel,
-                                               dct_coefficient_std, design_quantization_table)
+    from art_ext.defences.preprocessor import (
+        JpegCompressionTensorFlowV2,
+        NNFavoredJpeg,
+        bits_per_pixel,
+        dct_coefficient_std,
+        design_quantization_table,
+    )
     from art_ext.defences.preprocessor.jpeg import standard_tables
     from art_ext.estimators import NClassView, wrap
     from art_ext.evaluation import evaluate
@@ -87,14 +109,29 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     run = Run("demo", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
     n_train, n_test, n_eval, epochs = run.pick((500, 100, 10, 1), (2000, 300, 30, 3), (4000, 1000, 200, 5))
     n_uddn, n_edc, n_ltc, ltc_epochs = run.pick((100, 10, 300, 1), (600, 50, 1000, 3), (1000, 200, 2000, 6))
-    quick = run.pick({"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100, "large_eps_iter": 5},
-                     {"square_queries": 300}, {})
-    run.settings.update(data="embedded MNIST", n_train=n_train, n_test=n_test, epochs=epochs, eps=EPS,
-                        n_evaluate=n_eval, evaluate_options=quick, n_uddn=n_uddn, n_edc=n_edc, n_ltc=n_ltc,
-                        ltc_epochs=ltc_epochs)
+    quick = run.pick(
+        {"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100, "large_eps_iter": 5},
+        {"square_queries": 300},
+        {},
+    )
+    run.settings.update(
+        data="embedded MNIST",
+        n_train=n_train,
+        n_test=n_test,
+        epochs=epochs,
+        eps=EPS,
+        n_evaluate=n_eval,
+        evaluate_options=quick,
+        n_uddn=n_uddn,
+        n_edc=n_edc,
+        n_ltc=n_ltc,
+        ltc_epochs=ltc_epochs,
+    )
     if scale == "smoke":
-        run.text("**Smoke scale: these numbers are a pipeline check, not results** (a few hundred digits, one "
-                 "epoch, tiny attacks). Run `art-ext demo` (small scale) for numbers that show what each method does.")
+        run.text(
+            "**Smoke scale: these numbers are a pipeline check, not results** (a few hundred digits, one "
+            "epoch, tiny attacks). Run `art-ext demo` (small scale) for numbers that show what each method does."
+        )
     x, y, x_test, y_test = embedded_digits(n_train, n_test)
     x_extra, _, _, _ = embedded_digits(n_train + max(n_uddn, 1), 0)
     x_extra = x_extra[n_train:]
@@ -119,10 +156,15 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     xe, ye = x_test[:n_edc], y_test[:n_edc]
     corrected = EnsembleDataCorrection([base, local], verbose=False).generate(xe, ye)
     results["edc"] = {"before": accuracy(held_out, xe, ye), "after": accuracy(held_out, corrected, ye)}
-    run.table("1. Ensemble data correction: accuracy of an unknown model (simple_mlp)",
-              ["inputs", "accuracy"], [["original", results["edc"]["before"]],
-                                       ["corrected on 2 local models (simple_cnn, kwon_d1)", results["edc"]["after"]]],
-              note=f"{n_edc} test digits; the unknown model never takes part in the correction.")
+    run.table(
+        "1. Ensemble data correction: accuracy of an unknown model (simple_mlp)",
+        ["inputs", "accuracy"],
+        [
+            ["original", results["edc"]["before"]],
+            ["corrected on 2 local models (simple_cnn, kwon_d1)", results["edc"]["after"]],
+        ],
+        note=f"{n_edc} test digits; the unknown model never takes part in the correction.",
+    )
     done("EDC")
 
     # 2. 2N labeling: filtering over eps, detection AUC; the attacker is the held-out model (FGSM)
@@ -135,14 +177,18 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         x_adv = FastGradientMethod(held_out, eps=eps, batch_size=256).generate(x_test) if eps else x_test
         x_mix = np.where(half[:, None, None, None], x_adv, x_test)
         curve[eps] = filtering_accuracy(y_test, view.predict(x_mix).argmax(1), detector.detect(x_mix)[1])
-    scores = np.r_[detector.attack_probability(x_test), detector.attack_probability(
-        FastGradientMethod(held_out, eps=EPS, batch_size=256).generate(x_test))]
+    scores = np.r_[
+        detector.attack_probability(x_test),
+        detector.attack_probability(FastGradientMethod(held_out, eps=EPS, batch_size=256).generate(x_test)),
+    ]
     auc = float(roc_auc_score(np.r_[np.zeros(n_test), np.ones(n_test)], scores))
     results["2n"] = {"curve": curve, "auc": auc}
-    run.table("2. 2N labeling: accuracy with and without filtering (half the test set attacked)",
-              ["eps", "without filtering", "with filtering"],
-              [[e, curve[e]["unfiltered"], curve[e]["filtered"]] for e in EPS_GRID],
-              note=f"FGSM made on a held-out simple_mlp; detection AUC (clean vs FGSM eps {EPS}) {auc:.3f}.")
+    run.table(
+        "2. 2N labeling: accuracy with and without filtering (half the test set attacked)",
+        ["eps", "without filtering", "with filtering"],
+        [[e, curve[e]["unfiltered"], curve[e]["filtered"]] for e in EPS_GRID],
+        note=f"FGSM made on a held-out simple_mlp; detection AUC (clean vs FGSM eps {EPS}) {auc:.3f}.",
+    )
     done("2N")
 
     # 3. UDDN: clean, transferred, and adaptive (evaluate) accuracy
@@ -154,38 +200,62 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     rows, results["uddn"] = [], {}
     for name, clf in (("undefended", base), ("defended", defended)):
         report = evaluate(clf, xa, ya, eps=EPS, preset="quick", attack_options=quick, seed=seed, verbose=False)
-        results["uddn"][name] = {"clean": accuracy(clf, x_test, y_test), "transferred": accuracy(clf, x_fgsm, y_test),
-                                 "adaptive": report.robust_accuracy, "flags": report.flags}
-        rows.append([name, *(results["uddn"][name][k] for k in ("clean", "transferred", "adaptive")),
-                     "; ".join(report.flags) or "none"])
-    run.table(f"3. UDDN: accuracy (eps {EPS})", ["classifier", "clean", "FGSM made on the undefended model",
-                                                  "evaluate (adaptive, quick)", "evaluate's flags"], rows,
-              note=f"Clean and transferred on {n_test} digits; `evaluate` (APGD through the denoiser, exact and "
-                   f"BPDA gradients, targeted APGD, Square) on {n_eval}. A denoiser that removes transferred noise "
-                   "does not stop an attacker who differentiates through it.")
+        results["uddn"][name] = {
+            "clean": accuracy(clf, x_test, y_test),
+            "transferred": accuracy(clf, x_fgsm, y_test),
+            "adaptive": report.robust_accuracy,
+            "flags": report.flags,
+        }
+        rows.append(
+            [
+                name,
+                *(results["uddn"][name][k] for k in ("clean", "transferred", "adaptive")),
+                "; ".join(report.flags) or "none",
+            ]
+        )
+    run.table(
+        f"3. UDDN: accuracy (eps {EPS})",
+        ["classifier", "clean", "FGSM made on the undefended model", "evaluate (adaptive, quick)", "evaluate's flags"],
+        rows,
+        note=f"Clean and transferred on {n_test} digits; `evaluate` (APGD through the denoiser, exact and "
+        f"BPDA gradients, targeted APGD, Square) on {n_eval}. A denoiser that removes transferred noise "
+        "does not stop an attacker who differentiates through it.",
+    )
     done("UDDN")
 
     # 4. NN-favoured JPEG vs ART's JpegCompression
     steps.set_postfix_str("JPEG")
-    x_pgd = ProjectedGradientDescent(base, eps=0.2, eps_step=0.05, max_iter=10, batch_size=256,
-                                     verbose=False).generate(x_test)
+    x_pgd = ProjectedGradientDescent(base, eps=0.2, eps_step=0.05, max_iter=10, batch_size=256, verbose=False).generate(
+        x_test
+    )
     table = design_quantization_table(dct_coefficient_std(x))
-    defences = {"ART JpegCompression q50": (JpegCompression(clip_values=(0.0, 1.0), quality=50, channels_first=False),
-                                            standard_tables(50), True),
-                "art-ext JPEG q50": (JpegCompressionTensorFlowV2(quality=50), standard_tables(50), False),
-                "NN-favoured table": (NNFavoredJpeg(quantization_table=table), table, False)}
+    defences = {
+        "ART JpegCompression q50": (
+            JpegCompression(clip_values=(0.0, 1.0), quality=50, channels_first=False),
+            standard_tables(50),
+            True,
+        ),
+        "art-ext JPEG q50": (JpegCompressionTensorFlowV2(quality=50), standard_tables(50), False),
+        "NN-favoured table": (NNFavoredJpeg(quantization_table=table), table, False),
+    }
     results["jpeg"], rows = {}, []
     sample = x[:100]
     for name, (defence, tables, subsampled) in defences.items():
         clf = wrap(base.model, preprocessing_defences=defence)
-        entry = {"clean": accuracy(clf, x_test, y_test), "pgd": accuracy(clf, x_pgd, y_test),
-                 "bpp": bits_per_pixel(sample, np.broadcast_to(tables, (2, 8, 8)), chroma_subsampling=subsampled)}
+        entry = {
+            "clean": accuracy(clf, x_test, y_test),
+            "pgd": accuracy(clf, x_pgd, y_test),
+            "bpp": bits_per_pixel(sample, np.broadcast_to(tables, (2, 8, 8)), chroma_subsampling=subsampled),
+        }
         results["jpeg"][name] = entry
         rows.append([name, entry["clean"], entry["pgd"], entry["bpp"]])
-    run.table("4. NN-favoured JPEG against ART's JpegCompression", ["defence", "clean",
-              "PGD eps 0.2 made on the undefended model", "bits/pixel"], rows,
-              note=f"Undefended: clean {accuracy(base, x_test, y_test):.3f}, PGD {accuracy(base, x_pgd, y_test):.3f}. "
-                   "Transferred attacks only: see the NN-JPEG results page and `evaluate` for adaptive ones.")
+    run.table(
+        "4. NN-favoured JPEG against ART's JpegCompression",
+        ["defence", "clean", "PGD eps 0.2 made on the undefended model", "bits/pixel"],
+        rows,
+        note=f"Undefended: clean {accuracy(base, x_test, y_test):.3f}, PGD {accuracy(base, x_pgd, y_test):.3f}. "
+        "Transferred attacks only: see the NN-JPEG results page and `evaluate` for adaptive ones.",
+    )
     done("JPEG")
 
     # 5. Learning to Confuse: poison the training set, train an unseen victim on clean vs poisoned digits
@@ -201,14 +271,19 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         return accuracy(victim, x_test, y_test)
 
     results["ltc"] = {"clean": victim_accuracy(xl, yl), "poisoned": victim_accuracy(x_poison, y_poison)}
-    run.table("5. Learning to Confuse: an unseen victim (kwon_d1) trained on clean vs poisoned digits",
-              ["training data", "victim's clean test accuracy"],
-              [["clean", results["ltc"]["clean"]], [f"poisoned (L-inf eps {EPS})", results["ltc"]["poisoned"]]],
-              note=f"Generator trained {ltc_epochs} epochs on {n_ltc} digits (the reproduction trains far longer).")
+    run.table(
+        "5. Learning to Confuse: an unseen victim (kwon_d1) trained on clean vs poisoned digits",
+        ["training data", "victim's clean test accuracy"],
+        [["clean", results["ltc"]["clean"]], [f"poisoned (L-inf eps {EPS})", results["ltc"]["poisoned"]]],
+        note=f"Generator trained {ltc_epochs} epochs on {n_ltc} digits (the reproduction trains far longer).",
+    )
     done("LTC")
     steps.close()
     run.results.update(results)
     run.settings["seconds_by_step"] = seconds
-    run.figure(_figure(results), "demo", "2N filtering over eps; UDDN clean / transferred / adaptive; JPEG "
-                                         "defences; EDC and LTC.")
+    run.figure(
+        _figure(results),
+        "demo",
+        "2N filtering over eps; UDDN clean / transferred / adaptive; JPEG defences; EDC and LTC.",
+    )
     return run.finish()

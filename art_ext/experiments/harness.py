@@ -10,13 +10,15 @@ A :class:`Run` collects settings, numbers and tables and writes a results folder
 >>> run.table("Accuracy", ["defence", "clean"], [["none", 0.98]])
 >>> run.finish()
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -44,14 +46,15 @@ class Run:
     """One reproduction run: its settings, results, tables and plots, written to ``out_dir``.
 
     :param paper: Name of the reproduction (``art-ext reproduce <paper>``).
-    :param scale: ``smoke`` (seconds, for tests), ``small`` (minutes on 2 CPU cores) or ``paper``.
+    :param scale: ``smoke`` (a pipeline check, minutes), ``small`` (tens of minutes to hours on 2 CPU cores) or ``paper``.
     :param seed: Seed for NumPy, Python and TensorFlow.
     :param out_dir: Results folder; default ``results/<paper>-<scale>`` under the working directory.
     :param verbose: Print tables as they are added.
     """
 
-    def __init__(self, paper: str, scale: str = "small", seed: int = 0, out_dir: str | None = None,
-                 verbose: bool = True):
+    def __init__(
+        self, paper: str, scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True
+    ):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
         self.paper, self.scale, self.seed, self.verbose = paper, scale, int(seed), verbose
@@ -95,8 +98,10 @@ class Run:
         self.settings["seconds"] = round(time.time() - self._start, 1)
         payload = {"settings": _jsonable(self.settings), "results": _jsonable(self.results)}
         atomic_write_text(os.path.join(self.out_dir, "results.json"), json.dumps(payload, indent=2))
-        header = (f"# {self.paper} ({self.scale} scale, seed {self.seed})\n\n"
-                  f"Settings: `{json.dumps(_jsonable(self.settings))}`\n")
+        header = (
+            f"# {self.paper} ({self.scale} scale, seed {self.seed})\n\n"
+            f"Settings: `{json.dumps(_jsonable(self.settings))}`\n"
+        )
         atomic_write_text(os.path.join(self.out_dir, "report.md"), "\n".join([header, *self._sections]))
         if self.verbose:
             print(f"\nwrote {self.out_dir}/results.json and report.md ({self.settings['seconds']} s)")
@@ -108,9 +113,15 @@ def cache_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(_jsonable(parts), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def cached_classifier(name: str, build: Callable[[], keras.Model], train: Callable[[keras.Model], None],
-                      key: dict[str, Any], cache_dir: str | None = None, use_cache: bool = True,
-                      **wrap_options):
+def cached_classifier(
+    name: str,
+    build: Callable[[], keras.Model],
+    train: Callable[[keras.Model], None],
+    key: dict[str, Any],
+    cache_dir: str | None = None,
+    use_cache: bool = True,
+    **wrap_options,
+):
     """Build and train a model once, cache it as ``.keras``, and return it wrapped for ART.
 
     :param name: Readable name, part of the file name.
@@ -135,8 +146,15 @@ def cached_classifier(name: str, build: Callable[[], keras.Model], train: Callab
     return wrap(model, **wrap_options)
 
 
-def train_model(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int = 128,
-                optimizer: keras.optimizers.Optimizer | None = None, verbose: bool = False) -> keras.Model:
+def train_model(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int = 128,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    verbose: bool = False,
+) -> keras.Model:
     """Train a logits model with sparse cross-entropy through its ART wrapper (cached train step)."""
     from art_ext.estimators import wrap
 

@@ -11,6 +11,7 @@ At the small scale the MNIST generator is refined after the authors' procedure (
 clean loss on an independent batch). Generators are cached in ``~/.cache/art_ext/generators`` under a hash of their
 settings, one file per stage.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,15 +26,25 @@ from art_ext.models import get_model
 
 #: Paper numbers (Table 1; Fig. 11; Table 2).
 PAPER = {
-    "mnist": {"clean": 99.32, "poisoned": 0.25, "label_specific_accuracy": 1.48, "targeted_success": 79.7,
-              "noise_only": (95.62, 95.15)},
+    "mnist": {
+        "clean": 99.32,
+        "poisoned": 0.25,
+        "label_specific_accuracy": 1.48,
+        "targeted_success": 79.7,
+        "noise_only": (95.62, 95.15),
+    },
     "cifar10": {"clean": 77.28, "poisoned": 28.77, "noise_only": (78.57, 72.98)},
 }
 
 #: Victim architectures of Table 1 per data set: the first one is the imaginary victim used in fit.
 VICTIMS = {
-    "mnist": [("deepconfuse_victim", {}), ("simple_cnn", {}), ("kwon_d1", {}), ("kwon_d2", {}),
-              ("simple_mlp", {"units": (256, 128)})],
+    "mnist": [
+        ("deepconfuse_victim", {}),
+        ("simple_cnn", {}),
+        ("kwon_d1", {}),
+        ("kwon_d2", {}),
+        ("simple_mlp", {"units": (256, 128)}),
+    ],
     "cifar10": [("vgg11_bn", {}), ("vgg_small", {}), ("kwon_cifar_d1", {"width_scale": 0.5})],
 }
 
@@ -45,18 +56,36 @@ REFINE = ((20, 1e-3), (20, 1e-3), (30, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4)
 
 def _settings(run: Run, dataset: str) -> dict:
     if dataset == "mnist":
-        return dict(eps=0.3, surrogate="deepconfuse_victim", generator="deepconfuse_mnist_autoencoder",
-                    batch_size=64,
-                    n_train=run.pick(512, 10000, 60000), n_test=run.pick(256, 2000, 10000),
-                    rounds=run.pick(1, 60, 200), refine=run.pick(((1, 1e-3),), REFINE, ()),
-                    targeted_rounds=run.pick(1, 12, 100),
-                    generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 5, 10),
-                    victim_seeds=run.pick(1, 3, 3))
-    return dict(eps=0.032, surrogate="vgg11_bn", generator="deepconfuse_unet", batch_size=256,
-                n_train=run.pick(512, 10000, 50000),
-                n_test=run.pick(256, 2000, 10000), rounds=run.pick(1, 5, 100), refine=(), targeted_rounds=0,
-                generator_learning_rate=1e-3, victim_learning_rate=0.01, victim_epochs_eval=run.pick(1, 10, 30),
-                victim_seeds=1)
+        return dict(
+            eps=0.3,
+            surrogate="deepconfuse_victim",
+            generator="deepconfuse_mnist_autoencoder",
+            batch_size=64,
+            n_train=run.pick(512, 10000, 60000),
+            n_test=run.pick(256, 2000, 10000),
+            rounds=run.pick(1, 60, 200),
+            refine=run.pick(((1, 1e-3),), REFINE, ()),
+            targeted_rounds=run.pick(1, 12, 100),
+            generator_learning_rate=1e-3,
+            victim_learning_rate=0.01,
+            victim_epochs_eval=run.pick(1, 5, 10),
+            victim_seeds=run.pick(1, 3, 3),
+        )
+    return dict(
+        eps=0.032,
+        surrogate="vgg11_bn",
+        generator="deepconfuse_unet",
+        batch_size=256,
+        n_train=run.pick(512, 10000, 50000),
+        n_test=run.pick(256, 2000, 10000),
+        rounds=run.pick(1, 5, 100),
+        refine=(),
+        targeted_rounds=0,
+        generator_learning_rate=1e-3,
+        victim_learning_rate=0.01,
+        victim_epochs_eval=run.pick(1, 10, 30),
+        victim_seeds=1,
+    )
 
 
 def _data(dataset: str, n_train: int, n_test: int, seed: int):
@@ -67,16 +96,43 @@ def _data(dataset: str, n_train: int, n_test: int, seed: int):
     return x[train], y[train], x_test[test], y_test[test]
 
 
-def fit_generator(x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_fn=None, verbose: bool = True,
-                  tag: str = "", refine=()) -> tuple[LearningToConfuse, float, bool]:
+def fit_generator(
+    x,
+    y,
+    x_val,
+    y_val,
+    cfg: dict,
+    rounds: int,
+    seed: int,
+    target_fn=None,
+    verbose: bool = True,
+    tag: str = "",
+    refine=(),
+) -> tuple[LearningToConfuse, float, bool]:
     """Fit a generator with the authors' procedure, then refine it stage by stage (``refine``: (rounds, learning
     rate) pairs, independent clean batch); each stage is cached. Return the attack, the fit seconds of the stages
     that were not cached and whether all were."""
-    key = cache_key(tag=tag, n=len(x), rounds=rounds, seed=seed, targeted=target_fn is not None,
-                    **{k: cfg[k] for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate",
-                                           "victim_learning_rate")}, version=3)
-    params = dict(eps=cfg["eps"], surrogate=cfg["surrogate"], target_fn=target_fn, nb_classes=10,
-                  victim_learning_rate=cfg["victim_learning_rate"], seed=seed, verbose=verbose)
+    key = cache_key(
+        tag=tag,
+        n=len(x),
+        rounds=rounds,
+        seed=seed,
+        targeted=target_fn is not None,
+        **{
+            k: cfg[k]
+            for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate", "victim_learning_rate")
+        },
+        version=3,
+    )
+    params = dict(
+        eps=cfg["eps"],
+        surrogate=cfg["surrogate"],
+        target_fn=target_fn,
+        nb_classes=10,
+        victim_learning_rate=cfg["victim_learning_rate"],
+        seed=seed,
+        verbose=verbose,
+    )
     attack = LearningToConfuse(**params)
     stages = [(rounds, "same", cfg["generator_learning_rate"])] + [(r, "independent", lr) for r, lr in refine]
     seconds, cached, done, history = 0.0, True, 0, []
@@ -112,8 +168,14 @@ def _victim(name: str, options: dict, x, y, epochs: int, seed: int, authors: boo
 
     set_seed(seed)
     optimizer = keras.optimizers.Adam(0.01) if authors else None
-    model = train_model(get_model(name, x.shape[1:], 10, **options), x, y, epochs=epochs,
-                        batch_size=64 if authors else 128, optimizer=optimizer)
+    model = train_model(
+        get_model(name, x.shape[1:], 10, **options),
+        x,
+        y,
+        epochs=epochs,
+        batch_size=64 if authors else 128,
+        optimizer=optimizer,
+    )
     return wrap(model)
 
 
@@ -122,8 +184,9 @@ def _batch_statistics_accuracy(classifier, x, y, batch_size: int = 1000) -> floa
     the authors' ``test_model.py`` measures it (it never switches the victim to inference mode)."""
     model = classifier.model
     weights = [v.numpy() for v in model.non_trainable_variables]  # training-mode calls move the BN statistics
-    pred = np.concatenate([np.argmax(model(x[i:i + batch_size], training=True), axis=1)
-                           for i in range(0, len(x), batch_size)])
+    pred = np.concatenate(
+        [np.argmax(model(x[i : i + batch_size], training=True), axis=1) for i in range(0, len(x), batch_size)]
+    )
     for v, w in zip(model.non_trainable_variables, weights):
         v.assign(w)
     return float(np.mean(pred == y))
@@ -140,21 +203,43 @@ def _table1(run: Run, dataset: str, x_poison, data, cfg: dict, seed: int) -> dic
         clean = accuracy(_victim(name, options, x, y, cfg["victim_epochs_eval"], seed), x_test, y_test)
         victims = [_victim(name, options, x_poison, y, cfg["victim_epochs_eval"], s) for s in seeds]
         poisoned = [accuracy(clf, x_test, y_test) for clf in victims]
-        out[name] = {"clean": clean, "poisoned": poisoned[0], "poisoned_seeds": poisoned,
-                     "poisoned_worst": max(poisoned), "seen_in_fit": i == 0}
-        rows.append([name, "yes" if i == 0 else "no (transfer)", 100 * clean,
-                     " / ".join(f"{100 * p:.2f}" for p in poisoned), 100 * max(poisoned),
-                     PAPER[dataset]["clean"] if i == 0 else "", PAPER[dataset]["poisoned"] if i == 0 else ""])
+        out[name] = {
+            "clean": clean,
+            "poisoned": poisoned[0],
+            "poisoned_seeds": poisoned,
+            "poisoned_worst": max(poisoned),
+            "seen_in_fit": i == 0,
+        }
+        rows.append(
+            [
+                name,
+                "yes" if i == 0 else "no (transfer)",
+                100 * clean,
+                " / ".join(f"{100 * p:.2f}" for p in poisoned),
+                100 * max(poisoned),
+                PAPER[dataset]["clean"] if i == 0 else "",
+                PAPER[dataset]["poisoned"] if i == 0 else "",
+            ]
+        )
         if i == 0:
             out["_poisoned_victim"] = victims[0]
-    run.table(f"Table 1 ({dataset}, eps {cfg['eps']}): clean test accuracy (%) of victims trained on clean vs "
-              "poisoned data",
-              ["victim", "used in fit", "trained on clean", f"trained on poisoned (seeds {', '.join(map(str, seeds))})",
-               "worst seed", "paper clean", "paper poisoned"],
-              rows, note=f"{len(x)} training / {len(x_test)} test images, victims trained {cfg['victim_epochs_eval']} "
-                         f"epochs with Adam 1e-3, batch 128 (the seed sets the initial weights and the batch order). "
-                         f"Max |x_poison - x| = {linf:.6f} (budget {cfg['eps']}). Paper numbers are for its own victim "
-                         "(full data, 1000 generator epochs on GPU).")
+    run.table(
+        f"Table 1 ({dataset}, eps {cfg['eps']}): clean test accuracy (%) of victims trained on clean vs poisoned data",
+        [
+            "victim",
+            "used in fit",
+            "trained on clean",
+            f"trained on poisoned (seeds {', '.join(map(str, seeds))})",
+            "worst seed",
+            "paper clean",
+            "paper poisoned",
+        ],
+        rows,
+        note=f"{len(x)} training / {len(x_test)} test images, victims trained {cfg['victim_epochs_eval']} "
+        f"epochs with Adam 1e-3, batch 128 (the seed sets the initial weights and the batch order). "
+        f"Max |x_poison - x| = {linf:.6f} (budget {cfg['eps']}). Paper numbers are for its own victim "
+        "(full data, 1000 generator epochs on GPU).",
+    )
     out["linf"] = linf
     return out
 
@@ -171,14 +256,23 @@ def _authors_protocol(run: Run, dataset: str, x_poison, data, seed: int) -> dict
             scores[label] = accuracy(clf, x_test, y_test)
             scores[f"{label}_batch_stats"] = _batch_statistics_accuracy(clf, x_test, y_test)
         out[name] = scores
-        rows.append([name, 100 * scores["clean"], 100 * scores["poisoned"], 100 * scores["clean_batch_stats"],
-                     100 * scores["poisoned_batch_stats"]])
-    run.table(f"Table 1 ({dataset}) under the authors' evaluation recipe: clean test accuracy (%)",
-              ["victim", "clean (inference)", "poisoned (inference)", "clean (batch stats)",
-               "poisoned (batch stats)"], rows,
-              note="Victims trained 2 epochs with Adam 0.01, batch 64 (the authors' test_model.py). 'batch stats': "
-                   "the model called in training mode on clean test batches of 1,000, as that script scores "
-                   "(batch normalisation uses the batch's statistics; dropout, in the kwon models, stays on).")
+        rows.append(
+            [
+                name,
+                100 * scores["clean"],
+                100 * scores["poisoned"],
+                100 * scores["clean_batch_stats"],
+                100 * scores["poisoned_batch_stats"],
+            ]
+        )
+    run.table(
+        f"Table 1 ({dataset}) under the authors' evaluation recipe: clean test accuracy (%)",
+        ["victim", "clean (inference)", "poisoned (inference)", "clean (batch stats)", "poisoned (batch stats)"],
+        rows,
+        note="Victims trained 2 epochs with Adam 0.01, batch 64 (the authors' test_model.py). 'batch stats': "
+        "the model called in training mode on clean test batches of 1,000, as that script scores "
+        "(batch normalisation uses the batch's statistics; dropout, in the kwon models, stays on).",
+    )
     return out
 
 
@@ -197,27 +291,47 @@ def _chained(run: Run, x_poison, data, cfg: dict, seed: int, n_correct: int) -> 
     local = [VICTIMS["mnist"][i] for i in (0, 2, 4)]
     rows, out = [], {}
     for fraction in (0.0, 0.5, 1.0):
-        chosen = np.random.default_rng(seed).permutation(len(x))[:int(round(fraction * len(x)))]
+        chosen = np.random.default_rng(seed).permutation(len(x))[: int(round(fraction * len(x)))]
         x_train = x.copy()
         x_train[chosen] = x_poison[chosen]
-        train = lambda spec: _victim(*spec, x_train, y, cfg["victim_epochs_eval"], seed)  # noqa: E731
+
+        def train(spec, x_train=x_train):
+            return _victim(*spec, x_train, y, cfg["victim_epochs_eval"], seed)
+
         victim, models = train(unknown), [train(spec) for spec in local]
         corrector = EnsembleDataCorrection(models, verbose=False)
         x_corrected = corrector.generate(x_test, y_test)
-        result = {"victim_clean": accuracy(victim, x_test, y_test),
-                  "victim_corrected": accuracy(victim, x_corrected, y_test),
-                  "local_corrected": float(np.mean(corrector.success_)),
-                  "mean_l2": float(np.mean(corrector.l2_))}
+        result = {
+            "victim_clean": accuracy(victim, x_test, y_test),
+            "victim_corrected": accuracy(victim, x_corrected, y_test),
+            "local_corrected": float(np.mean(corrector.success_)),
+            "mean_l2": float(np.mean(corrector.l2_)),
+        }
         out[fraction] = result
-        rows.append([f"{100 * fraction:g}%", 100 * result["victim_clean"], 100 * result["victim_corrected"],
-                     100 * result["local_corrected"], result["mean_l2"]])
-    run.table("Chained scenario (MNIST): partially poisoned training set, then ensemble data correction at test time",
-              ["poisoned share of the training set", "unknown victim on clean test inputs",
-               "unknown victim on corrected inputs", "corrected on every local model", "mean L2 of the correction"],
-              rows, note=f"Unknown victim: {unknown[0]} (unseen by the generator); local models "
-                         f"{', '.join(name for name, _ in local)}, all trained on the same set "
-                         f"({cfg['victim_epochs_eval']} epochs, Adam 1e-3); {n_correct} test digits corrected with "
-                         "EnsembleDataCorrection's defaults (accuracy in %).")
+        rows.append(
+            [
+                f"{100 * fraction:g}%",
+                100 * result["victim_clean"],
+                100 * result["victim_corrected"],
+                100 * result["local_corrected"],
+                result["mean_l2"],
+            ]
+        )
+    run.table(
+        "Chained scenario (MNIST): partially poisoned training set, then ensemble data correction at test time",
+        [
+            "poisoned share of the training set",
+            "unknown victim on clean test inputs",
+            "unknown victim on corrected inputs",
+            "corrected on every local model",
+            "mean L2 of the correction",
+        ],
+        rows,
+        note=f"Unknown victim: {unknown[0]} (unseen by the generator); local models "
+        f"{', '.join(name for name, _ in local)}, all trained on the same set "
+        f"({cfg['victim_epochs_eval']} epochs, Adam 1e-3); {n_correct} test digits corrected with "
+        "EnsembleDataCorrection's defaults (accuracy in %).",
+    )
     return out
 
 
@@ -229,11 +343,15 @@ def _noise_only(run: Run, dataset: str, attack, data, victim, cfg: dict, seed: i
     name, options = VICTIMS[dataset][0]
     on_noise = accuracy(_victim(name, options, noise_train, y, cfg["victim_epochs_eval"], seed), noise_test, y_test)
     paper = PAPER[dataset]["noise_only"]
-    run.table(f"Table 2 ({dataset}): label prediction accuracy (%) from the noise eps*g(x) alone (test images)",
-              ["classifier", "ours", "paper (two columns of its Table 2)"],
-              [["victim trained on the poisoned data, fed the noise", 100 * poisoned_victim, paper[0]],
-               ["same architecture trained on the noise only", 100 * on_noise, paper[1]]],
-              note="The poster's Table 2 gives two noise columns without saying which is which; we show both readings.")
+    run.table(
+        f"Table 2 ({dataset}): label prediction accuracy (%) from the noise eps*g(x) alone (test images)",
+        ["classifier", "ours", "paper (two columns of its Table 2)"],
+        [
+            ["victim trained on the poisoned data, fed the noise", 100 * poisoned_victim, paper[0]],
+            ["same architecture trained on the noise only", 100 * on_noise, paper[1]],
+        ],
+        note="The poster's Table 2 gives two noise columns without saying which is which; we show both readings.",
+    )
     return {"victim_on_noise": poisoned_victim, "trained_on_noise": on_noise}
 
 
@@ -242,8 +360,9 @@ def _label_specific(run: Run, data, cfg: dict, seed: int, verbose: bool) -> dict
 
     x, y, x_test, y_test = data
     target_fn = lambda labels: (labels + 1) % 10  # noqa: E731
-    attack, seconds, cached = fit_generator(x, y, x_test, y_test, cfg, cfg["targeted_rounds"], seed, target_fn,
-                                            verbose, tag="mnist-targeted")
+    attack, seconds, cached = fit_generator(
+        x, y, x_test, y_test, cfg, cfg["targeted_rounds"], seed, target_fn, verbose, tag="mnist-targeted"
+    )
     x_poison, _ = attack.poison(x, y)
     out, rows, matrices = {"fit_seconds": seconds, "cached": cached}, [], {}
     for name, options in VICTIMS["mnist"][:2]:
@@ -251,16 +370,29 @@ def _label_specific(run: Run, data, cfg: dict, seed: int, verbose: bool) -> dict
         acc, success = float(np.mean(pred == y_test)), float(np.mean(pred == target_fn(y_test)))
         matrices[name] = np.array([np.bincount(pred[y_test == k], minlength=10) for k in range(10)])
         out[name] = {"accuracy": acc, "targeted_success": success, "confusion": matrices[name]}
-        rows.append([name, 100 * acc, 100 * success, PAPER["mnist"]["label_specific_accuracy"],
-                     PAPER["mnist"]["targeted_success"]])
-    run.table("Label-specific variant (MNIST, target (y+1) mod 10): victims trained on the poisoned data",
-              ["victim", "clean test accuracy", "targeted success", "paper accuracy", "paper success"], rows)
+        rows.append(
+            [
+                name,
+                100 * acc,
+                100 * success,
+                PAPER["mnist"]["label_specific_accuracy"],
+                PAPER["mnist"]["targeted_success"],
+            ]
+        )
+    run.table(
+        "Label-specific variant (MNIST, target (y+1) mod 10): victims trained on the poisoned data",
+        ["victim", "clean test accuracy", "targeted success", "paper accuracy", "paper success"],
+        rows,
+    )
     fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8))
     for ax, (name, m) in zip(np.atleast_1d(axes), matrices.items()):
         ax.imshow(m / np.maximum(m.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
         ax.set(title=name, xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))
-    run.figure(fig, "confusion_label_specific", "Fig. 11 (c): confusion matrices of victims trained on the "
-                                               "label-specific poison (rows: true class).")
+    run.figure(
+        fig,
+        "confusion_label_specific",
+        "Fig. 11 (c): confusion matrices of victims trained on the label-specific poison (rows: true class).",
+    )
     return out
 
 
@@ -276,8 +408,11 @@ def _eps_curve(run: Run, attack, data, cfg: dict, seed: int) -> dict:
         eps = f * cfg["eps"]
         x_poison = np.clip(x + eps * noise, 0.0, 1.0).astype(np.float32)
         curve[eps] = accuracy(_victim(name, options, x_poison, y, cfg["victim_epochs_eval"], seed), x_test, y_test)
-    run.table(f"Accuracy vs eps (MNIST, victim {name}, the eps-{cfg['eps']} noise rescaled)",
-              ["eps", "clean test accuracy (%)"], [[e, 100 * a] for e, a in curve.items()])
+    run.table(
+        f"Accuracy vs eps (MNIST, victim {name}, the eps-{cfg['eps']} noise rescaled)",
+        ["eps", "clean test accuracy (%)"],
+        [[e, 100 * a] for e, a in curve.items()],
+    )
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.plot(list(curve), [100 * a for a in curve.values()], "o-")
     ax.set(xlabel="eps", ylabel="clean test accuracy (%)", ylim=(0, 100))
@@ -303,14 +438,23 @@ def _grid(run: Run, attack, x, dataset: str) -> None:
 
 
 def _history(run: Run, attack, dataset: str) -> None:
-    rows = [[h["round"], h["stage"], h.get("victim_clean_accuracy"), h.get("fresh_victim_val_accuracy")]
-            for h in attack.history_]
+    rows = [
+        [h["round"], h["stage"], h.get("victim_clean_accuracy"), h.get("fresh_victim_val_accuracy")]
+        for h in attack.history_
+    ]
     if rows:
-        run.table(f"Generator training ({dataset}): per-round accuracy",
-                  ["round", "stage", "running clean acc. of the imaginary victim",
-                   "fresh victim (1 pass on previous poison)"], rows,
-                  note="Stage 1: the authors' procedure; later stages: refinement with an independent clean batch. "
-                       "A stage's last row is one more fresh victim, on that stage's final generator.")
+        run.table(
+            f"Generator training ({dataset}): per-round accuracy",
+            [
+                "round",
+                "stage",
+                "running clean acc. of the imaginary victim",
+                "fresh victim (1 pass on previous poison)",
+            ],
+            rows,
+            note="Stage 1: the authors' procedure; later stages: refinement with an independent clean batch. "
+            "A stage's last row is one more fresh victim, on that stage's final generator.",
+        )
 
 
 def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
@@ -318,8 +462,9 @@ def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
     run.settings[dataset] = cfg
     data = _data(dataset, cfg["n_train"], cfg["n_test"], seed)
     x, y, x_test, y_test = data
-    attack, seconds, cached = fit_generator(x, y, x_test, y_test, cfg, cfg["rounds"], seed, verbose=verbose,
-                                            tag=dataset, refine=cfg["refine"])
+    attack, seconds, cached = fit_generator(
+        x, y, x_test, y_test, cfg, cfg["rounds"], seed, verbose=verbose, tag=dataset, refine=cfg["refine"]
+    )
     out = {"fit_seconds": seconds, "cached": cached}
     _history(run, attack, dataset)
     _grid(run, attack, x, dataset)
@@ -348,7 +493,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     mnist = run.results["mnist"]["table1"]
     unseen = [v["poisoned_worst"] for k, v in mnist.items() if isinstance(v, dict) and not v["seen_in_fit"]]
     run.results["goal_met"] = bool(unseen and max(unseen) <= 0.10 and mnist["linf"] <= 0.3 + 1e-6)
-    run.text(f"Goal (every unseen MNIST victim trained on poison <= 10% clean accuracy with every seed, poison "
-             f"within eps): {'met' if run.results['goal_met'] else 'NOT met'} (worst unseen victim: "
-             f"{100 * max(unseen):.2f}% at its worst seed).")
+    run.text(
+        f"Goal (every unseen MNIST victim trained on poison <= 10% clean accuracy with every seed, poison "
+        f"within eps): {'met' if run.results['goal_met'] else 'NOT met'} (worst unseen victim: "
+        f"{100 * max(unseen):.2f}% at its worst seed)."
+    )
     return run.finish()

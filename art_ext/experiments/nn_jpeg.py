@@ -9,6 +9,7 @@ fitted table with fine-tuning, and the majority vote of models fine-tuned at thr
 Compression is reported as real JPEG file size (bits per pixel, Pillow/libjpeg with the same tables) and mean
 luminance quantisation step. A plot shows accuracy against bits per pixel for both kinds of table.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ from art_ext.experiments.harness import Run, accuracy, cached_classifier, train_
 from art_ext.models import get_model
 
 
-def _table_for_bpp(std, target_bpp, x_sample, q_min, spread, iterations=9):
+def table_for_bpp(std, target_bpp, x_sample, q_min, spread, iterations=9):
     """Scale the designed table (steps ``s*q_min .. s*q_min*spread``) by bisection on ``s`` to reach ``target_bpp``."""
     from art_ext.defences.preprocessor import bits_per_pixel, design_quantization_table
 
@@ -26,8 +27,9 @@ def _table_for_bpp(std, target_bpp, x_sample, q_min, spread, iterations=9):
     table = None
     for _ in range(iterations):
         s = np.exp((lo + hi) / 2)
-        table = design_quantization_table(std, q_min=max(1.0, min(255.0, s * q_min)),
-                                          q_max=max(1.0, min(255.0, s * q_min * spread)))
+        table = design_quantization_table(
+            std, q_min=max(1.0, min(255.0, s * q_min)), q_max=max(1.0, min(255.0, s * q_min * spread))
+        )
         if bits_per_pixel(x_sample, table) > target_bpp:
             lo = np.log(s)
         else:
@@ -47,13 +49,18 @@ def _dataset(run: Run, name: str, verbose: bool):
         n_train, n_test, n_cw, epochs = run.pick((0, 0, 0, 0), (20000, 1000, 50, 8), (50000, 1000, 200, 40))
         model_name, options, eps = "simple_cnn", {"filters": (32, 64), "dense_units": 128}, 8 / 255
     x_train, y_train, x_test, y_test = x_train[:n_train], y_train[:n_train], x_test[:n_test], y_test[:n_test]
-    key = dict(data=name, source=source, n_train=n_train, epochs=epochs, seed=run.seed, model=model_name,
-               options=options)
+    key = dict(
+        data=name, source=source, n_train=n_train, epochs=epochs, seed=run.seed, model=model_name, options=options
+    )
     classifier = cached_classifier(
-        f"nnjpeg-{name}-{model_name}", lambda: get_model(model_name, x_train.shape[1:], 10, **options),
-        lambda m: train_model(m, x_train, y_train, epochs=epochs, batch_size=128, verbose=verbose), key)
-    run.settings[name] = dict(n_train=n_train, n_test=n_test, n_cw=n_cw, epochs=epochs, model=model_name, eps=eps,
-                              source=source)
+        f"nnjpeg-{name}-{model_name}",
+        lambda: get_model(model_name, x_train.shape[1:], 10, **options),
+        lambda m: train_model(m, x_train, y_train, epochs=epochs, batch_size=128, verbose=verbose),
+        key,
+    )
+    run.settings[name] = dict(
+        n_train=n_train, n_test=n_test, n_cw=n_cw, epochs=epochs, model=model_name, eps=eps, source=source
+    )
     return x_train, y_train, x_test, y_test, classifier, eps, n_cw
 
 
@@ -61,9 +68,13 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
     from art.attacks.evasion import CarliniL2Method, FastGradientMethod, ProjectedGradientDescent
     from art.defences.preprocessor import JpegCompression
 
-    from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel,
-                                               dct_coefficient_std)
-    from art_ext.defences.preprocessor import standard_tables
+    from art_ext.defences.preprocessor import (
+        JpegCompressionTensorFlowV2,
+        NNFavoredJpeg,
+        bits_per_pixel,
+        dct_coefficient_std,
+        standard_tables,
+    )
     from art_ext.defences.trainer import MultiLevelJpegTrainer
     from art_ext.estimators import wrap
     from art_ext.evaluation import evaluate
@@ -74,46 +85,66 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
     pgd_steps = run.pick(5, 10, 20)
 
     def pgd(classifier):
-        return ProjectedGradientDescent(classifier, eps=eps, eps_step=eps / 4, max_iter=pgd_steps, batch_size=250,
-                                        verbose=False)
+        return ProjectedGradientDescent(
+            classifier, eps=eps, eps_step=eps / 4, max_iter=pgd_steps, batch_size=250, verbose=False
+        )
 
-    transferred = {"FGSM": FastGradientMethod(undefended, eps=eps, batch_size=250).generate(x_test),
-                   "PGD": pgd(undefended).generate(x_test)}
-    cw = CarliniL2Method(undefended, confidence=0.0, max_iter=run.pick(5, 10, 20), binary_search_steps=3,
-                         batch_size=100, verbose=False).generate(x_test[:n_cw])
-    run.results.setdefault(name, {})["cw_mean_l2"] = float(np.linalg.norm((cw - x_test[:n_cw]).reshape(n_cw, -1),
-                                                                          axis=1).mean()) if n_cw else 0.0
+    transferred = {
+        "FGSM": FastGradientMethod(undefended, eps=eps, batch_size=250).generate(x_test),
+        "PGD": pgd(undefended).generate(x_test),
+    }
+    cw = CarliniL2Method(
+        undefended, confidence=0.0, max_iter=run.pick(5, 10, 20), binary_search_steps=3, batch_size=100, verbose=False
+    ).generate(x_test[:n_cw])
+    run.results.setdefault(name, {})["cw_mean_l2"] = (
+        float(np.linalg.norm((cw - x_test[:n_cw]).reshape(n_cw, -1), axis=1).mean()) if n_cw else 0.0
+    )
 
     # ---- the tables at equal compression
     quality = 50
     std_tables = standard_tables(quality)
     target_bpp = bits_per_pixel(sample, std_tables)
     frequency_std = dct_coefficient_std(x_train[:5000])
-    nn_table = _table_for_bpp(frequency_std, target_bpp, sample, q_min=4.0, spread=16.0)
-    levels = {"low": _table_for_bpp(frequency_std, target_bpp * 1.3, sample, 4.0, 16.0),
-              "mid": nn_table,
-              "high": _table_for_bpp(frequency_std, target_bpp / 1.3, sample, 4.0, 16.0)}
+    nn_table = table_for_bpp(frequency_std, target_bpp, sample, q_min=4.0, spread=16.0)
+    levels = {
+        "low": table_for_bpp(frequency_std, target_bpp * 1.3, sample, 4.0, 16.0),
+        "mid": nn_table,
+        "high": table_for_bpp(frequency_std, target_bpp / 1.3, sample, 4.0, 16.0),
+    }
     run.results[name]["nn_table"] = nn_table
     run.results[name]["frequency_std"] = frequency_std
 
     def nn(table):
         return NNFavoredJpeg(quantization_table=table)
 
-    trainer = MultiLevelJpegTrainer(undefended, [nn(t) for t in levels.values()], nb_epochs=run.pick(1, 1, 3),
-                                    batch_size=128, learning_rate=2e-4)
+    trainer = MultiLevelJpegTrainer(
+        undefended, [nn(t) for t in levels.values()], nb_epochs=run.pick(1, 1, 3), batch_size=128, learning_rate=2e-4
+    )
     trainer.fit(x_train, y_train)
     fine_tuned = trainer.classifiers_[1]
     ensemble = trainer.get_classifier()
 
     art_qualities = [75, 50, 25]
     defences = [("none", undefended, None)]
-    defences += [(f"ART JpegCompression q{q} (4:2:0)", wrap(model, preprocessing_defences=JpegCompression(
-        clip_values=(0.0, 1.0), quality=q)), standard_tables(q)) for q in art_qualities]
     defences += [
-        (f"ours, standard table q{quality}", wrap(model, preprocessing_defences=JpegCompressionTensorFlowV2(
-            quality=quality)), std_tables),
-        ("ours, Feature Distillation table", wrap(model, preprocessing_defences=NNFavoredJpeg(
-            preset="feature_distillation")), NNFavoredJpeg(preset="feature_distillation").tables),
+        (
+            f"ART JpegCompression q{q} (4:2:0)",
+            wrap(model, preprocessing_defences=JpegCompression(clip_values=(0.0, 1.0), quality=q)),
+            standard_tables(q),
+        )
+        for q in art_qualities
+    ]
+    defences += [
+        (
+            f"ours, standard table q{quality}",
+            wrap(model, preprocessing_defences=JpegCompressionTensorFlowV2(quality=quality)),
+            std_tables,
+        ),
+        (
+            "ours, Feature Distillation table",
+            wrap(model, preprocessing_defences=NNFavoredJpeg(preset="feature_distillation")),
+            NNFavoredJpeg(preset="feature_distillation").tables,
+        ),
         ("ours, NN-favoured table", wrap(model, preprocessing_defences=nn(nn_table)), nn_table),
         ("NN-favoured table + fine-tuning", fine_tuned, nn_table),
         ("NN-favoured + majority vote (3 levels)", ensemble, None),
@@ -130,20 +161,38 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
             tables = np.broadcast_to(tables, (2, 8, 8))
             bpp, step = bits_per_pixel(sample, tables, chroma_subsampling=subsampled), float(tables[0].mean())
         adaptive = pgd(classifier).generate(x_test)
-        row = [label, bpp, step, accuracy(classifier, x_test, y_test),
-               *(accuracy(classifier, x, y_test) for x in transferred.values()),
-               accuracy(classifier, cw, y_test[:n_cw]) if n_cw else None, accuracy(classifier, adaptive, y_test)]
+        row = [
+            label,
+            bpp,
+            step,
+            accuracy(classifier, x_test, y_test),
+            *(accuracy(classifier, x, y_test) for x in transferred.values()),
+            accuracy(classifier, cw, y_test[:n_cw]) if n_cw else None,
+            accuracy(classifier, adaptive, y_test),
+        ]
         rows.append(row)
         if verbose:
             print(row)
-    columns = ["defence", "bits/pixel", "mean luma step", "clean", "FGSM (transfer)", "PGD (transfer)",
-               "C&W L2 (transfer)", "PGD through defence (BPDA; superseded, see the adaptive evaluation)"]
-    run.table(f"{name}: accuracy on {len(x_test)} test images (L-inf eps {eps:.3g}; C&W on {n_cw})", columns, rows,
-              note="Transferred attacks are made on the undefended model. 'Through defence' runs ART's PGD on the "
-                   "defended classifier: gradients pass JPEG with straight-through rounding (BPDA); ART's NumPy "
-                   "JpegCompression gets ART's identity gradient. Bits per pixel: real JPEG files (Pillow) with "
-                   "the same tables on 100 training images; the ensemble row averages its three levels. The NN-"
-                   "favoured table is scaled to the bits per pixel of the standard quality-50 table.")
+    columns = [
+        "defence",
+        "bits/pixel",
+        "mean luma step",
+        "clean",
+        "FGSM (transfer)",
+        "PGD (transfer)",
+        "C&W L2 (transfer)",
+        "PGD through defence (BPDA; superseded, see the adaptive evaluation)",
+    ]
+    run.table(
+        f"{name}: accuracy on {len(x_test)} test images (L-inf eps {eps:.3g}; C&W on {n_cw})",
+        columns,
+        rows,
+        note="Transferred attacks are made on the undefended model. 'Through defence' runs ART's PGD on the "
+        "defended classifier: gradients pass JPEG with straight-through rounding (BPDA); ART's NumPy "
+        "JpegCompression gets ART's identity gradient. Bits per pixel: real JPEG files (Pillow) with "
+        "the same tables on 100 training images; the ensemble row averages its three levels. The NN-"
+        "favoured table is scaled to the bits per pixel of the standard quality-50 table.",
+    )
     run.results[name]["rows"] = {r[0]: dict(zip(columns[1:], r[1:])) for r in rows}
 
     # adaptive evaluation with art_ext.evaluation (supersedes the fixed-step 'PGD through defence' column)
@@ -151,18 +200,37 @@ def _evaluate(run: Run, name: str, verbose: bool) -> None:
     options = run.pick({"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100}, {}, {})
     adaptive = []
     for label, classifier, _ in defences:
-        report = evaluate(classifier, x_test[:n_eval], y_test[:n_eval], eps=eps, preset=preset, attack_options=options,
-                          seed=run.seed, verbose=verbose)
-        adaptive.append([label, report.clean_accuracy, report.robust_accuracy, report.settings["bpda"],
-                         "; ".join(report.flags) or "none"])
+        report = evaluate(
+            classifier,
+            x_test[:n_eval],
+            y_test[:n_eval],
+            eps=eps,
+            preset=preset,
+            attack_options=options,
+            seed=run.seed,
+            verbose=verbose,
+        )
+        adaptive.append(
+            [
+                label,
+                report.clean_accuracy,
+                report.robust_accuracy,
+                report.settings["bpda"],
+                "; ".join(report.flags) or "none",
+            ]
+        )
     run.results[name]["evaluate"] = {r[0]: dict(zip(["clean", "robust", "bpda", "flags"], r[1:])) for r in adaptive}
-    run.table(f"{name}: adaptive evaluation (art_ext.evaluation.evaluate, {preset} preset, L-inf eps {eps:.3g}, "
-              f"{n_eval} test images)", ["defence", "clean", "robust (worst case per input)", "BPDA", "flags"],
-              adaptive, note="APGD-CE through each defence (its gradient: straight-through rounding for our JPEG, "
-                             "ART's identity estimate for its NumPy JPEG, the vote's mean-probability surrogate) and "
-                             "with BPDA, APGD-T and the black-box Square attack; success judged by each classifier's own "
-                             "prediction (the majority vote for the ensemble). Supersedes the 'PGD through defence' "
-                             "column above.")
+    run.table(
+        f"{name}: adaptive evaluation (art_ext.evaluation.evaluate, {preset} preset, L-inf eps {eps:.3g}, "
+        f"{n_eval} test images)",
+        ["defence", "clean", "robust (worst case per input)", "BPDA", "flags"],
+        adaptive,
+        note="APGD-CE through each defence (its gradient: straight-through rounding for our JPEG, "
+        "ART's identity estimate for its NumPy JPEG, the vote's mean-probability surrogate) and "
+        "with BPDA, APGD-T and the black-box Square attack; success judged by each classifier's own "
+        "prediction (the majority vote for the ensemble). Supersedes the 'PGD through defence' "
+        "column above.",
+    )
     _curve(run, name, model, x_test, y_test, transferred["PGD"], frequency_std, sample)
 
 
@@ -173,20 +241,30 @@ def _curve(run, name, model, x_test, y_test, x_pgd, frequency_std, sample):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from art_ext.defences.preprocessor import JpegCompressionTensorFlowV2, NNFavoredJpeg, bits_per_pixel
-    from art_ext.defences.preprocessor import standard_tables
+    from art_ext.defences.preprocessor import (
+        JpegCompressionTensorFlowV2,
+        NNFavoredJpeg,
+        bits_per_pixel,
+        standard_tables,
+    )
     from art_ext.estimators import wrap
 
     curves = {"standard": [], "NN-favoured": []}
     for q in (95, 75, 50, 30, 20, 10, 5):
         tables = standard_tables(q)
         bpp = bits_per_pixel(sample, tables)
-        for kind, defence in (("standard", JpegCompressionTensorFlowV2(quality=q)),
-                              ("NN-favoured", NNFavoredJpeg(
-                                  quantization_table=_table_for_bpp(frequency_std, bpp, sample, 4.0, 16.0)))):
+        for kind, defence in (
+            ("standard", JpegCompressionTensorFlowV2(quality=q)),
+            ("NN-favoured", NNFavoredJpeg(quantization_table=table_for_bpp(frequency_std, bpp, sample, 4.0, 16.0))),
+        ):
             classifier = wrap(model, preprocessing_defences=defence)
-            curves[kind].append((bits_per_pixel(sample, defence.tables), accuracy(classifier, x_test, y_test),
-                                 accuracy(classifier, x_pgd, y_test)))
+            curves[kind].append(
+                (
+                    bits_per_pixel(sample, defence.tables),
+                    accuracy(classifier, x_test, y_test),
+                    accuracy(classifier, x_pgd, y_test),
+                )
+            )
     run.results[name]["curves"] = curves
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for (kind, points), color in zip(curves.items(), ("tab:blue", "tab:red")):
@@ -198,17 +276,22 @@ def _curve(run, name, model, x_test, y_test, x_pgd, frequency_std, sample):
     ax.set_title(f"{name}: accuracy vs compression")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    run.figure(fig, f"{name}_accuracy_vs_bpp", "Accuracy against compression, standard and NN-favoured tables "
-                                                "(no fine-tuning), at equal bits per pixel.")
+    run.figure(
+        fig,
+        f"{name}_accuracy_vs_bpp",
+        "Accuracy against compression, standard and NN-favoured tables (no fine-tuning), at equal bits per pixel.",
+    )
 
 
 def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True) -> dict:
     """Run the reproduction (MNIST, and CIFAR-10 above smoke scale); write its results folder; return the results."""
     run = Run("nn-jpeg", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
-    run.text("Paper: NN-favoured JPEG (abstract only). Its headline claim, without numbers: the NN-favoured table "
-             "with multi-level fine-tuning and majority vote 'improves defense efficiency while maintaining original "
-             "accuracy'. Anchor numbers (Feature Distillation, CVPR 2019, ImageNet): adversarial accuracy ~20% -> "
-             "~90% with <= 1% benign drop; ~60% under adaptive attack.")
+    run.text(
+        "Paper: NN-favoured JPEG (abstract only). Its headline claim, without numbers: the NN-favoured table "
+        "with multi-level fine-tuning and majority vote 'improves defense efficiency while maintaining original "
+        "accuracy'. Anchor numbers (Feature Distillation, CVPR 2019, ImageNet): adversarial accuracy ~20% -> "
+        "~90% with <= 1% benign drop; ~60% under adaptive attack."
+    )
     for name in ("mnist",) if scale == "smoke" else ("mnist", "cifar10"):
         _evaluate(run, name, verbose)
     return run.finish()

@@ -17,6 +17,7 @@ detector jointly (targeted PGD on ``CE(view, t) + softplus(attack logit)``).
 The paper's tables are given as figures in the text we have, so the "paper" column quotes its
 findings (qualitative) rather than numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,10 +28,10 @@ EPS_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 PAPER = {  # Szűcs & Kiss 2023, Sec. 6 (CIFAR-10 / GTSRB; the published tables are not in our text)
     "accuracy": "filtering raises accuracy for every method; 2N and NULL best (difference not significant); "
-                "2N best at eps > 0.3",
+    "2N best at eps > 0.3",
     "sensitivity": "2N lowest max slope, std and range on both data sets (Table 3)",
     "transferability": "2N lowest: 3x below the second best (BIN+DISTILL) on CIFAR-10, 5x below NULL on GTSRB; "
-                       "filtered 2N almost 0 at every eps",
+    "filtered 2N almost 0 at every eps",
 }
 
 
@@ -38,8 +39,17 @@ def _settings(run: Run) -> dict:
     mnist = dict(data="mnist", arch="deepconfuse_victim", substitute_arch="kwon_d3")
     cifar = dict(data="cifar10", arch="vgg19_bn", substitute_arch="vgg16_bn")
     return run.pick(
-        dict(mnist, n_train=1000, n_test=200, epochs=1, defence_epochs=1, arch="simple_cnn",
-             substitute_arch="simple_mlp", wb_steps=3, pgd_steps=3),
+        dict(
+            mnist,
+            n_train=1000,
+            n_test=200,
+            epochs=1,
+            defence_epochs=1,
+            arch="simple_cnn",
+            substitute_arch="simple_mlp",
+            wb_steps=3,
+            pgd_steps=3,
+        ),
         dict(mnist, n_train=20000, n_test=2000, epochs=3, defence_epochs=8, wb_steps=20, pgd_steps=20),
         dict(cifar, n_train=50000, n_test=10000, epochs=30, defence_epochs=60, wb_steps=20, pgd_steps=20),
     )
@@ -54,8 +64,9 @@ def _fgsm(model, x, y, eps, clip=(0.0, 1.0), batch_size=500):
 
     from art_ext.utils import batches, fgsm
 
-    step = tf.function(lambda xb, yb, eb: fgsm(lambda z: model(z, training=False), xb, yb, eb, clip),
-                       reduce_retracing=True)
+    step = tf.function(
+        lambda xb, yb, eb: fgsm(lambda z: model(z, training=False), xb, yb, eb, clip), reduce_retracing=True
+    )
     eps = np.broadcast_to(np.asarray(eps, np.float32), (len(x),))
     return np.concatenate([step(x[s], y[s], eps[s]).numpy() for s in batches(len(x), batch_size)])
 
@@ -87,8 +98,12 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
         train_model(model, x, y, epochs=epochs, batch_size=128, verbose=verbose)
 
     substitute = cached_classifier("2n-substitute-train", build(), clean_train, dict(key, epochs=epochs))
-    test_sub = cached_classifier("2n-substitute-test", build(s["substitute_arch"]), clean_train,
-                                 dict(key, arch=s["substitute_arch"], epochs=epochs))
+    test_sub = cached_classifier(
+        "2n-substitute-test",
+        build(s["substitute_arch"]),
+        clean_train,
+        dict(key, arch=s["substitute_arch"], epochs=epochs),
+    )
 
     def labeling(kind, trainer_cls, pretrained):
         def make():
@@ -98,9 +113,19 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
             return extend_classes(base, kind)
 
         def train(model):
-            trainer_cls(wrap(model), substitute=substitute, eps_max=0.3, perturbed_fraction=0.5, smoothing=0.8,
-                        learning_rate=0.05, validation_split=0.1, patience=3, seed=run.seed, verbose=verbose
-                        ).fit(x, y, nb_epochs=defence_epochs, batch_size=128)
+            trainer_cls(
+                wrap(model),
+                substitute=substitute,
+                eps_max=0.3,
+                perturbed_fraction=0.5,
+                smoothing=0.8,
+                learning_rate=0.05,
+                validation_split=0.1,
+                patience=3,
+                seed=run.seed,
+                verbose=verbose,
+            ).fit(x, y, nb_epochs=defence_epochs, batch_size=128)
+
         return cached_classifier(f"2n-{kind}", make, train, dict(key, epochs=defence_epochs, pretrained=pretrained))
 
     two_n = labeling("2n", TwoNLabelingTrainer, pretrained=False)
@@ -109,24 +134,31 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
     def adv_train(model):
         clf = wrap(model)
         AdversarialTrainer(clf, FastGradientMethod(clf, eps=0.3, batch_size=128), ratio=0.5).fit(
-            x, y, nb_epochs=defence_epochs, batch_size=128)
+            x, y, nb_epochs=defence_epochs, batch_size=128
+        )
+
     adv = cached_classifier("2n-adv", build(), adv_train, dict(key, epochs=defence_epochs, eps=0.3))
 
     temperature = 20.0
 
     def distill_train(student):
-        scaled = lambda m: keras.Model(m.inputs, keras.layers.Rescaling(1.0 / temperature)(m.outputs[0]))
+        def scaled(m):
+            return keras.Model(m.inputs, keras.layers.Rescaling(1.0 / temperature)(m.outputs[0]))
+
         teacher = build()()
         train_model(scaled(teacher), x, y, epochs=epochs, batch_size=128, verbose=verbose)
         soft = tf.nn.softmax(teacher.predict(x, batch_size=512, verbose=0) / temperature).numpy()
         wrap(scaled(student), sparse_labels=False).fit(x, soft, nb_epochs=epochs, batch_size=128, verbose=verbose)
+
     distill = cached_classifier("2n-distill", build(), distill_train, dict(key, epochs=epochs, T=temperature))
 
     def bin_train(model):
         rng = np.random.default_rng(run.seed)
         x_adv = _fgsm(substitute.model, x, y, rng.uniform(0.0, 0.3, len(x)))
-        wrap(model).fit(np.concatenate([x, x_adv]), np.repeat([0, 1], len(x)), nb_epochs=epochs, batch_size=128,
-                        verbose=verbose)
+        wrap(model).fit(
+            np.concatenate([x, x_adv]), np.repeat([0, 1], len(x)), nb_epochs=epochs, batch_size=128, verbose=verbose
+        )
+
     binary = cached_classifier("2n-bin", build(n=2), bin_train, dict(key, epochs=epochs, eps_max=0.3))
     bin_detector = BinaryInputDetector(binary)
 
@@ -159,8 +191,9 @@ def _evaluate(methods, x_mix, y, perturbed, sub_pred) -> dict:
         _, rejected = detector.detect(x_mix, batch_size=500)
         acc = filtering_accuracy(y, pred, rejected)
         acc["transfer"] = transferability(y[perturbed], sub_pred[perturbed], pred[perturbed])
-        acc["transfer_filtered"] = transferability(y[perturbed], sub_pred[perturbed], pred[perturbed],
-                                                   rejected[perturbed])
+        acc["transfer_filtered"] = transferability(
+            y[perturbed], sub_pred[perturbed], pred[perturbed], rejected[perturbed]
+        )
         acc["rejected_clean"] = float(rejected[~perturbed].mean())
         acc["rejected_perturbed"] = float(rejected[perturbed].mean())
         out[name] = acc
@@ -182,8 +215,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     run = Run("two-n-labeling", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
     s = _settings(run)
-    run.settings.update(s, train_eps="U(0, 0.3)", test_eps="U(0, 0.5)", perturbed_share=0.5, smoothing=0.8,
-                        threshold=0.5)
+    run.settings.update(
+        s, train_eps="U(0, 0.3)", test_eps="U(0, 0.5)", perturbed_share=0.5, smoothing=0.8, threshold=0.5
+    )
     source = "embedded" if scale == "smoke" else "auto"
     x_train, y_train = load_dataset(s["data"], "train", source=source)
     x_test, y_test = load_dataset(s["data"], "test", source=source)
@@ -218,11 +252,17 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     axes[0].set_ylabel("accuracy")
     axes[1].legend(fontsize=8)
     run.figure(fig, "accuracy_vs_eps", "Accuracy vs attack amplitude (Fig. 6 analogue), held-out substitute FGSM.")
-    run.table("Accuracy vs eps with filtering (Fig. 6)", ["method", *[f"eps {e}" for e in EPS_GRID]],
-              [[m, *[curves[e][m]["filtered"] for e in EPS_GRID]] for m in methods],
-              note="Accuracy on the inputs the detector keeps; half the test set perturbed at each eps.")
-    run.table("Accuracy vs eps without filtering", ["method", *[f"eps {e}" for e in EPS_GRID]],
-              [[m, *[curves[e][m]["unfiltered"] for e in EPS_GRID]] for m in methods])
+    run.table(
+        "Accuracy vs eps with filtering (Fig. 6)",
+        ["method", *[f"eps {e}" for e in EPS_GRID]],
+        [[m, *[curves[e][m]["filtered"] for e in EPS_GRID]] for m in methods],
+        note="Accuracy on the inputs the detector keeps; half the test set perturbed at each eps.",
+    )
+    run.table(
+        "Accuracy vs eps without filtering",
+        ["method", *[f"eps {e}" for e in EPS_GRID]],
+        [[m, *[curves[e][m]["unfiltered"] for e in EPS_GRID]] for m in methods],
+    )
 
     # Table 3: sensitivity
     rows = []
@@ -231,9 +271,12 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
             sens = sensitivity(EPS_GRID, [curves[e][m][key] for e in EPS_GRID])
             rows.append([m, key, sens["max_slope"], sens["std"], sens["range"]])
     run.results["sensitivity"] = {f"{r[0]} {r[1]}": dict(zip(["max_slope", "std", "range"], r[2:])) for r in rows}
-    run.table("Sensitivity of the accuracy curve over eps (Table 3)", ["method", "accuracy", "max slope", "std",
-                                                                      "range"], rows,
-              note=f"Paper: {PAPER['sensitivity']}.")
+    run.table(
+        "Sensitivity of the accuracy curve over eps (Table 3)",
+        ["method", "accuracy", "max slope", "std", "range"],
+        rows,
+        note=f"Paper: {PAPER['sensitivity']}.",
+    )
 
     # Tables 4 and 5: eps ~ U(0, 0.5), and the stronger-than-training part eps > 0.3
     eps_random = rng.uniform(0.0, 0.5, n).astype(np.float32)
@@ -246,27 +289,53 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         _, rej = detector.detect(x_mix[strong], batch_size=500)
         high = filtering_accuracy(yt[strong], pred, rej)
         r = random_eval[name]
-        rows.append([name, r["unfiltered"], r["filtered"], high["unfiltered"], high["filtered"], r["transfer"],
-                     r["transfer_filtered"], r["rejected_clean"], r["rejected_perturbed"]])
+        rows.append(
+            [
+                name,
+                r["unfiltered"],
+                r["filtered"],
+                high["unfiltered"],
+                high["filtered"],
+                r["transfer"],
+                r["transfer_filtered"],
+                r["rejected_clean"],
+                r["rejected_perturbed"],
+            ]
+        )
     run.results["random_eps"] = random_eval
-    run.table("Accuracy and transferability, test eps ~ U(0, 0.5) (Tables 4 and 5)",
-              ["method", "acc", "acc filtered", "acc eps>0.3", "acc eps>0.3 filtered", "transfer",
-               "transfer filtered", "clean rejected", "perturbed rejected"], rows,
-              note=f"Paper (accuracy): {PAPER['accuracy']}. Paper (transferability): {PAPER['transferability']}. "
-                   "'eps>0.3' columns: perturbed inputs with eps > 0.3 only (stronger than in training).")
+    run.table(
+        "Accuracy and transferability, test eps ~ U(0, 0.5) (Tables 4 and 5)",
+        [
+            "method",
+            "acc",
+            "acc filtered",
+            "acc eps>0.3",
+            "acc eps>0.3 filtered",
+            "transfer",
+            "transfer filtered",
+            "clean rejected",
+            "perturbed rejected",
+        ],
+        rows,
+        note=f"Paper (accuracy): {PAPER['accuracy']}. Paper (transferability): {PAPER['transferability']}. "
+        "'eps>0.3' columns: perturbed inputs with eps > 0.3 only (stronger than in training).",
+    )
 
     # Beyond the paper: PGD (transferred and white-box) and a joint white-box attack on classifier + detector
     eps_pgd = 0.3
-    pgd = ProjectedGradientDescent(test_sub, eps=eps_pgd, eps_step=eps_pgd / 8, max_iter=s["pgd_steps"],
-                                   batch_size=500, verbose=False)
+    pgd = ProjectedGradientDescent(
+        test_sub, eps=eps_pgd, eps_step=eps_pgd / 8, max_iter=s["pgd_steps"], batch_size=500, verbose=False
+    )
     x_pgd = pgd.generate(xt)
     rows = []
     for name, (clf, detector) in methods.items():
         clean_scores = _scores(detector, xt)
-        x_wb = ProjectedGradientDescent(clf, eps=eps_pgd, eps_step=eps_pgd / 8, max_iter=s["wb_steps"],
-                                        batch_size=500, verbose=False).generate(xt)
-        x_joint = JointDetectorAttack(clf, detector, eps=eps_pgd, max_iter=s["wb_steps"], nb_targets=1,
-                                      batch_size=500, seed=seed, verbose=False).generate(xt, yt)
+        x_wb = ProjectedGradientDescent(
+            clf, eps=eps_pgd, eps_step=eps_pgd / 8, max_iter=s["wb_steps"], batch_size=500, verbose=False
+        ).generate(xt)
+        x_joint = JointDetectorAttack(
+            clf, detector, eps=eps_pgd, max_iter=s["wb_steps"], nb_targets=1, batch_size=500, seed=seed, verbose=False
+        ).generate(xt, yt)
         row = [name]
         for x_att in (x_pgd, x_wb, x_joint):
             att_scores = _scores(detector, x_att)
@@ -281,36 +350,70 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     for att in ("PGD transfer", "PGD white-box (classifier)", "joint white-box"):
         cols += [f"{att}: AUC", f"{att}: acc filtered", f"{att}: success"]
     run.results["pgd"] = {r[0]: dict(zip(cols[1:], r[1:])) for r in rows}
-    run.table(f"Beyond the paper (superseded by the adaptive evaluation below): PGD, L-inf eps {eps_pgd} (AUC = "
-              "detection, clean vs all-attacked test set)",
-              cols, rows,
-              note="PGD transfer: ART PGD on the held-out substitute. White-box (classifier): ART PGD on the "
-                   "defended N-class classifier (2N/NULL: the N-class view), ignoring the detector. Joint "
-                   "white-box: art_ext.evaluation.JointDetectorAttack, targeted at the most likely wrong class, "
-                   f"minimising CE + softplus(detector score), {s['wb_steps']} steps from eps/2 down to eps/100. "
-                   "'acc filtered': half the test set attacked, accuracy on "
-                   "kept inputs. 'success': share of attacked inputs misclassified AND not flagged (P(attack) <= "
-                   "0.5).")
+    run.table(
+        f"Beyond the paper (superseded by the adaptive evaluation below): PGD, L-inf eps {eps_pgd} (AUC = "
+        "detection, clean vs all-attacked test set)",
+        cols,
+        rows,
+        note="PGD transfer: ART PGD on the held-out substitute. White-box (classifier): ART PGD on the "
+        "defended N-class classifier (2N/NULL: the N-class view), ignoring the detector. Joint "
+        "white-box: art_ext.evaluation.JointDetectorAttack, targeted at the most likely wrong class, "
+        f"minimising CE + softplus(detector score), {s['wb_steps']} steps from eps/2 down to eps/100. "
+        "'acc filtered': half the test set attacked, accuracy on "
+        "kept inputs. 'success': share of attacked inputs misclassified AND not flagged (P(attack) <= "
+        "0.5).",
+    )
 
     # Adaptive evaluation with art_ext.evaluation: classifier attacks + the joint attack, accuracy with rejection
     n_eval, preset = run.pick((10, "quick"), (200, "quick"), (500, "standard"))
-    options = run.pick({"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100, "joint_iter": 10},
-                       {}, {})
+    options = run.pick(
+        {"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100, "joint_iter": 10}, {}, {}
+    )
     rows = []
     for name, (clf, detector) in methods.items():
-        report = evaluate(clf, xt[:n_eval], yt[:n_eval], eps=eps_pgd, detector=detector, preset=preset,
-                          attack_options=options, seed=seed, verbose=verbose)
+        report = evaluate(
+            clf,
+            xt[:n_eval],
+            yt[:n_eval],
+            eps=eps_pgd,
+            detector=detector,
+            preset=preset,
+            attack_options=options,
+            seed=seed,
+            verbose=verbose,
+        )
         d = report.detector
-        rows.append([name, report.clean_accuracy, d["false_positive_rate"], report.robust_accuracy,
-                     d["accuracy_with_rejection_by_eps"][eps_pgd], d["tramer"]["classifier_robust_accuracy"],
-                     "; ".join(report.flags) or "none"])
-    run.results["evaluate"] = {r[0]: dict(zip(["clean", "fpr", "robust", "robust_with_rejection",
-                                               "classifier_half_eps", "flags"], r[1:])) for r in rows}
-    run.table(f"Adaptive evaluation (art_ext.evaluation.evaluate, {preset} preset, L-inf eps {eps_pgd}, {n_eval} test "
-              "images)", ["method", "clean", "detector FPR", "robust (classifier alone)", "robust with rejection",
-                          f"classifier alone at eps {eps_pgd / 2:g} (Tramer)", "flags"], rows,
-              note="Robust: worst case per input over APGD-CE, APGD-T and Square on the N-class classifier. With "
-                   "rejection: an attacked input counts as defended if still correct or flagged, worst case over those "
-                   "attacks and the joint attack (misclassify AND evade the detector); a clean input counts only if "
-                   "correct and not flagged. Tramer (2022): detection at eps implies a classifier robust at eps/2.")
+        rows.append(
+            [
+                name,
+                report.clean_accuracy,
+                d["false_positive_rate"],
+                report.robust_accuracy,
+                d["accuracy_with_rejection_by_eps"][eps_pgd],
+                d["tramer"]["classifier_robust_accuracy"],
+                "; ".join(report.flags) or "none",
+            ]
+        )
+    run.results["evaluate"] = {
+        r[0]: dict(zip(["clean", "fpr", "robust", "robust_with_rejection", "classifier_half_eps", "flags"], r[1:]))
+        for r in rows
+    }
+    run.table(
+        f"Adaptive evaluation (art_ext.evaluation.evaluate, {preset} preset, L-inf eps {eps_pgd}, {n_eval} test "
+        "images)",
+        [
+            "method",
+            "clean",
+            "detector FPR",
+            "robust (classifier alone)",
+            "robust with rejection",
+            f"classifier alone at eps {eps_pgd / 2:g} (Tramer)",
+            "flags",
+        ],
+        rows,
+        note="Robust: worst case per input over APGD-CE, APGD-T and Square on the N-class classifier. With "
+        "rejection: an attacked input counts as defended if still correct or flagged, worst case over those "
+        "attacks and the joint attack (misclassify AND evade the detector); a clean input counts only if "
+        "correct and not flagged. Tramer (2022): detection at eps implies a classifier robust at eps/2.",
+    )
     return run.finish()

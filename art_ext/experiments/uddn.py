@@ -19,6 +19,7 @@ we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--sc
 5. What the paper omits: PGD through the differentiable denoiser (exact gradients), and BPDA
    (identity in the backward pass), on the defended classifier.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,12 +34,17 @@ from art_ext.models import get_model
 
 #: The paper's LFW / FaceNet numbers (Tables 1-3): clean / white-box / black-box.
 PAPER_L1 = {"none": (0.0, 0.0373, 0.0157), "DAE": (0.0153, 0.0359, 0.0161), "UDDN (logits)": (0.0125, 0.0167, 0.0134)}
-PAPER_ACC = {"none": (84.5, 22.3, 69.0), "DAE": (66.1, 28.8, 62.7), "UDDN (logits)": (83.1, 60.2, 75.3),
-             "UDDN + distillation": (83.9, 61.2, 76.5), "Data compression (JPEG)": (82.2, 53.4, 55.8)}
+PAPER_ACC = {
+    "none": (84.5, 22.3, 69.0),
+    "DAE": (66.1, 28.8, 62.7),
+    "UDDN (logits)": (83.1, 60.2, 75.3),
+    "UDDN + distillation": (83.9, 61.2, 76.5),
+    "Data compression (JPEG)": (82.2, 53.4, 55.8),
+}
 
 
 def _batched(preprocessor, x: np.ndarray, size: int = 512) -> np.ndarray:
-    return np.concatenate([preprocessor(x[i:i + size])[0] for i in range(0, len(x), size)])
+    return np.concatenate([preprocessor(x[i : i + size])[0] for i in range(0, len(x), size)])
 
 
 def _fig6(x, x_adv, denoised: dict[str, np.ndarray]):
@@ -67,22 +73,34 @@ def _fig6(x, x_adv, denoised: dict[str, np.ndarray]):
 #: at half width; D1 with batch norm, which it needs to train in a few epochs); at paper scale: Kwon's models.
 _MODELS = {
     ("mnist", "smoke"): (("deepconfuse_victim", "simple_cnn", "simple_mlp"), ("kwon_d1",), {}),
-    ("mnist", "small"): (("deepconfuse_victim", "simple_cnn", "simple_mlp"),
-                         ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"), {}),
-    ("cifar10", "small"): (("vgg_small", "kwon_cifar_d2", "deepconfuse_victim"),
-                           ("simple_cnn", "kwon_cifar_d1", "vgg16_bn"),
-                           {"kwon_cifar_d2": {"width_scale": 0.5}, "vgg16_bn": {"width_scale": 0.25},
-                            "kwon_cifar_d1": {"width_scale": 0.25, "batch_norm": True}}),
-    ("cifar10", "paper"): (("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"),
-                           ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"), {}),
+    ("mnist", "small"): (
+        ("deepconfuse_victim", "simple_cnn", "simple_mlp"),
+        ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"),
+        {},
+    ),
+    ("cifar10", "small"): (
+        ("vgg_small", "kwon_cifar_d2", "deepconfuse_victim"),
+        ("simple_cnn", "kwon_cifar_d1", "vgg16_bn"),
+        {
+            "kwon_cifar_d2": {"width_scale": 0.5},
+            "vgg16_bn": {"width_scale": 0.25},
+            "kwon_cifar_d1": {"width_scale": 0.25, "batch_norm": True},
+        },
+    ),
+    ("cifar10", "paper"): (
+        ("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"),
+        ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"),
+        {},
+    ),
 }
 _MODELS[("mnist", "paper")] = _MODELS[("mnist", "small")]
 _MODELS[("cifar10", "smoke")] = _MODELS[("cifar10", "small")]
 DATASETS = ("mnist", "cifar10")
 
 
-def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True,
-        dataset: str | None = None) -> dict:
+def run(
+    scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True, dataset: str | None = None
+) -> dict:
     """Run the reproduction and write its results folder; return the results.
 
     :param dataset: ``mnist`` or ``cifar10``; default MNIST at smoke and small scale, CIFAR-10 at paper scale.
@@ -113,11 +131,24 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     widths = run.pick((8, 8, 8, 8, 8), (16, 32, 32, 32, 32), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
     models, extra, model_options = _MODELS[(dataset, scale)]
-    run.settings.update(dataset=dataset, source=source, n_classifier_train=n_clf, classifier_epochs=clf_epochs,
-                        classifier_batch=clf_batch,
-                        n_denoiser_clean=n_denoise, denoiser_epochs=den_epochs, n_test=n_test, n_adaptive=n_adaptive,
-                        pgd_iter=pgd_iter, widths=widths, eps=eps, target=models[0], blackbox_source=models[1],
-                        held_out=models[2], model_options=model_options)
+    run.settings.update(
+        dataset=dataset,
+        source=source,
+        n_classifier_train=n_clf,
+        classifier_epochs=clf_epochs,
+        classifier_batch=clf_batch,
+        n_denoiser_clean=n_denoise,
+        denoiser_epochs=den_epochs,
+        n_test=n_test,
+        n_adaptive=n_adaptive,
+        pgd_iter=pgd_iter,
+        widths=widths,
+        eps=eps,
+        target=models[0],
+        blackbox_source=models[1],
+        held_out=models[2],
+        model_options=model_options,
+    )
 
     x_train, y_train = load_dataset(dataset, "train", source=source)
     x_test, y_test = load_dataset(dataset, "test", source=source)
@@ -132,42 +163,77 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     def classifier(name):
         options = model_options.get(name, {})
         return cached_classifier(
-            name, lambda: build(name),
+            name,
+            lambda: build(name),
             lambda m: train_model(m, x_train[:n_clf], y_train[:n_clf], epochs=clf_epochs, batch_size=clf_batch),
-            key={"data": dataset, "source": source, "n": n_clf, "epochs": clf_epochs, "seed": seed,
-                 **batch_key, **({"options": options} if options else {})})
+            key={
+                "data": dataset,
+                "source": source,
+                "n": n_clf,
+                "epochs": clf_epochs,
+                "seed": seed,
+                **batch_key,
+                **({"options": options} if options else {}),
+            },
+        )
 
     target, bb_source, held_out = (classifier(name) for name in models)
 
     # ---- test sets (ART's own attacks, made on undefended models)
     def attack_sets(clf):
-        return {"FGSM": FastGradientMethod(clf, eps=eps, batch_size=256).generate(x_test),
-                "I-FGSM4": BasicIterativeMethod(clf, eps=eps, eps_step=eps / 4, max_iter=4, batch_size=256,
-                                                verbose=False).generate(x_test)}
+        return {
+            "FGSM": FastGradientMethod(clf, eps=eps, batch_size=256).generate(x_test),
+            "I-FGSM4": BasicIterativeMethod(
+                clf, eps=eps, eps_step=eps / 4, max_iter=4, batch_size=256, verbose=False
+            ).generate(x_test),
+        }
 
     white, black = attack_sets(target), attack_sets(bb_source)
-    sets = {"clean": x_test, **{f"white {k}": v for k, v in white.items()},
-            **{f"black {k}": v for k, v in black.items()}}
+    sets = {
+        "clean": x_test,
+        **{f"white {k}": v for k, v in white.items()},
+        **{f"black {k}": v for k, v in black.items()},
+    }
 
     # ---- denoiser training pairs, made once on the target (guide) classifier
     maker = UDDN(target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(0.0, eps), seed=seed)
-    x_denoise = x_train[n_clf:n_clf + n_denoise]  # images the classifiers never saw
+    x_denoise = x_train[n_clf : n_clf + n_denoise]  # images the classifiers never saw
     x_noisy, x_clean = maker.make_pairs(x_denoise)
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
-    def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, extra_guides=(),
-                 **options):
+    def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, extra_guides=(), **options):
         """Train (or load from the cache) a denoiser, by default on the shared pairs; ``extra_guides``: names."""
-        key = cache_key(data=dataset, source=source, n_clf=n_clf, clf_epochs=clf_epochs, n=n_denoise, **batch_key,
-                        epochs=den_epochs, widths=widths, seed=seed, guide=guide, gnr=gnr is not None, file_format=2,
-                        **({"gnr_ratio": gnr_ratio} if gnr is not None else {}),
-                        **({"pairs": pairs_key} if pairs_key else {}),
-                        **({"guides": list(extra_guides)} if extra_guides else {}), **options)
+        key = cache_key(
+            data=dataset,
+            source=source,
+            n_clf=n_clf,
+            clf_epochs=clf_epochs,
+            n=n_denoise,
+            **batch_key,
+            epochs=den_epochs,
+            widths=widths,
+            seed=seed,
+            guide=guide,
+            gnr=gnr is not None,
+            file_format=2,
+            **({"gnr_ratio": gnr_ratio} if gnr is not None else {}),
+            **({"pairs": pairs_key} if pairs_key else {}),
+            **({"guides": list(extra_guides)} if extra_guides else {}),
+            **options,
+        )
         path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
         if os.path.isfile(path):
             return UDDN.load(path, classifier=target)
-        uddn = UDDN(target, guide=guide, widths=widths, eps_range=(0.0, eps), seed=seed, verbose=verbose,
-                    extra_guides=[classifier(name) for name in extra_guides], **options)
+        uddn = UDDN(
+            target,
+            guide=guide,
+            widths=widths,
+            eps_range=(0.0, eps),
+            seed=seed,
+            verbose=verbose,
+            extra_guides=[classifier(name) for name in extra_guides],
+            **options,
+        )
         uddn.fit(pairs[1], x_adversarial=pairs[0], nb_epochs=den_epochs, gnr=gnr, gnr_ratio=gnr_ratio)
         uddn.save(path)
         return uddn
@@ -180,8 +246,12 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     }
     # GNR: learn the attack noise, then add generated pairs (paper Sec. 2).
     is_noise = np.any(x_noisy != x_clean, axis=(1, 2, 3))
-    gnr = GNR(generator_widths=run.pick((8, 8, 8), (32, 16, 8), (256, 128, 64)),
-              critic_widths=run.pick((8, 8, 8), (16, 32, 64), (64, 128, 256)), seed=seed, verbose=verbose)
+    gnr = GNR(
+        generator_widths=run.pick((8, 8, 8), (32, 16, 8), (256, 128, 64)),
+        critic_widths=run.pick((8, 8, 8), (16, 32, 64), (64, 128, 256)),
+        seed=seed,
+        verbose=verbose,
+    )
     gnr.fit(x_noisy[is_noise] - x_clean[is_noise], nb_epochs=run.pick(1, 5, 20))
     # Generated pairs per training pair (the paper: 80k GNR pairs beside 40k attacked ones).
     gnr_ratio = run.pick(0.2, 1.0, 2.0)
@@ -205,8 +275,9 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     strong_maker = UDDN(target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(strong_lo, eps), seed=seed)
     strong_pairs = strong_maker.make_pairs(x_denoise, sources=ensemble_sources, source_weights=weights)
     strong_row = f"{guided_row}, levels in [2 eps/3, eps]"
-    denoisers[strong_row] = denoiser("logits", pairs=strong_pairs, extra_guides=extra,
-                                     pairs_key={**ensemble_key, "eps_lo": strong_lo})
+    denoisers[strong_row] = denoiser(
+        "logits", pairs=strong_pairs, extra_guides=extra, pairs_key={**ensemble_key, "eps_lo": strong_lo}
+    )
     run.settings.update(ensemble_pair_sources=ensemble_key["sources"], ensemble_pair_weights=weights)
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 
@@ -218,21 +289,37 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
 
     def distil(model):
         # batch 32: enough steps for the student's batch-norm statistics on this small set
-        distiller = DistillationTrainer(wrap(model), preprocessor=uddn, nb_epochs=clf_epochs, batch_size=32,
-                                        seed=seed, verbose=verbose)
+        distiller = DistillationTrainer(
+            wrap(model), preprocessor=uddn, nb_epochs=clf_epochs, batch_size=32, seed=seed, verbose=verbose
+        )
         distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
         run.results["distillation_history"] = distiller.history_
 
-    student = cached_classifier(f"uddn_student_{models[0]}", lambda: build(models[0]), distil,
-                                key={"data": dataset, "source": source, "n_clf": n_clf, "n": n_denoise,
-                                     "epochs": den_epochs, "widths": widths, "n_kt": n_kt, "seed": seed, "kt_batch": 32,
-                                     **batch_key})
+    student = cached_classifier(
+        f"uddn_student_{models[0]}",
+        lambda: build(models[0]),
+        distil,
+        key={
+            "data": dataset,
+            "source": source,
+            "n_clf": n_clf,
+            "n": n_denoise,
+            "epochs": den_epochs,
+            "widths": widths,
+            "n_kt": n_kt,
+            "seed": seed,
+            "kt_batch": 32,
+            **batch_key,
+        },
+    )
 
-    baselines = {"ART SpatialSmoothing (3x3)": SpatialSmoothing(window_size=3, clip_values=(0.0, 1.0)),
-                 "ART FeatureSqueezing (1 bit)" if dataset == "mnist" else "ART FeatureSqueezing (4 bit)":
-                     FeatureSqueezing(clip_values=(0.0, 1.0), bit_depth=1 if dataset == "mnist" else 4),
-                 "ART JpegCompression (q50)": JpegCompression(clip_values=(0.0, 1.0), quality=50,
-                                                              channels_first=False)}
+    baselines = {
+        "ART SpatialSmoothing (3x3)": SpatialSmoothing(window_size=3, clip_values=(0.0, 1.0)),
+        "ART FeatureSqueezing (1 bit)" if dataset == "mnist" else "ART FeatureSqueezing (4 bit)": FeatureSqueezing(
+            clip_values=(0.0, 1.0), bit_depth=1 if dataset == "mnist" else 4
+        ),
+        "ART JpegCompression (q50)": JpegCompression(clip_values=(0.0, 1.0), quality=50, channels_first=False),
+    }
 
     defended = {"none": (target, None)}
     defended.update({name: (target, d) for name, d in {**denoisers, **baselines}.items()})
@@ -248,31 +335,59 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         run.results.setdefault("accuracy", {})[name] = acc
         paper_l1, paper_acc = PAPER_L1.get(name), PAPER_ACC.get(name)
         l1_rows.append([name, *l1.values(), "" if paper_l1 is None else " / ".join(f"{v:.4f}" for v in paper_l1)])
-        acc_rows.append([name, *(100 * v for v in acc.values()),
-                         "" if paper_acc is None else " / ".join(f"{v:.1f}" for v in paper_acc)])
+        acc_rows.append(
+            [
+                name,
+                *(100 * v for v in acc.values()),
+                "" if paper_acc is None else " / ".join(f"{v:.1f}" for v in paper_acc),
+            ]
+        )
     cols = list(sets)
-    run.table("Table 1 analogue: mean L1 distance, denoised vs clean image", ["defence", *cols,
-              "paper (LFW) clean / white / black"], l1_rows,
-              note=f"L-inf eps {eps}; white-box sets made on the undefended target {models[0]}, black-box sets on "
-                   f"{models[1]}. Row 'none' is the attack's own distance.")
-    run.table("Tables 2-3 analogue: accuracy (%) of the target behind each defence", ["defence", *cols,
-              "paper (LFW) clean / white / black"], acc_rows,
-              note="The paper's white-box set is FGSM + I-FGSM4 on FaceNet, its black-box set the same attacks on "
-                   "Inception-v3; DCN/PGD(denoiser) rows of the paper have no counterpart here.")
+    run.table(
+        "Table 1 analogue: mean L1 distance, denoised vs clean image",
+        ["defence", *cols, "paper (LFW) clean / white / black"],
+        l1_rows,
+        note=f"L-inf eps {eps}; white-box sets made on the undefended target {models[0]}, black-box sets on "
+        f"{models[1]}. Row 'none' is the attack's own distance.",
+    )
+    run.table(
+        "Tables 2-3 analogue: accuracy (%) of the target behind each defence",
+        ["defence", *cols, "paper (LFW) clean / white / black"],
+        acc_rows,
+        note="The paper's white-box set is FGSM + I-FGSM4 on FaceNet, its black-box set the same attacks on "
+        "Inception-v3; DCN/PGD(denoiser) rows of the paper have no counterpart here.",
+    )
 
     # ---- held-out classifier C behind the UDDN guided by A
-    held_sets = {"clean": x_test, **{f"white(C) {k}": v for k, v in attack_sets(held_out).items()},
-                 **{f"from A {k}": v for k, v in white.items()}}
+    held_sets = {
+        "clean": x_test,
+        **{f"white(C) {k}": v for k, v in attack_sets(held_out).items()},
+        **{f"from A {k}": v for k, v in white.items()},
+    }
     rows = []
-    for name in ("none", "UDDN (logits)", "UDDN (features)", "UDDN (logits) + GNR", ensemble_row, guided_row,
-                 strong_row):
+    for name in (
+        "none",
+        "UDDN (logits)",
+        "UDDN (features)",
+        "UDDN (logits) + GNR",
+        ensemble_row,
+        guided_row,
+        strong_row,
+    ):
         pre = None if name == "none" else denoisers[name]
-        rows.append([name, *(100 * accuracy(held_out, v if pre is None else _batched(pre, v), y_test)
-                             for v in held_sets.values())])
+        rows.append(
+            [
+                name,
+                *(100 * accuracy(held_out, v if pre is None else _batched(pre, v), y_test) for v in held_sets.values()),
+            ]
+        )
     run.results["held_out"] = {r[0]: dict(zip(held_sets, r[1:])) for r in rows}
-    run.table(f"Held-out classifier C ({models[2]}), which no denoiser saw, behind the denoisers: accuracy (%)",
-              ["defence", *held_sets], rows,
-              note="'white(C)' sets are made on the undefended C; 'from A' sets are A's white-box sets.")
+    run.table(
+        f"Held-out classifier C ({models[2]}), which no denoiser saw, behind the denoisers: accuracy (%)",
+        ["defence", *held_sets],
+        rows,
+        note="'white(C)' sets are made on the undefended C; 'from A' sets are A's white-box sets.",
+    )
 
     # ---- adaptive attacks on the defended classifier
     xa, ya = x_test[:n_adaptive], y_test[:n_adaptive]
@@ -280,13 +395,24 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
     def pgd_accuracy(clf, pre, attacked_view):
         """Accuracy of ``clf`` behind ``pre`` on PGD made on ``clf`` behind ``attacked_view``."""
         attacked = wrap(clf.model, preprocessing_defences=attacked_view) if attacked_view is not None else clf
-        x_adv = ProjectedGradientDescent(attacked, eps=eps, eps_step=2.5 * eps / pgd_iter, max_iter=pgd_iter,
-                                         batch_size=128, verbose=False).generate(xa)
+        x_adv = ProjectedGradientDescent(
+            attacked, eps=eps, eps_step=2.5 * eps / pgd_iter, max_iter=pgd_iter, batch_size=128, verbose=False
+        ).generate(xa)
         return 100 * accuracy(wrap(clf.model, preprocessing_defences=pre) if pre is not None else clf, x_adv, ya)
 
     rows = []
-    for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", ensemble_row, guided_row,
-                 strong_row, "UDDN + distillation", *baselines):
+    for name in (
+        "none",
+        "DAE",
+        "U-Net (pixel loss)",
+        "UDDN (logits)",
+        "UDDN (features)",
+        ensemble_row,
+        guided_row,
+        strong_row,
+        "UDDN + distillation",
+        *baselines,
+    ):
         clf, pre = defended[name]
         if pre is None:
             acc = pgd_accuracy(clf, None, None)
@@ -296,34 +422,73 @@ def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose
         else:  # ART's non-differentiable preprocessors: ART itself uses the identity gradient (BPDA)
             rows.append([name, None, pgd_accuracy(clf, pre, pre)])
     run.results["adaptive"] = {r[0]: {"pgd_through": r[1], "bpda": r[2]} for r in rows}
-    run.table(f"Fixed-step PGD (superseded by the adaptive evaluation below): accuracy (%) under PGD (eps {eps}, "
-              f"{pgd_iter} steps, {n_adaptive} images) on the defended classifier", ["defence", "PGD, exact gradient through the denoiser", "PGD with BPDA"],
-              rows, note="The paper reports no adaptive attack. ART's non-differentiable preprocessors get ART's "
-                         "identity gradient (BPDA) in the BPDA column.")
+    run.table(
+        f"Fixed-step PGD (superseded by the adaptive evaluation below): accuracy (%) under PGD (eps {eps}, "
+        f"{pgd_iter} steps, {n_adaptive} images) on the defended classifier",
+        ["defence", "PGD, exact gradient through the denoiser", "PGD with BPDA"],
+        rows,
+        note="The paper reports no adaptive attack. ART's non-differentiable preprocessors get ART's "
+        "identity gradient (BPDA) in the BPDA column.",
+    )
 
     # ---- adaptive evaluation with art_ext.evaluation: APGD (exact and BPDA gradients), APGD-T, Square, per input
     n_eval, preset = run.pick((10, "quick"), (n_adaptive, "quick"), (n_adaptive, "standard"))
     options = run.pick({"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100}, {}, {})
     rows = []
-    for name in ("none", "DAE", "U-Net (pixel loss)", "UDDN (logits)", "UDDN (features)", ensemble_row, guided_row,
-                 strong_row, "UDDN + distillation", *baselines):
+    for name in (
+        "none",
+        "DAE",
+        "U-Net (pixel loss)",
+        "UDDN (logits)",
+        "UDDN (features)",
+        ensemble_row,
+        guided_row,
+        strong_row,
+        "UDDN + distillation",
+        *baselines,
+    ):
         clf, pre = defended[name]
-        report = evaluate(clf if pre is None else wrap(clf.model, preprocessing_defences=pre), x_test[:n_eval],
-                          y_test[:n_eval], eps=eps, preset=preset, attack_options=options, seed=seed, verbose=verbose)
-        rows.append([name, 100 * report.clean_accuracy, 100 * report.robust_accuracy, report.settings["bpda"],
-                     "; ".join(report.flags) or "none"])
+        report = evaluate(
+            clf if pre is None else wrap(clf.model, preprocessing_defences=pre),
+            x_test[:n_eval],
+            y_test[:n_eval],
+            eps=eps,
+            preset=preset,
+            attack_options=options,
+            seed=seed,
+            verbose=verbose,
+        )
+        rows.append(
+            [
+                name,
+                100 * report.clean_accuracy,
+                100 * report.robust_accuracy,
+                report.settings["bpda"],
+                "; ".join(report.flags) or "none",
+            ]
+        )
     run.results["evaluate"] = {r[0]: {"clean": r[1], "robust": r[2], "bpda": r[3], "flags": r[4]} for r in rows}
-    run.table(f"Adaptive evaluation (art_ext.evaluation.evaluate, {preset} preset, L-inf eps {eps}, {n_eval} images): "
-              "accuracy (%)", ["defence", "clean", "robust (worst case per input)", "BPDA", "flags"], rows,
-              note="Worst case per input over APGD-CE (exact gradient through the defence, and BPDA), APGD-T and "
-                   "the black-box Square attack; BPDA 'also' = both gradients attacked, 'only' = the defence's own "
-                   "gradient was unusable. This table supersedes the fixed-step PGD table above.")
+    run.table(
+        f"Adaptive evaluation (art_ext.evaluation.evaluate, {preset} preset, L-inf eps {eps}, {n_eval} images): "
+        "accuracy (%)",
+        ["defence", "clean", "robust (worst case per input)", "BPDA", "flags"],
+        rows,
+        note="Worst case per input over APGD-CE (exact gradient through the defence, and BPDA), APGD-T and "
+        "the black-box Square attack; BPDA 'also' = both gradients attacked, 'only' = the defence's own "
+        "gradient was unusable. This table supersedes the fixed-step PGD table above.",
+    )
 
     # ---- Fig. 6 analogue
     k = run.pick(4, 6, 6)
-    fig = _fig6(x_test[:k], white["FGSM"][:k], {"DAE": _batched(denoisers["DAE"], white["FGSM"][:k]),
-                                                "UDDN": _batched(uddn, white["FGSM"][:k])})
-    run.figure(fig, "fig6_denoising", "White-box FGSM images, denoised by the DAE and UDDN (logits); "
-                                      "difference images amplified 3x.")
+    fig = _fig6(
+        x_test[:k],
+        white["FGSM"][:k],
+        {"DAE": _batched(denoisers["DAE"], white["FGSM"][:k]), "UDDN": _batched(uddn, white["FGSM"][:k])},
+    )
+    run.figure(
+        fig,
+        "fig6_denoising",
+        "White-box FGSM images, denoised by the DAE and UDDN (logits); difference images amplified 3x.",
+    )
     run.results["denoiser_history"] = {name: [h["loss"] for h in d.history_] for name, d in denoisers.items()}
     return run.finish()

@@ -1,8 +1,24 @@
 """Metrics the papers report and ART lacks (accuracy, distortion, filtering accuracy, ...)."""
+
 from art_ext.metrics.accuracy import accuracy
 from art_ext.metrics.distortion import distortion_norms, summarize
-from art_ext.metrics.filtering import (accuracy_after_filtering, constant_accuracy_ratio, filtering_accuracy,
-                                       filtering_helps, sensitivity, transferability)
+from art_ext.metrics.filtering import (
+    accuracy_after_filtering,
+    constant_accuracy_ratio,
+    filtering_accuracy,
+    filtering_helps,
+    sensitivity,
+    transferability,
+)
 
-__all__ = ["accuracy", "distortion_norms", "summarize", "accuracy_after_filtering", "constant_accuracy_ratio",
-           "filtering_accuracy", "filtering_helps", "sensitivity", "transferability"]
+__all__ = [
+    "accuracy",
+    "distortion_norms",
+    "summarize",
+    "accuracy_after_filtering",
+    "constant_accuracy_ratio",
+    "filtering_accuracy",
+    "filtering_helps",
+    "sensitivity",
+    "transferability",
+]

@@ -1,4 +1,5 @@
 """Top-1 accuracy of an ART classifier, the number every results table of the package reports."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Per-sample perturbation sizes (L0, L2, L-inf) and their summary statistics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,5 +29,10 @@ def summarize(values: np.ndarray) -> dict[str, float]:
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return {"mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
-    return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-            "max": float(values.max()), "n": int(values.size)}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "n": int(values.size),
+    }

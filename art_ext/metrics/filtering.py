@@ -8,6 +8,7 @@
 
 | Paper link: https://doi.org/10.1007/s11042-022-14021-5
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,9 +45,11 @@ def filtering_accuracy(y_true, y_pred, rejected) -> dict[str, float]:
     rejected = _as_1d("rejected", rejected, len(y_true), bool)
     correct = y_pred == y_true
     kept = ~rejected
-    return {"unfiltered": float(correct.mean()),
-            "filtered": float(correct[kept].mean()) if kept.any() else float("nan"),
-            "kept": float(kept.mean())}
+    return {
+        "unfiltered": float(correct.mean()),
+        "filtered": float(correct[kept].mean()) if kept.any() else float("nan"),
+        "kept": float(kept.mean()),
+    }
 
 
 def transferability(y_true, pred_substitute, pred_target, rejected=None) -> float:
@@ -86,8 +89,11 @@ def sensitivity(eps, accuracy) -> dict[str, float]:
     eps, acc = eps[order], acc[order]
     if np.any(np.diff(eps) == 0):
         raise ValueError("eps values must be distinct")
-    return {"max_slope": float(np.max(np.abs(np.diff(acc) / np.diff(eps)))),
-            "std": float(np.std(acc)), "range": float(acc.max() - acc.min())}
+    return {
+        "max_slope": float(np.max(np.abs(np.diff(acc) / np.diff(eps)))),
+        "std": float(np.std(acc)),
+        "range": float(acc.max() - acc.min()),
+    }
 
 
 def accuracy_after_filtering(p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate) -> float:
@@ -101,8 +107,9 @@ def accuracy_after_filtering(p_attack, acc_clean, acc_attacked, clean_pass_rate,
     return float((kept_clean * acc_clean + kept_attacked * acc_attacked) / (kept_clean + kept_attacked))
 
 
-def filtering_helps(clean_pass_rate, attacked_pass_rate, acc_clean: float = 1.0, acc_attacked: float = 0.0,
-                    p_attack: float = 0.5) -> bool:
+def filtering_helps(
+    clean_pass_rate, attacked_pass_rate, acc_clean: float = 1.0, acc_attacked: float = 0.0, p_attack: float = 0.5
+) -> bool:
     """The condition of Sec. 4.3 (Eq. 23-24): does filtering raise the accuracy?
 
     ``acc_after > acc_before`` iff ``p (1 - p) (acc_ori - acc_att) (R_ori - (1 - R_att)) > 0``; for

@@ -8,9 +8,10 @@ noise in [-1, 1] (tanh) and ignore ``nb_classes``.
 >>> from art_ext.models import get_model
 >>> model = get_model("kwon_d1", (28, 28, 1), 10)
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 

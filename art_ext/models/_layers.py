@@ -1,4 +1,5 @@
 """Building blocks shared by the reference architectures."""
+
 from __future__ import annotations
 
 import keras

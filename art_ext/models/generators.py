@@ -4,6 +4,7 @@ Every builder returns a Keras model whose output has the input's shape and ends 
 :class:`art_ext.attacks.poisoning.LearningToConfuse` scales it by ``eps``. The signature is the
 registry's ``(input_shape, nb_classes, **options)``; ``nb_classes`` is accepted and ignored.
 """
+
 from __future__ import annotations
 
 import keras

@@ -9,6 +9,7 @@ position (64, 128, 256, 512, 512), which makes D1 exactly VGG-19's first four bl
 paper's "combination of CNN and VGG19" suggests. Each ``n-C`` group ends with 2x2 max pooling.
 ``width_scale`` shrinks every width (e.g. 0.25 for CPU runs).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -20,8 +21,15 @@ from art_ext.models._layers import build, check_shape, conv_blocks, dense_head, 
 VGG_WIDTHS = (64, 128, 256, 512, 512)
 
 # MNIST: (number of 3x3x32 convs, number of dense layers, dropout)
-_MNIST = {"d1": (0, 4, 0.2), "d2": (1, 3, 0.5), "d3": (1, 2, 0.0), "d4": (1, 1, 0.0), "d5": (0, 3, 0.2),
-          "du1": (0, 4, 0.2), "du2": (1, 3, 0.5)}
+_MNIST = {
+    "d1": (0, 4, 0.2),
+    "d2": (1, 3, 0.5),
+    "d3": (1, 2, 0.0),
+    "d4": (1, 1, 0.0),
+    "d5": (0, 3, 0.2),
+    "du1": (0, 4, 0.2),
+    "du2": (1, 3, 0.5),
+}
 
 # CIFAR-10: conv groups (n, width or None = VGG width at that position), dense layers (n, width or None = 4096)
 _CIFAR = {
@@ -35,8 +43,14 @@ _CIFAR = {
 }
 
 
-def kwon_mnist(input_shape, nb_classes, variant: str = "d1", dense_units: list[int] | None = None,
-               dropout: float | None = None, width_scale: float = 1.0) -> keras.Model:
+def kwon_mnist(
+    input_shape,
+    nb_classes,
+    variant: str = "d1",
+    dense_units: list[int] | None = None,
+    dropout: float | None = None,
+    width_scale: float = 1.0,
+) -> keras.Model:
     """MNIST model ``variant`` (``d1``-``d5``, ``du1``, ``du2``) of Kwon et al. (2021), Table 2/3."""
     shape = check_shape(input_shape, nb_classes)
     n_conv, n_dense, default_dropout = _MNIST[variant]
@@ -52,8 +66,15 @@ def kwon_mnist(input_shape, nb_classes, variant: str = "d1", dense_units: list[i
     return build(shape, body, f"kwon_{variant}")
 
 
-def kwon_cifar(input_shape, nb_classes, variant: str = "d1", width_scale: float = 1.0, dropout: float = 0.5,
-               batch_norm: bool = False, dense_width: int = 4096) -> keras.Model:
+def kwon_cifar(
+    input_shape,
+    nb_classes,
+    variant: str = "d1",
+    width_scale: float = 1.0,
+    dropout: float = 0.5,
+    batch_norm: bool = False,
+    dense_width: int = 4096,
+) -> keras.Model:
     """CIFAR-10 model ``variant`` of Kwon et al. (2021), Table 2/3 (VGG-like; Table 1: dropout 0.5)."""
     shape = check_shape(input_shape, nb_classes)
     groups, (n_dense, dense_w) = _CIFAR[variant]

@@ -1,4 +1,5 @@
 """Small models: the DeepConfuse victim (Feng et al. 2019) and fast CNN/MLP for tests and demos."""
+
 from __future__ import annotations
 
 import keras
@@ -7,8 +8,9 @@ from keras import layers
 from art_ext.models._layers import BN_MOMENTUM, build, check_shape, dense_head
 
 
-def deepconfuse_victim(input_shape, nb_classes, batch_norm: bool = True, pooling: str = "max",
-                       logits_batch_norm: bool = False) -> keras.Model:
+def deepconfuse_victim(
+    input_shape, nb_classes, batch_norm: bool = True, pooling: str = "max", logits_batch_norm: bool = False
+) -> keras.Model:
     """The MNIST victim of Feng et al. (2019): conv 20 -> conv 50 (5x5, 2x2 pooling) -> FC 500 -> logits, with BN.
 
     The authors' code pools by averaging and also batch-normalises the logits (``pooling="average",

@@ -15,6 +15,7 @@ architecture); ``residual=False`` makes the 1x1 convolution output the image its
 >>> from art_ext.models.unet import uddn_unet
 >>> net = uddn_unet(channels=1, widths=(8, 16, 16, 16, 16))
 """
+
 from __future__ import annotations
 
 import keras
@@ -84,8 +85,9 @@ class ResizeLike(layers.Layer):
 
 def conv_unit(x, width: int, stride: int = 1, name: str | None = None):
     """Unit C: 3x3 convolution, batch normalisation, ReLU."""
-    x = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False,
-                      name=None if name is None else name + "_conv")(x)
+    x = layers.Conv2D(
+        width, 3, strides=stride, padding="same", use_bias=False, name=None if name is None else name + "_conv"
+    )(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=None if name is None else name + "_bn")(x)
     return layers.ReLU(name=None if name is None else name + "_relu")(x)
 
@@ -105,8 +107,13 @@ def c3(x, width: int, stride: int = 1, name: str = "c3"):
     return y3
 
 
-def uddn_unet(channels: int = 3, widths: tuple[int, ...] = PAPER_WIDTHS, lateral: bool = True,
-              residual: bool = True, name: str = "uddn") -> keras.Model:
+def uddn_unet(
+    channels: int = 3,
+    widths: tuple[int, ...] = PAPER_WIDTHS,
+    lateral: bool = True,
+    residual: bool = True,
+    name: str = "uddn",
+) -> keras.Model:
     """Build the Fig. 3 denoiser for images with ``channels`` channels and any height and width.
 
     :param channels: Number of image channels (1 or 3; any positive number works).

@@ -3,6 +3,7 @@
 ``width_scale`` and ``depth`` give reduced variants that train on a CPU; the classifier head is
 one hidden layer of ``dense_units`` (512 for CIFAR-style VGG) before the logits.
 """
+
 from __future__ import annotations
 
 import keras
@@ -16,8 +17,15 @@ CONFIGS = {
 }
 
 
-def vgg(input_shape, nb_classes, depth: int = 19, width_scale: float = 1.0, batch_norm: bool = True,
-        dense_units: int = 512, dropout: float = 0.5) -> keras.Model:
+def vgg(
+    input_shape,
+    nb_classes,
+    depth: int = 19,
+    width_scale: float = 1.0,
+    batch_norm: bool = True,
+    dense_units: int = 512,
+    dropout: float = 0.5,
+) -> keras.Model:
     """VGG-``depth`` (11, 16 or 19) with optional batch norm; pooling is skipped once the map is 1x1."""
     if depth not in CONFIGS:
         raise ValueError(f"depth must be one of {sorted(CONFIGS)}, got {depth!r}")

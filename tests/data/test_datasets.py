@@ -77,33 +77,39 @@ def test_auto_without_data_says_how_to_get_it(tmp_path, monkeypatch):
     assert len(x) == 1000
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(name="imagenet"), ValueError, "unknown data set"),
-    (dict(name="mnist", split="validation"), ValueError, "split"),
-    (dict(name="mnist", source="web"), ValueError, "source"),
-    (dict(name="mnist", source="npz"), ValueError, "path"),
-    (dict(name="mnist", path="x.npz"), ValueError, "only used with source='npz'"),
-    (dict(name="mnist", source="npz", path="/nonexistent/file.npz"), FileNotFoundError, "no .npz"),
-    (dict(name="cifar10", source="embedded"), ValueError, "no embedded sample"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(name="imagenet"), ValueError, "unknown data set"),
+        (dict(name="mnist", split="validation"), ValueError, "split"),
+        (dict(name="mnist", source="web"), ValueError, "source"),
+        (dict(name="mnist", source="npz"), ValueError, "path"),
+        (dict(name="mnist", path="x.npz"), ValueError, "only used with source='npz'"),
+        (dict(name="mnist", source="npz", path="/nonexistent/file.npz"), FileNotFoundError, "no .npz"),
+        (dict(name="cifar10", source="embedded"), ValueError, "no embedded sample"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         load_dataset(**kwargs)
 
 
-@pytest.mark.parametrize("arrays, match", [
-    (dict(x_train=np.zeros((2, 28, 28)), y_train=np.zeros(3)), "2 images|3 labels"),
-    (dict(x_train=np.zeros((2, 32, 32, 3)), y_train=np.zeros(2)), "expected"),
-    (dict(x_train=np.full((2, 28, 28), np.nan), y_train=np.zeros(2)), "NaN"),
-    (dict(x_train=np.full((2, 28, 28), -3.0), y_train=np.zeros(2)), r"\[0, 1\]"),
-    (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array([0, 10])), "must lie in"),
-    (dict(x_other=np.zeros((2, 28, 28))), "must contain x_train"),
-    (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array([[1] + [0] * 9, [0] * 10])), "must be one-hot"),
-    (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array(["3", "4"])), "numeric class indices"),
-    (dict(x_train=np.full((2, 28, 28), 300, np.int32), y_train=np.zeros(2)), "8-bit"),
-    (dict(x_train=np.full((2, 28, 28), 1.02), y_train=np.zeros(2)), "float images must lie in"),
-    (dict(x_train=np.full((2, 28, 28), 0.5 * 255, np.float32), y_train=np.zeros(2)), "float images must lie in"),
-])
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        (dict(x_train=np.zeros((2, 28, 28)), y_train=np.zeros(3)), "2 images|3 labels"),
+        (dict(x_train=np.zeros((2, 32, 32, 3)), y_train=np.zeros(2)), "expected"),
+        (dict(x_train=np.full((2, 28, 28), np.nan), y_train=np.zeros(2)), "NaN"),
+        (dict(x_train=np.full((2, 28, 28), -3.0), y_train=np.zeros(2)), r"\[0, 1\]"),
+        (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array([0, 10])), "must lie in"),
+        (dict(x_other=np.zeros((2, 28, 28))), "must contain x_train"),
+        (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array([[1] + [0] * 9, [0] * 10])), "must be one-hot"),
+        (dict(x_train=np.zeros((2, 28, 28)), y_train=np.array(["3", "4"])), "numeric class indices"),
+        (dict(x_train=np.full((2, 28, 28), 300, np.int32), y_train=np.zeros(2)), "8-bit"),
+        (dict(x_train=np.full((2, 28, 28), 1.02), y_train=np.zeros(2)), "float images must lie in"),
+        (dict(x_train=np.full((2, 28, 28), 0.5 * 255, np.float32), y_train=np.zeros(2)), "float images must lie in"),
+    ],
+)
 def test_bad_npz_contents(tmp_path, arrays, match):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -123,8 +129,7 @@ def test_float_images_slightly_above_one_are_refused_not_divided_by_255(tmp_path
         load_dataset("mnist", "train", source="npz", path=str(tmp_path / "d.npz"))
 
 
-@pytest.mark.parametrize("dtype, scale", [(np.uint8, 255.0), (np.int64, 255.0), (np.float32, 1.0),
-                                          (np.float64, 1.0)])
+@pytest.mark.parametrize("dtype, scale", [(np.uint8, 255.0), (np.int64, 255.0), (np.float32, 1.0), (np.float64, 1.0)])
 def test_image_scale_follows_the_dtype(tmp_path, rng, dtype, scale):
     raw = rng.integers(0, 256, size=(3, 28, 28))
     stored = (raw if scale == 255.0 else raw / 255.0).astype(dtype)

@@ -1,4 +1,5 @@
 """Tests of the majority-vote ensemble classifier and the multi-level JPEG fine-tuning trainer."""
+
 import keras
 import numpy as np
 import pytest
@@ -29,15 +30,24 @@ def trained(data):
 @pytest.fixture(scope="module")
 def trainer(trained, data):
     x, y, _, _ = data
-    trainer = MultiLevelJpegTrainer(trained, [JpegCompressionTensorFlowV2(quality=q) for q in (10, 40, 80)],
-                                    nb_epochs=1, batch_size=64, learning_rate=1e-3)
+    trainer = MultiLevelJpegTrainer(
+        trained,
+        [JpegCompressionTensorFlowV2(quality=q) for q in (10, 40, 80)],
+        nb_epochs=1,
+        batch_size=64,
+        learning_rate=1e-3,
+    )
     trainer.fit(x, y)
     return trainer
 
 
 def test_vote_scores_majority_and_tie_break():
-    p = np.array([[[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.0, 0.01, 0.99]],   # 2 votes for class 0
-                  [[0.9, 0.1, 0.0], [0.0, 0.55, 0.45], [0.0, 0.0, 1.0]]])  # 1-1-1 tie: mean prob picks class 2
+    p = np.array(
+        [
+            [[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.0, 0.01, 0.99]],  # 2 votes for class 0
+            [[0.9, 0.1, 0.0], [0.0, 0.55, 0.45], [0.0, 0.0, 1.0]],
+        ]
+    )  # 1-1-1 tie: mean prob picks class 2
     scores = vote_scores(p.astype(np.float32))
     assert list(scores.argmax(1)) == [0, 2]
     np.testing.assert_allclose(scores.sum(1), 1.0, rtol=1e-6)
@@ -99,12 +109,16 @@ def test_bad_arguments(trained):
 def test_predict_validates_inputs(trained, data):
     _, _, xt, _ = data
     ensemble = MajorityVoteClassifier([trained])
-    for bad, match in ((np.round(xt[:4] * 255).astype(np.uint8), "clip_values"), (xt[:4] + 0.5, "clip_values"),
-                       (np.full((2, 28, 28, 1), np.nan, np.float32), "NaN"), (xt[:4, :14], "shape")):
+    for bad, match in (
+        (np.round(xt[:4] * 255).astype(np.uint8), "clip_values"),
+        (xt[:4] + 0.5, "clip_values"),
+        (np.full((2, 28, 28, 1), np.nan, np.float32), "NaN"),
+        (xt[:4, :14], "shape"),
+    ):
         with pytest.raises(ValueError, match=match):
             ensemble.predict(bad)
         with pytest.raises(ValueError, match=match):
-            ensemble.loss_gradient(bad, np.eye(10)[:len(bad)])
+            ensemble.loss_gradient(bad, np.eye(10)[: len(bad)])
     with pytest.raises(ValueError, match="batch_size"):
         ensemble.predict(xt[:4], batch_size=0)
     with pytest.raises(ValueError, match="clip_values"):

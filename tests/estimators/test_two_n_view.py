@@ -19,8 +19,9 @@ def test_n_class_logits_sum_pairs_of_probabilities():
     z = np.random.default_rng(0).normal(size=(7, 8)).astype(np.float32) * 3
     p = _softmax(z)
     np.testing.assert_allclose(_softmax(n_class_logits(tf.constant(z), "2n").numpy()), p[:, :4] + p[:, 4:], atol=1e-6)
-    np.testing.assert_allclose(_softmax(n_class_logits(tf.constant(z), "null").numpy()),
-                               p[:, :7] / (1 - p[:, 7:]), atol=1e-6)
+    np.testing.assert_allclose(
+        _softmax(n_class_logits(tf.constant(z), "null").numpy()), p[:, :7] / (1 - p[:, 7:]), atol=1e-6
+    )
     sig = 1 / (1 + np.exp(-attack_logit(tf.constant(z), "2n").numpy()))
     np.testing.assert_allclose(sig, p[:, 4:].sum(1), atol=1e-6)
 

@@ -44,12 +44,15 @@ def test_one_hot_labels_and_probability_outputs(mnist_small):
     assert np.mean(classifier.predict(x).argmax(1) == y) > 0.5
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(nb_classes=5), "10 outputs"),
-    (dict(input_shape=(32, 32, 3)), "input_shape"),
-    (dict(clip_values=(1.0, 0.0)), "clip_values"),
-    (dict(nb_classes=1), "nb_classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(nb_classes=5), "10 outputs"),
+        (dict(input_shape=(32, 32, 3)), "input_shape"),
+        (dict(clip_values=(1.0, 0.0)), "clip_values"),
+        (dict(nb_classes=1), "nb_classes"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         wrap(get_model("simple_mlp", (28, 28, 1), 10), **kwargs)
@@ -63,8 +66,10 @@ def test_rejects_non_keras_models():
 @pytest.fixture(scope="module")
 def small_wrapped():
     """A freshly wrapped tiny MLP (its compiled forward pass not traced yet)."""
+
     def build(**kwargs):
         return wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), **kwargs)
+
     return build
 
 
@@ -81,12 +86,15 @@ def test_a_wrong_rank_predict_is_refused_and_does_not_break_later_calls(small_wr
         classifier.class_gradient(x[..., 0], label=0)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda x: (x * 255).astype(np.uint8), "clip_values"),
-    (lambda x: x + 2.0, "clip_values"),
-    (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), "NaN"),
-    (lambda x: x.astype(str), "numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda x: (x * 255).astype(np.uint8), "clip_values"),
+        (lambda x: x + 2.0, "clip_values"),
+        (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), "NaN"),
+        (lambda x: x.astype(str), "numeric"),
+    ],
+)
 def test_predict_rejects_bad_inputs(small_wrapped, bad, match):
     x = np.random.default_rng(1).uniform(size=(4, 8, 8, 1)).astype(np.float32)
     with pytest.raises(ValueError, match=match):
@@ -137,8 +145,10 @@ def test_fit_with_a_nan_pixel_is_refused_and_leaves_the_weights_alone(small_wrap
     with pytest.raises(ValueError, match="x contains NaN"):
         classifier.fit(x, np.zeros(6, int), nb_epochs=1)
     x[2, 3, 4, 0] = 0.5
-    for y, match in [(np.eye(3)[[0, 1, 2, 0, 1, 2]] * [[1], [1], [1], [1], [1], [0]], "one-hot"),
-                     (np.array(list("abcabc")), "numeric")]:
+    for y, match in [
+        (np.eye(3)[[0, 1, 2, 0, 1, 2]] * [[1], [1], [1], [1], [1], [0]], "one-hot"),
+        (np.array(list("abcabc")), "numeric"),
+    ]:
         with pytest.raises(ValueError, match=match):
             classifier.fit(x, y, nb_epochs=1)
     for kwargs in (dict(nb_epochs=0), dict(batch_size=-1), dict(batch_size=True)):
@@ -151,8 +161,7 @@ def test_fit_with_a_nan_pixel_is_refused_and_leaves_the_weights_alone(small_wrap
 
 
 def test_outputs_logits_is_read_in_one_place_for_models_and_classifiers():
-    from art_ext.estimators import outputs_logits
-    from art_ext.estimators import two_n_view
+    from art_ext.estimators import outputs_logits, two_n_view
 
     assert two_n_view.outputs_logits is outputs_logits
     inputs = keras.Input((4,))
@@ -164,12 +173,25 @@ def test_outputs_logits_is_read_in_one_place_for_models_and_classifiers():
     assert outputs_logits(wrap(logits)) and not outputs_logits(wrap(logits, from_logits=False))
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(clip_values=(0.0, np.inf)), dict(clip_values="ab"), dict(clip_values=(np.nan, 1.0)),
-    dict(learning_rate=0), dict(learning_rate=-1.0), dict(learning_rate=np.nan), dict(learning_rate=True),
-    dict(learning_rate="0.1"), dict(sparse_labels=2), dict(sparse_labels=None), dict(from_logits="yes"),
-    dict(nb_classes=2.5), dict(nb_classes=True), dict(optimizer="adam"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(clip_values=(0.0, np.inf)),
+        dict(clip_values="ab"),
+        dict(clip_values=(np.nan, 1.0)),
+        dict(learning_rate=0),
+        dict(learning_rate=-1.0),
+        dict(learning_rate=np.nan),
+        dict(learning_rate=True),
+        dict(learning_rate="0.1"),
+        dict(sparse_labels=2),
+        dict(sparse_labels=None),
+        dict(from_logits="yes"),
+        dict(nb_classes=2.5),
+        dict(nb_classes=True),
+        dict(optimizer="adam"),
+    ],
+)
 def test_wrap_parameters_are_validated_naming_them(kwargs):
     with pytest.raises(ValueError, match=f"wrap: {next(iter(kwargs))} must be"):
         wrap(get_model("simple_mlp", (8, 8, 1), 3, units=(4,)), **kwargs)

@@ -1,4 +1,5 @@
 """evaluate(): not fooled by gradient masking, no weaker than ART's APGD, flags on failed sanity checks, reports."""
+
 import json
 import os
 
@@ -12,8 +13,7 @@ from art_ext.evaluation import BPDA, evaluate
 from art_ext.evaluation.checks import run_checks
 
 #: Small attack settings: the test checks the machinery, not the strength of 100-step attacks.
-FAST = {"apgd_iter": 10, "apgd_t_iter": 8, "targets": 2, "square_queries": 40, "large_eps_iter": 5,
-        "joint_iter": 10}
+FAST = {"apgd_iter": 10, "apgd_t_iter": 8, "targets": 2, "square_queries": 40, "large_eps_iter": 5, "joint_iter": 10}
 N = 20
 
 
@@ -100,8 +100,9 @@ def test_not_weaker_than_art_apgd(tiny_classifier, data, plain):
     x, y = data
     eps = 0.1
     report = plain
-    x_adv = AutoProjectedGradientDescent(tiny_classifier, eps=eps, eps_step=2 * eps, max_iter=10, nb_random_init=2,
-                                         verbose=False).generate(x, y=np.eye(10)[y])
+    x_adv = AutoProjectedGradientDescent(
+        tiny_classifier, eps=eps, eps_step=2 * eps, max_iter=10, nb_random_init=2, verbose=False
+    ).generate(x, y=np.eye(10)[y])
     apgd = float(np.mean(tiny_classifier.predict(x_adv).argmax(1) == y))
     assert 0.0 <= report.robust_accuracy <= apgd + 1.0 / N
     assert report.robust_accuracy <= report.clean_accuracy
@@ -118,14 +119,23 @@ def test_not_weaker_than_art_apgd(tiny_classifier, data, plain):
 def test_masking_defence_does_not_fool_it(tiny_classifier, data, plain, defence):
     """Goal 2 in miniature: identity forward, zero gradient -> BPDA, accuracy near the undefended one, a flag."""
     x, y = data
-    masked = evaluate(_defended(tiny_classifier, defence), x, y, eps=0.1, preset="quick", attack_options=FAST,
-                      verbose=False)
+    masked = evaluate(
+        _defended(tiny_classifier, defence), x, y, eps=0.1, preset="quick", attack_options=FAST, verbose=False
+    )
     assert abs(masked.robust_accuracy - plain.robust_accuracy) <= 0.05 + 1.0 / N
     assert masked.settings["bpda"] == "only"
     assert any(flag.startswith("gradient masking") for flag in masked.flags), masked.flags
     # without BPDA the white-box attacks are blind, and the checks say so
-    blind = evaluate(_defended(tiny_classifier, defence), x[:8], y[:8], eps=0.1, preset="quick",
-                     attack_options=FAST, bpda=False, verbose=False)
+    blind = evaluate(
+        _defended(tiny_classifier, defence),
+        x[:8],
+        y[:8],
+        eps=0.1,
+        preset="quick",
+        attack_options=FAST,
+        bpda=False,
+        verbose=False,
+    )
     assert any("blind" in flag for flag in blind.flags)
     assert any("does not reach ~0%" in flag for flag in blind.flags)
 
@@ -154,25 +164,49 @@ def test_probabilities_and_other_clip_values(data):
 
 def test_randomised_defence_gets_eot(tiny_classifier, data):
     x, y = data
-    report = evaluate(_defended(tiny_classifier, RandomNoise()), x[:8], y[:8], eps=0.1, preset="quick",
-                      attack_options={**FAST, "eot_samples": 2}, verbose=False)
+    report = evaluate(
+        _defended(tiny_classifier, RandomNoise()),
+        x[:8],
+        y[:8],
+        eps=0.1,
+        preset="quick",
+        attack_options={**FAST, "eot_samples": 2},
+        verbose=False,
+    )
     assert report.settings["probe"]["randomised"] is True
     assert report.settings["eot_samples"] == 2
 
 
 def test_checks_raise_flags():
-    base = {"eps": 0.1, "robust_accuracy": 0.5, "black_box_extra": 0, "white_box_survivors": 50,
-            "outside_budget": {"APGD-CE": 0}}
+    base = {
+        "eps": 0.1,
+        "robust_accuracy": 0.5,
+        "black_box_extra": 0,
+        "white_box_survivors": 50,
+        "outside_budget": {"APGD-CE": 0},
+    }
     ok = run_checks(0.9, [base], {"eps": 1.0, "accuracy": 0.0, "n": 90}, {"gradient": "ok"}, "also", False, 100)
     assert ok == []
-    flags = run_checks(0.4, [base, {**base, "eps": 0.2, "robust_accuracy": 0.6, "black_box_extra": 7,
-                                    "outside_budget": {"APGD-CE": 3}}],
-                       {"eps": 1.0, "accuracy": 0.3, "n": 90}, {"gradient": "non-finite"}, "only", False, 100)
+    flags = run_checks(
+        0.4,
+        [base, {**base, "eps": 0.2, "robust_accuracy": 0.6, "black_box_extra": 7, "outside_budget": {"APGD-CE": 3}}],
+        {"eps": 1.0, "accuracy": 0.3, "n": 90},
+        {"gradient": "non-finite"},
+        "only",
+        False,
+        100,
+    )
     text = " | ".join(flags)
-    for needle in ("gradient masking", "non-finite", "black-box beats white-box at eps 0.2", "outside the eps 0.2",
-                   "robust accuracy above clean", "does not reach ~0%", "rises with eps"):
+    for needle in (
+        "gradient masking",
+        "non-finite",
+        "black-box beats white-box at eps 0.2",
+        "outside the eps 0.2",
+        "robust accuracy above clean",
+        "does not reach ~0%",
+        "rises with eps",
+    ):
         assert needle in text, needle
-
 
 
 def test_detector_joint_attack_and_report_files(tiny_classifier, data, tmp_path):
@@ -195,29 +229,51 @@ def test_detector_joint_attack_and_report_files(tiny_classifier, data, tmp_path)
 
     x, y = data
     threshold = float(np.quantile(x.reshape(len(x), -1).mean(axis=1), 0.9))
-    score = lambda z: (tf.reduce_mean(tf.reshape(z, (tf.shape(z)[0], -1)), axis=1) - threshold) * 100.0
-    report = evaluate(tiny_classifier, x, y, eps=0.1, preset="quick", attack_options=FAST, detector=Bright(threshold),
-                      detector_logit=score, verbose=False)
+
+    def score(z):
+        return (tf.reduce_mean(tf.reshape(z, (tf.shape(z)[0], -1)), axis=1) - threshold) * 100.0
+
+    report = evaluate(
+        tiny_classifier,
+        x,
+        y,
+        eps=0.1,
+        preset="quick",
+        attack_options=FAST,
+        detector=Bright(threshold),
+        detector_logit=score,
+        verbose=False,
+    )
     d = report.detector
     assert 0.0 < d["false_positive_rate"] <= 0.2
     assert d["accuracy_with_rejection_by_eps"][0.1] <= d["clean_accuracy_with_rejection"]
     assert d["tramer"]["classifier_eps"] == pytest.approx(0.05)
     assert any("joint attack@0.1" in rec for rec in report.per_sample)
     paths = report.save(str(tmp_path / "out"))
-    assert sorted(os.listdir(tmp_path / "out")) == ["accuracy_vs_eps.png", "per_sample.csv", "report.json",
-                                                   "report.md"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["accuracy_vs_eps.png", "per_sample.csv", "report.json", "report.md"]
     payload = json.loads(open(paths["json"]).read())
     assert payload["robust_accuracy"] == report.robust_accuracy
     assert len(open(paths["csv"]).read().strip().splitlines()) == N + 1
     assert "accuracy with rejection" in open(paths["md"]).read()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"eps": 0.0}, "eps"), ({"eps": []}, "eps"), ({"eps": [0.1, -1]}, "eps"), ({"norm": 1}, "norm"),
-    ({"preset": "fast"}, "preset"), ({"bpda": "yes"}, "bpda"), ({"seed": -1}, "seed"),
-    ({"attack_options": {"apgd_iters": 3}}, "apgd_iters"), ({"attack_options": {"apgd_iter": 0}}, "apgd_iter"),
-    ({"detector": "2n"}, "detector"), ({"y": np.zeros(3)}, "y"), ({"x": np.full((2, 28, 28, 1), 2.0)}, "x"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"eps": 0.0}, "eps"),
+        ({"eps": []}, "eps"),
+        ({"eps": [0.1, -1]}, "eps"),
+        ({"norm": 1}, "norm"),
+        ({"preset": "fast"}, "preset"),
+        ({"bpda": "yes"}, "bpda"),
+        ({"seed": -1}, "seed"),
+        ({"attack_options": {"apgd_iters": 3}}, "apgd_iters"),
+        ({"attack_options": {"apgd_iter": 0}}, "apgd_iter"),
+        ({"detector": "2n"}, "detector"),
+        ({"y": np.zeros(3)}, "y"),
+        ({"x": np.full((2, 28, 28, 1), 2.0)}, "x"),
+    ],
+)
 def test_bad_arguments_fail_before_work(tiny_classifier, data, kwargs, match):
     args = {"x": data[0][:2], "y": data[1][:2], **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -239,11 +295,13 @@ def test_two_n_view_brings_its_detector_and_single_inputs_work(data):
     keras.utils.set_random_seed(0)
     two_n = wrap(extend_classes(get_model("simple_cnn", (28, 28, 1), 10), "2n"))
     x, y = data
-    report = evaluate(NClassView(two_n, "2n"), x[:4], y[:4], eps=0.1, preset="quick", attack_options=FAST,
-                      verbose=False)
+    report = evaluate(
+        NClassView(two_n, "2n"), x[:4], y[:4], eps=0.1, preset="quick", attack_options=FAST, verbose=False
+    )
     assert report.detector is not None and 0.0 <= report.detector["false_positive_rate"] <= 1.0
-    x_adv = JointDetectorAttack(NClassView(two_n, "2n"), TwoNLabelingDetector(two_n), eps=0.1, max_iter=3,
-                                verbose=False).generate(x[:1], y[:1])
+    x_adv = JointDetectorAttack(
+        NClassView(two_n, "2n"), TwoNLabelingDetector(two_n), eps=0.1, max_iter=3, verbose=False
+    ).generate(x[:1], y[:1])
     assert x_adv.shape == x[:1].shape and np.abs(x_adv - x[:1]).max() <= 0.1 + 1e-6
 
 
@@ -251,7 +309,11 @@ def test_seeded_and_leaves_global_random_state_alone(tiny_classifier, data):
     from tests.global_rng import run_without_global_rng
 
     x, y = data
-    run = lambda: evaluate(tiny_classifier, x[:6], y[:6], eps=0.05, preset="quick", attack_options=FAST,  # noqa: E731
-                           seed=3, verbose=False)
+
+    def run():
+        return evaluate(
+            tiny_classifier, x[:6], y[:6], eps=0.05, preset="quick", attack_options=FAST, seed=3, verbose=False
+        )
+
     first = run_without_global_rng(run)
     assert [r["adv_pred@0.05"] for r in first.per_sample] == [r["adv_pred@0.05"] for r in run().per_sample]

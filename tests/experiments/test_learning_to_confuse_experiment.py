@@ -29,16 +29,20 @@ def test_fit_generator_refines_stage_by_stage_and_caches_each_stage(mnist_small,
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     (x, y), (x_val, y_val) = mnist_small
     x, y, x_val, y_val = x[:128], y[:128], x_val[:64], y_val[:64]
-    cfg = dict(eps=0.3, surrogate="simple_cnn", generator="deepconfuse_mnist_autoencoder", batch_size=64,
-               generator_learning_rate=1e-3, victim_learning_rate=0.01)
-    attack, seconds, cached = fit_generator(x, y, x_val, y_val, cfg, 1, 0, verbose=False, tag="t",
-                                            refine=((2, 3e-4),))
+    cfg = dict(
+        eps=0.3,
+        surrogate="simple_cnn",
+        generator="deepconfuse_mnist_autoencoder",
+        batch_size=64,
+        generator_learning_rate=1e-3,
+        victim_learning_rate=0.01,
+    )
+    attack, seconds, cached = fit_generator(x, y, x_val, y_val, cfg, 1, 0, verbose=False, tag="t", refine=((2, 3e-4),))
     assert not cached and seconds > 0
     assert [h["stage"] for h in attack.history_] == [1, 1, 2, 2, 2]  # each stage ends with one more fresh victim
     assert [h["round"] for h in attack.history_ if h["stage"] == 2] == [2, 3, 4]
     assert attack.clean_batch == "independent" and attack.generator_learning_rate == 3e-4
     assert len(list((tmp_path / "generators").iterdir())) == 2
-    again, seconds, cached = fit_generator(x, y, x_val, y_val, cfg, 1, 0, verbose=False, tag="t",
-                                           refine=((2, 3e-4),))
+    again, seconds, cached = fit_generator(x, y, x_val, y_val, cfg, 1, 0, verbose=False, tag="t", refine=((2, 3e-4),))
     assert cached and seconds == 0.0 and again.history_ == []
     np.testing.assert_array_equal(again.noise(x_val), attack.noise(x_val))

@@ -19,8 +19,10 @@ def test_accuracy_takes_indices_and_one_hot_labels():
     assert accuracy(_Fixed(), x, np.eye(3)[[0, 1, 2, 0]]) == 0.75
 
 
-@pytest.mark.parametrize("y, match", [(np.array([0, 1]), "2 labels but there are 4 inputs"),
-                                      (np.array([0, 1, 2, 3]), r"must lie in \[0, 3\)")])
+@pytest.mark.parametrize(
+    "y, match",
+    [(np.array([0, 1]), "2 labels but there are 4 inputs"), (np.array([0, 1, 2, 3]), r"must lie in \[0, 3\)")],
+)
 def test_accuracy_rejects_bad_labels(y, match):
     with pytest.raises(ValueError, match=match):
         accuracy(_Fixed(), np.zeros((4, 1)), y)

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from art_ext.metrics import (accuracy_after_filtering, constant_accuracy_ratio, filtering_accuracy, filtering_helps,
-                             sensitivity, transferability)
+from art_ext.metrics import (
+    accuracy_after_filtering,
+    constant_accuracy_ratio,
+    filtering_accuracy,
+    filtering_helps,
+    sensitivity,
+    transferability,
+)
 
 
 def test_filtering_accuracy_counts_kept_inputs_only():
@@ -22,8 +28,8 @@ def test_filtering_accuracy_rejects_mismatched_lengths():
 
 def test_transferability_with_and_without_filter():
     y = np.zeros(5, int)
-    sub = np.array([1, 1, 1, 1, 0])       # X_a: first four
-    tgt = np.array([1, 1, 0, 0, 1])       # fooled: first two (the last is not in X_a)
+    sub = np.array([1, 1, 1, 1, 0])  # X_a: first four
+    tgt = np.array([1, 1, 0, 0, 1])  # fooled: first two (the last is not in X_a)
     assert transferability(y, sub, tgt) == 0.5
     assert transferability(y, sub, tgt, rejected=[True, False, False, False, False]) == 0.25
     assert np.isnan(transferability(y, y, tgt))

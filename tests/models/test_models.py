@@ -4,10 +4,24 @@ import pytest
 
 from art_ext.models import get_model, list_models
 
-MNIST_MODELS = ["kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4", "kwon_d5", "kwon_du1", "kwon_du2",
-                "deepconfuse_victim", "simple_cnn", "simple_mlp"]
-CIFAR_MODELS = [f"kwon_cifar_{v}" for v in ("d1", "d2", "d3", "d4", "d5", "du1", "du2")] + \
-               ["vgg19_bn", "vgg16_bn", "vgg11_bn", "vgg_small"]
+MNIST_MODELS = [
+    "kwon_d1",
+    "kwon_d2",
+    "kwon_d3",
+    "kwon_d4",
+    "kwon_d5",
+    "kwon_du1",
+    "kwon_du2",
+    "deepconfuse_victim",
+    "simple_cnn",
+    "simple_mlp",
+]
+CIFAR_MODELS = [f"kwon_cifar_{v}" for v in ("d1", "d2", "d3", "d4", "d5", "du1", "du2")] + [
+    "vgg19_bn",
+    "vgg16_bn",
+    "vgg11_bn",
+    "vgg_small",
+]
 
 
 GENERATORS = ["deepconfuse_autoencoder", "deepconfuse_unet", "deepconfuse_mnist_autoencoder"]
@@ -57,7 +71,13 @@ def test_paper_widths_and_depths():
     assert count(d1, keras.layers.Conv2D) == 12
     assert [layer.units for layer in d1.layers if isinstance(layer, keras.layers.Dense)] == [4096, 4096, 10]
     mnist_d1 = get_model("kwon_d1", (28, 28, 1), 10)
-    assert [layer.units for layer in mnist_d1.layers if isinstance(layer, keras.layers.Dense)] == [512, 512, 512, 200, 10]
+    assert [layer.units for layer in mnist_d1.layers if isinstance(layer, keras.layers.Dense)] == [
+        512,
+        512,
+        512,
+        200,
+        10,
+    ]
     victim = get_model("deepconfuse_victim", (28, 28, 1), 10)
     assert [layer.filters for layer in victim.layers if isinstance(layer, keras.layers.Conv2D)] == [20, 50]
     authors = get_model("deepconfuse_victim", (28, 28, 1), 10, pooling="average", logits_batch_norm=True)
@@ -72,19 +92,23 @@ def test_a_model_trains_in_a_few_steps(mnist_small):
     (x, y), _ = mnist_small
     keras.utils.set_random_seed(1)
     model = get_model("simple_mlp", (28, 28, 1), 10)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     before = model.evaluate(x, y, verbose=0)
     model.fit(x, y, epochs=3, batch_size=50, verbose=0)
     assert model.evaluate(x, y, verbose=0) < 0.5 * before
 
 
-@pytest.mark.parametrize("args, match", [
-    (("resnet", (28, 28, 1), 10), "unknown model"),
-    (("kwon_d1", (28, 28), 10), "input_shape"),
-    (("kwon_d1", (28, 28, 1), 1), "nb_classes"),
-    (("deepconfuse_victim", (8, 8, 1), 10), "at least"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("resnet", (28, 28, 1), 10), "unknown model"),
+        (("kwon_d1", (28, 28), 10), "input_shape"),
+        (("kwon_d1", (28, 28, 1), 1), "nb_classes"),
+        (("deepconfuse_victim", (8, 8, 1), 10), "at least"),
+    ],
+)
 def test_bad_arguments(args, match):
     with pytest.raises(ValueError, match=match):
         get_model(*args)

@@ -8,6 +8,7 @@ tunes the trade-off constant.
 
 | Paper link: https://doi.org/10.3837/tiis.2021.09.009
 """
+
 from __future__ import annotations
 
 import logging
@@ -156,8 +157,10 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
             members = list(estimators)
             weights = np.ones(len(members))
         else:
-            raise ValueError("estimators must be a list of TensorFlowV2Classifier or an ART EnsembleClassifier, "
-                             f"got {type(estimators).__name__}")
+            raise ValueError(
+                "estimators must be a list of TensorFlowV2Classifier or an ART EnsembleClassifier, "
+                f"got {type(estimators).__name__}"
+            )
         if not members:
             raise ValueError("estimators must hold at least one classifier")
         for i, est in enumerate(members):
@@ -170,28 +173,38 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         first = members[0]
         for i, est in enumerate(members[1:], start=1):
             if tuple(est.input_shape) != tuple(first.input_shape):
-                raise ValueError(f"estimators[{i}] has input_shape {tuple(est.input_shape)}, "
-                                 f"estimators[0] has {tuple(first.input_shape)}")
+                raise ValueError(
+                    f"estimators[{i}] has input_shape {tuple(est.input_shape)}, "
+                    f"estimators[0] has {tuple(first.input_shape)}"
+                )
             if est.nb_classes != first.nb_classes:
                 raise ValueError(f"estimators[{i}] has {est.nb_classes} classes, estimators[0] has {first.nb_classes}")
             if not np.array_equal(np.asarray(est.clip_values), np.asarray(first.clip_values)):
-                raise ValueError(f"estimators[{i}] has clip_values {tuple(np.asarray(est.clip_values).tolist())}, "
-                                 f"estimators[0] has {tuple(np.asarray(first.clip_values).tolist())}")
+                raise ValueError(
+                    f"estimators[{i}] has clip_values {tuple(np.asarray(est.clip_values).tolist())}, "
+                    f"estimators[0] has {tuple(np.asarray(first.clip_values).tolist())}"
+                )
         clip = np.asarray(first.clip_values, dtype=np.float64)
         if clip.ndim != 1:
             raise ValueError("clip_values must be scalars (min, max); per-feature bounds are not supported")
-        ensemble = estimators if isinstance(estimators, EnsembleClassifier) else EnsembleClassifier(
-            classifiers=members, clip_values=(float(clip[0]), float(clip[1])))
+        ensemble = (
+            estimators
+            if isinstance(estimators, EnsembleClassifier)
+            else EnsembleClassifier(classifiers=members, clip_values=(float(clip[0]), float(clip[1])))
+        )
         return members, weights, ensemble
 
     def _check_param_relations(self) -> None:
         weights = np.asarray(self.weights, dtype=np.float64)
         if weights.shape != (len(self.estimators),):
-            raise ValueError(f"EnsembleDataCorrection: weights must hold one value per estimator "
-                             f"({len(self.estimators)}), got {self.weights!r}")
+            raise ValueError(
+                f"EnsembleDataCorrection: weights must hold one value per estimator "
+                f"({len(self.estimators)}), got {self.weights!r}"
+            )
         if np.any(weights < 0) or not np.any(weights > 0):
-            raise ValueError(f"EnsembleDataCorrection: weights must be non-negative and not all zero, "
-                             f"got {self.weights!r}")
+            raise ValueError(
+                f"EnsembleDataCorrection: weights must be non-negative and not all zero, got {self.weights!r}"
+            )
 
     def _params_changed(self, changed: set[str]) -> None:
         # the compiled graph bakes in weights, confidence, learning_rate and max_iter: rebuild it on next use
@@ -259,7 +272,7 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
                 t = tf.cast(i + 1, tf.float32)
                 m = beta1 * m + (1.0 - beta1) * grad
                 v = beta2 * v + (1.0 - beta2) * tf.square(grad)
-                update = lr * (m / (1.0 - beta1 ** t)) / (tf.sqrt(v / (1.0 - beta2 ** t)) + eps)
+                update = lr * (m / (1.0 - beta1**t)) / (tf.sqrt(v / (1.0 - beta2**t)) + eps)
                 active = tf.reshape(~done, mask_shape)
                 dw = tf.where(active, dw - update, dw)
                 iters = iters + tf.cast(~done, tf.int32)
@@ -270,8 +283,16 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
 
             n = tf.shape(x)[0]
             zeros = tf.zeros_like(x)
-            init = (tf.constant(0), zeros, zeros, zeros, tf.zeros([n], tf.bool), tf.zeros([n], tf.bool), x,
-                    tf.zeros([n], tf.int32))
+            init = (
+                tf.constant(0),
+                zeros,
+                zeros,
+                zeros,
+                tf.zeros([n], tf.bool),
+                tf.zeros([n], tf.bool),
+                x,
+                tf.zeros([n], tf.int32),
+            )
             i, dw, _, _, done, found, x_found, iters = tf.while_loop(not_finished, step, init)
             # the last update is checked too
             x_last = corrected(dw)
@@ -335,8 +356,9 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         self.l0_, self.l2_, self.linf_ = norms["l0"], norms["l2"], norms["linf"]
         self.iterations_ = iterations
         self.generating_count_ = int(needs.sum())
-        logger.info("Corrected %d of %d inputs that needed it (%d inputs)", int(self.changed_.sum()),
-                    self.generating_count_, n)
+        logger.info(
+            "Corrected %d of %d inputs that needed it (%d inputs)", int(self.changed_.sum()), self.generating_count_, n
+        )
         return x_out
 
     def _search(self, x: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

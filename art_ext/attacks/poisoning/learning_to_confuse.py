@@ -2,12 +2,14 @@
 
 | Paper link: https://papers.nips.cc/paper/9368-learning-to-confuse-generating-training-time-adversarial-data-with-auto-encoder
 """
+
 from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from numbers import Integral
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -16,8 +18,18 @@ from art.attacks.attack import PoisoningAttackBlackBox
 from art.estimators.classification import TensorFlowV2Classifier
 from tqdm.auto import trange
 
-from art_ext.params import (BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, ClipValues, Interval, Options, ValidatedParams,
-                            seeded, validate_params)
+from art_ext.params import (
+    BOOL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    ClipValues,
+    Interval,
+    Options,
+    ValidatedParams,
+    seeded,
+    validate_params,
+)
 from art_ext.params import Callable as CallableConstraint
 from art_ext.persistence import load_keras, save_keras
 from art_ext.utils import batches, check_inputs, check_labels
@@ -32,8 +44,19 @@ _EVAL_BATCH = 1000
 _GENERATOR_BATCH = 256
 #: The parameters saved with a fitted generator (the others -- surrogate object, target_fn, generator -- are not
 #: serialisable; pass them to :meth:`LearningToConfuse.load`).
-_SAVED_PARAMS = ("eps", "nb_classes", "clip_values", "victim_learning_rate", "generator_learning_rate",
-                 "unroll_steps", "victim_epochs", "clean_batch", "keep_best", "seed", "verbose")
+_SAVED_PARAMS = (
+    "eps",
+    "nb_classes",
+    "clip_values",
+    "victim_learning_rate",
+    "generator_learning_rate",
+    "unroll_steps",
+    "victim_epochs",
+    "clean_batch",
+    "keep_best",
+    "seed",
+    "verbose",
+)
 
 
 def _cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -188,15 +211,17 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self.clip_values = tuple(float(v) for v in self.clip_values)
         span = self.clip_values[1] - self.clip_values[0]
         if not float(self.eps) <= span:
-            raise ValueError(f"LearningToConfuse: eps must be a number in (0, {span:g}] (the clip range), "
-                             f"got {self.eps!r}")
+            raise ValueError(
+                f"LearningToConfuse: eps must be a number in (0, {span:g}] (the clip range), got {self.eps!r}"
+            )
         self.eps = float(self.eps)
         if isinstance(self.surrogate, str):
             from art_ext.models import list_models
 
             if self.surrogate not in list_models():
-                raise ValueError(f"LearningToConfuse: unknown surrogate model {self.surrogate!r}; "
-                                 f"choose one of {list_models()}")
+                raise ValueError(
+                    f"LearningToConfuse: unknown surrogate model {self.surrogate!r}; choose one of {list_models()}"
+                )
         if isinstance(self.surrogate, TensorFlowV2Classifier) and not isinstance(self.surrogate.model, keras.Model):
             raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
 
@@ -266,8 +291,16 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 
     # ------------------------------------------------------------------ public API
 
-    def fit(self, x: np.ndarray, y: np.ndarray, nb_epochs: int = 10, batch_size: int = 64,
-            x_val: np.ndarray | None = None, y_val: np.ndarray | None = None, **kwargs) -> "LearningToConfuse":
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        nb_epochs: int = 10,
+        batch_size: int = 64,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        **kwargs,
+    ) -> LearningToConfuse:
         """
         Train the noise generator with the alternating procedure (see the class docstring).
 
@@ -287,8 +320,11 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         nb_classes = self._nb_classes(y)
         y = check_labels(y, len(x), nb_classes)
         targets = self._targets(y, nb_classes)
-        validate_params({"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT]},
-                        {"nb_epochs": nb_epochs, "batch_size": batch_size}, "LearningToConfuse.fit")
+        validate_params(
+            {"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT]},
+            {"nb_epochs": nb_epochs, "batch_size": batch_size},
+            "LearningToConfuse.fit",
+        )
         if (x_val is None) != (y_val is None):
             raise ValueError("give both x_val and y_val, or neither")
         if x_val is not None:
@@ -297,8 +333,17 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         with seeded(self.seed):  # every network built in fit (victims, default generator) draws from the seed
             return self._fit(x, y, targets, nb_classes, int(nb_epochs), min(int(batch_size), len(x)), x_val, y_val)
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, targets: np.ndarray, nb_classes: int, nb_epochs: int,
-             batch_size: int, x_val: np.ndarray | None, y_val: np.ndarray | None) -> "LearningToConfuse":
+    def _fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        targets: np.ndarray,
+        nb_classes: int,
+        nb_epochs: int,
+        batch_size: int,
+        x_val: np.ndarray | None,
+        y_val: np.ndarray | None,
+    ) -> LearningToConfuse:
         """:meth:`fit` on validated inputs."""
         rng = np.random.default_rng(self.seed)
 
@@ -307,12 +352,15 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         make_victim = self._victim_factory(x.shape[1:], nb_classes)
         victim = make_victim()
         if tuple(victim.output_shape[1:]) != (nb_classes,) or tuple(victim.input_shape[1:]) != x.shape[1:]:
-            raise ValueError(f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
-                             f"expected {x.shape[1:]} to ({nb_classes},)")
+            raise ValueError(
+                f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
+                f"expected {x.shape[1:]} to ({nb_classes},)"
+            )
         generator = self.generator if self.generator is not None else default_generator(x.shape[1:])
         if tuple(generator.output_shape[1:]) != x.shape[1:]:
-            raise ValueError(f"the generator must output the input shape {x.shape[1:]}, "
-                             f"got {generator.output_shape[1:]}")
+            raise ValueError(
+                f"the generator must output the input shape {x.shape[1:]}, got {generator.output_shape[1:]}"
+            )
         frozen = keras.models.clone_model(generator)
         self._copy_weights(generator, frozen)
         generator_step, victim_step, predict = self._build_steps(victim, generator, frozen)
@@ -357,8 +405,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             self.history_.append(record)
             logger.info("round %d: %s", r + 1, record)
             if "fresh_victim_val_accuracy" in record:
-                bar.set_postfix(victim_clean_acc=f"{running[-1]:.3f}",
-                                fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}")
+                bar.set_postfix(
+                    victim_clean_acc=f"{running[-1]:.3f}", fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}"
+                )
             self._copy_weights(generator, frozen)
             self._copy_weights(make_victim(), victim)
         if x_val is not None:
@@ -413,13 +462,17 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         generator = self._fitted()
         x = check_inputs(x, "x", self.clip_values, input_shape=tuple(generator.input_shape[1:]))
         validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, "LearningToConfuse")
-        return x, np.concatenate([self._noise_fn(generator)(tf.constant(x[s])).numpy()
-                                  for s in batches(len(x), batch_size)])
+        return x, np.concatenate(
+            [self._noise_fn(generator)(tf.constant(x[s])).numpy() for s in batches(len(x), batch_size)]
+        )
 
     def get_config(self) -> dict[str, Any]:
         """The serialisable parameters (the surrogate only when it is a model name)."""
-        return {**{name: getattr(self, name) for name in _SAVED_PARAMS}, "clip_values": list(self.clip_values),
-                "surrogate": self.surrogate if isinstance(self.surrogate, str) else None}
+        return {
+            **{name: getattr(self, name) for name in _SAVED_PARAMS},
+            "clip_values": list(self.clip_values),
+            "surrogate": self.surrogate if isinstance(self.surrogate, str) else None,
+        }
 
     def save(self, path: str) -> None:
         """
@@ -429,11 +482,15 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param path: Destination; must end in ``.keras``.
         :raises ValueError: If the attack is not fitted, or ``path`` does not end in ``.keras`` or cannot be written.
         """
-        save_keras(path, self._fitted(), "LearningToConfuse",
-                   {**self.get_config(), "history": self.history_, "nb_classes_": self.nb_classes_})
+        save_keras(
+            path,
+            self._fitted(),
+            "LearningToConfuse",
+            {**self.get_config(), "history": self.history_, "nb_classes_": self.nb_classes_},
+        )
 
     @classmethod
-    def load(cls, path: str, **params: Any) -> "LearningToConfuse":
+    def load(cls, path: str, **params: Any) -> LearningToConfuse:
         """
         Load an attack written by :meth:`save`, fitted with the saved generator (Keras ``safe_mode``).
 
@@ -450,16 +507,18 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         except (KeyError, TypeError) as err:
             raise ValueError(f"not an art-ext LearningToConfuse file: {path} (invalid configuration: {err})") from err
         if tuple(generator.input_shape[1:]) != tuple(generator.output_shape[1:]):
-            raise ValueError(f"not an art-ext LearningToConfuse file: {path} (the network maps "
-                             f"{generator.input_shape[1:]} to {generator.output_shape[1:]}, not noise of the input "
-                             f"shape)")
+            raise ValueError(
+                f"not an art-ext LearningToConfuse file: {path} (the network maps "
+                f"{generator.input_shape[1:]} to {generator.output_shape[1:]}, not noise of the input "
+                f"shape)"
+            )
         attack = cls(**{**saved, **params})
         attack.generator_, attack.history_, attack.nb_classes_ = generator, history, nb_classes
         return attack
 
     # ------------------------------------------------------------------ helpers
 
-    def __deepcopy__(self, memo: dict) -> "LearningToConfuse":
+    def __deepcopy__(self, memo: dict) -> LearningToConfuse:
         """A deep copy (the generator included); a surrogate classifier is shared, not copied (it is the user's model
         and may hold traced functions that cannot be copied), and compiled noise functions are rebuilt on use."""
         clone = self.__class__.__new__(self.__class__)
@@ -479,20 +538,25 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         cache = self.__dict__.setdefault("_noise_fns", {})
         if id(generator) not in cache:
             cache.clear()
-            cache[id(generator)] = tf.function(lambda x: tf.clip_by_value(generator(x, training=False), -1.0, 1.0),
-                                               reduce_retracing=True)
+            cache[id(generator)] = tf.function(
+                lambda x: tf.clip_by_value(generator(x, training=False), -1.0, 1.0), reduce_retracing=True
+            )
         return cache[id(generator)]
 
     def _check_image_shape(self, shape: tuple[int, ...]) -> None:
         """``x`` must be an NHWC batch of the shape the given generator and surrogate classifier take."""
         if len(shape) != 4:
             raise ValueError(f"x must be a batch of images (n, H, W, C), got shape {tuple(shape)}")
-        models = {"generator": self.generator,
-                  "surrogate": self.surrogate.model if isinstance(self.surrogate, TensorFlowV2Classifier) else None}
+        models = {
+            "generator": self.generator,
+            "surrogate": self.surrogate.model if isinstance(self.surrogate, TensorFlowV2Classifier) else None,
+        }
         for name, model in models.items():
             if model is not None and tuple(model.input_shape[1:]) != tuple(shape[1:]):
-                raise ValueError(f"x must have samples of shape {tuple(model.input_shape[1:])} (the {name}'s input), "
-                                 f"got {tuple(shape[1:])}")
+                raise ValueError(
+                    f"x must have samples of shape {tuple(model.input_shape[1:])} (the {name}'s input), "
+                    f"got {tuple(shape[1:])}"
+                )
 
     def _nb_classes(self, y) -> int:
         if self.nb_classes is not None:
@@ -526,4 +590,4 @@ def _inside(x: np.ndarray, step: float) -> np.ndarray:
 
 def _shuffled_batches(rng: np.random.Generator, n: int, batch_size: int):
     order = rng.permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]

@@ -13,6 +13,7 @@ convolution, normalisation, LeakyReLU) of widths 64, 128, 256 and a linear outpu
 batch normalisation in the critic; the gradient penalty is per sample, which batch normalisation
 breaks (Gulrajani et al. 2017), so the critic uses layer normalisation instead.
 """
+
 from __future__ import annotations
 
 import keras
@@ -21,8 +22,18 @@ import tensorflow as tf
 from keras import layers
 from tqdm.auto import tqdm
 
-from art_ext.params import (BOOL, NON_NEGATIVE_INT, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, Pair,
-                            ValidatedParams, seeded, validate_params)
+from art_ext.params import (
+    BOOL,
+    NON_NEGATIVE_INT,
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    Pair,
+    ValidatedParams,
+    seeded,
+    validate_params,
+)
 from art_ext.persistence import load_keras, save_keras
 from art_ext.utils import batches, check_inputs
 
@@ -73,8 +84,17 @@ class GNR(ValidatedParams):
     generator step, penalty weight ``lambda=10``, Adam(1e-4, beta_1=0, beta_2=0.9).
     """
 
-    params = ["latent_dim", "generator_widths", "critic_widths", "gp_weight", "n_critic", "learning_rate",
-              "batch_size", "seed", "verbose"]
+    params = [
+        "latent_dim",
+        "generator_widths",
+        "critic_widths",
+        "gp_weight",
+        "n_critic",
+        "learning_rate",
+        "batch_size",
+        "seed",
+        "verbose",
+    ]
     _parameter_constraints = {
         "latent_dim": [POSITIVE_INT],
         "generator_widths": [Pair(POSITIVE_INT, length=3)],
@@ -87,10 +107,18 @@ class GNR(ValidatedParams):
         "verbose": [BOOL],
     }
 
-    def __init__(self, latent_dim: int = 100, generator_widths: tuple[int, int, int] = (256, 128, 64),
-                 critic_widths: tuple[int, int, int] = (64, 128, 256), gp_weight: float = 10.0, n_critic: int = 5,
-                 learning_rate: float = 1e-4, batch_size: int = 64, seed: int | None = None,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        generator_widths: tuple[int, int, int] = (256, 128, 64),
+        critic_widths: tuple[int, int, int] = (64, 128, 256),
+        gp_weight: float = 10.0,
+        n_critic: int = 5,
+        learning_rate: float = 1e-4,
+        batch_size: int = 64,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> None:
         """
         :param latent_dim: Size of the generator's random input.
         :param generator_widths: Widths of the three DeconvUnits (paper 256, 128, 64).
@@ -119,7 +147,7 @@ class GNR(ValidatedParams):
         self.scale_: float | None = None
         self.history_: list[dict[str, float]] = []
 
-    def fit(self, noise: np.ndarray, nb_epochs: int = 20) -> "GNR":
+    def fit(self, noise: np.ndarray, nb_epochs: int = 20) -> GNR:
         """
         Train the WGAN-GP on real noise samples.
 
@@ -134,8 +162,11 @@ class GNR(ValidatedParams):
         validate_params({"nb_epochs": [POSITIVE_INT]}, {"nb_epochs": nb_epochs}, "GNR.fit")
         rng = np.random.default_rng(self.seed)
         # in-graph draws (latent vectors, penalty interpolation) from a local generator, never the global TF seed
-        draws = (tf.random.Generator.from_seed(int(self.seed)) if self.seed is not None
-                 else tf.random.Generator.from_non_deterministic_state())
+        draws = (
+            tf.random.Generator.from_seed(int(self.seed))
+            if self.seed is not None
+            else tf.random.Generator.from_non_deterministic_state()
+        )
         self.scale_ = float(max(np.abs(noise).max(), _MIN_SCALE))
         shape = tuple(int(s) for s in noise.shape[1:])
         with seeded(self.seed):
@@ -210,17 +241,26 @@ class GNR(ValidatedParams):
         current = tuple(getattr(self, name) for name in _NETWORK_PARAMS)
         if self.generator_ is not None and fitted_for is not None and current != fitted_for:
             names = [n for n, new, old in zip(_NETWORK_PARAMS, current, fitted_for) if new != old]
-            raise ValueError(f"GNR: cannot change {names} of a fitted GNR (its networks were trained with them); "
-                             f"create a new GNR instead")
+            raise ValueError(
+                f"GNR: cannot change {names} of a fitted GNR (its networks were trained with them); "
+                f"create a new GNR instead"
+            )
 
     # ------------------------------------------------------------------ persistence
 
     def get_config(self) -> dict:
         """The constructor arguments (JSON-serialisable)."""
-        return {"latent_dim": int(self.latent_dim), "generator_widths": list(self.generator_widths),
-                "critic_widths": list(self.critic_widths), "gp_weight": float(self.gp_weight),
-                "n_critic": int(self.n_critic), "learning_rate": float(self.learning_rate),
-                "batch_size": int(self.batch_size), "seed": self.seed, "verbose": self.verbose}
+        return {
+            "latent_dim": int(self.latent_dim),
+            "generator_widths": list(self.generator_widths),
+            "critic_widths": list(self.critic_widths),
+            "gp_weight": float(self.gp_weight),
+            "n_critic": int(self.n_critic),
+            "learning_rate": float(self.learning_rate),
+            "batch_size": int(self.batch_size),
+            "seed": self.seed,
+            "verbose": self.verbose,
+        }
 
     def save(self, path: str) -> None:
         """
@@ -232,11 +272,16 @@ class GNR(ValidatedParams):
         """
         if self.generator_ is None:
             raise ValueError("the GNR is not fitted; call fit(noise) first")
-        save_keras(path, self.generator_, "GNR", {**self.get_config(), "scale": self.scale_, "history": self.history_},
-                   extra_models={"critic": self.critic_})
+        save_keras(
+            path,
+            self.generator_,
+            "GNR",
+            {**self.get_config(), "scale": self.scale_, "history": self.history_},
+            extra_models={"critic": self.critic_},
+        )
 
     @classmethod
-    def load(cls, path: str) -> "GNR":
+    def load(cls, path: str) -> GNR:
         """
         Load a GNR written by :meth:`save` (Keras ``safe_mode``).
 

@@ -18,6 +18,7 @@ two-level Feature Distillation table (:mod:`art_ext.defences.preprocessor.jpeg_t
     see https://arxiv.org/abs/1802.00420 . For details on how to evaluate classifier security in general, see
     https://arxiv.org/abs/1902.06705
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,11 +27,22 @@ import numpy as np
 import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 
-from art_ext.defences.preprocessor.jpeg_codec import (GRADIENT_ESTIMATORS, JpegOptions, check_image_layout,
-                                                      compiled_codec)
-from art_ext.defences.preprocessor.jpeg_tables import (PRESETS, QUALITY, check_design_parameters,
-                                                       check_quantization_table, dct_coefficient_std,
-                                                       design_quantization_table, standard_tables, two_level_table)
+from art_ext.defences.preprocessor.jpeg_codec import (
+    GRADIENT_ESTIMATORS,
+    JpegOptions,
+    check_image_layout,
+    compiled_codec,
+)
+from art_ext.defences.preprocessor.jpeg_tables import (
+    PRESETS,
+    QUALITY,
+    check_design_parameters,
+    check_quantization_table,
+    dct_coefficient_std,
+    design_quantization_table,
+    standard_tables,
+    two_level_table,
+)
 from art_ext.params import BOOL, POSITIVE_INT, ClipValues, Interval, Options, Pair, Real, ValidatedParams
 from art_ext.persistence import load_json, save_json
 from art_ext.utils import HostStaging, batches, check_finite_tensor, check_inputs
@@ -84,8 +96,17 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         https://arxiv.org/abs/1902.06705
     """
 
-    params = ["clip_values", "quality", "quantization_table", "chroma_subsampling", "channels_first",
-              "gradient_estimator", "emulate_libjpeg", "batch_size", "verbose"]
+    params = [
+        "clip_values",
+        "quality",
+        "quantization_table",
+        "chroma_subsampling",
+        "channels_first",
+        "gradient_estimator",
+        "emulate_libjpeg",
+        "batch_size",
+        "verbose",
+    ]
     _parameter_constraints = {
         "clip_values": [ClipValues()],
         "quality": [QUALITY],
@@ -97,11 +118,20 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         "verbose": [BOOL],
     }  # quantization_table is checked by its setter
 
-    def __init__(self, clip_values: tuple[float, float] = (0.0, 1.0), quality: int = 50,
-                 quantization_table: np.ndarray | None = None, chroma_subsampling: bool = False,
-                 channels_first: bool = False, gradient_estimator: str = "straight_through",
-                 emulate_libjpeg: bool = True, batch_size: int = 1024, apply_fit: bool = True,
-                 apply_predict: bool = True, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        clip_values: tuple[float, float] = (0.0, 1.0),
+        quality: int = 50,
+        quantization_table: np.ndarray | None = None,
+        chroma_subsampling: bool = False,
+        channels_first: bool = False,
+        gradient_estimator: str = "straight_through",
+        emulate_libjpeg: bool = True,
+        batch_size: int = 1024,
+        apply_fit: bool = True,
+        apply_predict: bool = True,
+        verbose: bool = False,
+    ) -> None:
         """
         Create an instance of differentiable JPEG compression.
 
@@ -166,9 +196,12 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
     def _options(self, smooth: bool = False, value_only: bool = False) -> JpegOptions:
         """The codec options of this preprocessor: exact value with its gradient (``forward``), the estimator's
         smooth value (``estimate_forward``) or the value only (the NumPy path)."""
-        return JpegOptions(chroma_subsampling=bool(self.chroma_subsampling),
-                           emulate_libjpeg=bool(self.emulate_libjpeg),
-                           gradient_estimator=None if value_only else self.gradient_estimator, smooth=smooth)
+        return JpegOptions(
+            chroma_subsampling=bool(self.chroma_subsampling),
+            emulate_libjpeg=bool(self.emulate_libjpeg),
+            gradient_estimator=None if value_only else self.gradient_estimator,
+            smooth=smooth,
+        )
 
     def _compress(self, x: tf.Tensor, options: JpegOptions, checked: bool = False) -> tf.Tensor:
         if x.shape.rank is None:
@@ -236,7 +269,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
             chunk = x[part]
             size = min(self.batch_size, _bucket(len(chunk)))  # few batch shapes, so few XLA compilations
-            parts.append(self._staging.run(self._compress_checked, chunk, rows=size)[:len(chunk)])
+            parts.append(self._staging.run(self._compress_checked, chunk, rows=size)[: len(chunk)])
         if not parts:
             return np.empty(x.shape, dtype=np.float32), y
         return (parts[0] if len(parts) == 1 else np.concatenate(parts)), y
@@ -282,12 +315,24 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         "quantiles": [Pair(Interval(Real, 0, 1))],
     }
 
-    def __init__(self, clip_values: tuple[float, float] = (0.0, 1.0), quantization_table: np.ndarray | None = None,
-                 preset: str | None = None, q_min: float = 5.0, q_max: float = 60.0,
-                 thresholds: tuple[float, float] | None = None, quantiles: tuple[float, float] = (0.25, 0.75),
-                 chroma_subsampling: bool = False, channels_first: bool = False,
-                 gradient_estimator: str = "straight_through", emulate_libjpeg: bool = True, batch_size: int = 1024,
-                 apply_fit: bool = True, apply_predict: bool = True, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        clip_values: tuple[float, float] = (0.0, 1.0),
+        quantization_table: np.ndarray | None = None,
+        preset: str | None = None,
+        q_min: float = 5.0,
+        q_max: float = 60.0,
+        thresholds: tuple[float, float] | None = None,
+        quantiles: tuple[float, float] = (0.25, 0.75),
+        chroma_subsampling: bool = False,
+        channels_first: bool = False,
+        gradient_estimator: str = "straight_through",
+        emulate_libjpeg: bool = True,
+        batch_size: int = 1024,
+        apply_fit: bool = True,
+        apply_predict: bool = True,
+        verbose: bool = False,
+    ) -> None:
         """
         Create an NN-favoured JPEG preprocessor; call :meth:`fit` on training images unless a table or preset is given.
 
@@ -310,10 +355,19 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         self.preset, self.q_min, self.q_max = preset, q_min, q_max
         self.thresholds, self.quantiles = thresholds, quantiles
         self._table_source: str | None = None  # where the table came from: "explicit", "preset", "fit" or None
-        super().__init__(clip_values=clip_values, quality=50, quantization_table=quantization_table,
-                         chroma_subsampling=chroma_subsampling, channels_first=channels_first,
-                         gradient_estimator=gradient_estimator, emulate_libjpeg=emulate_libjpeg,
-                         batch_size=batch_size, apply_fit=apply_fit, apply_predict=apply_predict, verbose=verbose)
+        super().__init__(
+            clip_values=clip_values,
+            quality=50,
+            quantization_table=quantization_table,
+            chroma_subsampling=chroma_subsampling,
+            channels_first=channels_first,
+            gradient_estimator=gradient_estimator,
+            emulate_libjpeg=emulate_libjpeg,
+            batch_size=batch_size,
+            apply_fit=apply_fit,
+            apply_predict=apply_predict,
+            verbose=verbose,
+        )
         if quantization_table is None and preset is not None:
             self._set_table(two_level_table(*PRESETS[preset]), "preset")
         self._is_fitted = self._table is not None
@@ -337,8 +391,9 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         :raises ValueError: If no table is set yet (call :meth:`fit`, or give a table or preset).
         """
         if self._table is None:
-            raise ValueError("NNFavoredJpeg has no quantisation table yet: call fit(x), or pass quantization_table "
-                             "or preset")
+            raise ValueError(
+                "NNFavoredJpeg has no quantisation table yet: call fit(x), or pass quantization_table or preset"
+            )
         return self._table.copy()
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> NNFavoredJpeg:
@@ -384,14 +439,23 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         :param path: Destination ending in ``.json``.
         :raises ValueError: If ``path`` does not end in ``.json`` or cannot be written.
         """
-        params = {name: _jsonable(value) for name, value in self.get_params().items()
-                  if name not in ("quality", "quantization_table")}
+        params = {
+            name: _jsonable(value)
+            for name, value in self.get_params().items()
+            if name not in ("quality", "quantization_table")
+        }
         params.update(apply_fit=bool(self.apply_fit), apply_predict=bool(self.apply_predict))
         frequency_std = getattr(self, "frequency_std_", None)
-        save_json(path, _FILE_KIND, {
-            "params": params, "table": None if self._table is None else self._table.tolist(),
-            "table_source": self._table_source,
-            "frequency_std": None if frequency_std is None else np.asarray(frequency_std).tolist()})
+        save_json(
+            path,
+            _FILE_KIND,
+            {
+                "params": params,
+                "table": None if self._table is None else self._table.tolist(),
+                "table_source": self._table_source,
+                "frequency_std": None if frequency_std is None else np.asarray(frequency_std).tolist(),
+            },
+        )
 
     @classmethod
     def load(cls, path: str) -> NNFavoredJpeg:
@@ -405,8 +469,7 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         config = load_json(path, _FILE_KIND)
         try:
             table, source = config["table"], config["table_source"]
-            jpeg = cls(quantization_table=None if table is None else np.asarray(table, np.float32),
-                       **config["params"])
+            jpeg = cls(quantization_table=None if table is None else np.asarray(table, np.float32), **config["params"])
             if source not in (None, "explicit", "preset", "fit") or (source is None) != (table is None):
                 raise ValueError(f"table_source {source!r}")
             jpeg._table_source = source

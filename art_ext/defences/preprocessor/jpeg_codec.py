@@ -9,34 +9,40 @@ libjpeg emulation, the gradient of the rounding steps) is one :class:`JpegOption
 :class:`~art_ext.defences.preprocessor.NNFavoredJpeg`) call it; the quantisation tables come from
 :mod:`art_ext.defences.preprocessor.jpeg_tables`.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import enum
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["GRADIENT_ESTIMATORS", "JpegOptions", "jpeg_codec", "compiled_codec", "check_image_layout",
-           "luma_chroma_planes", "block_dct_coefficients"]
+__all__ = [
+    "GRADIENT_ESTIMATORS",
+    "JpegOptions",
+    "jpeg_codec",
+    "compiled_codec",
+    "check_image_layout",
+    "luma_chroma_planes",
+    "block_dct_coefficients",
+]
 
 #: Gradients of the rounding steps: the identity (BPDA) or the cubic approximation of Shin & Song (2017).
 GRADIENT_ESTIMATORS = ("straight_through", "cubic")
 
 # ITU-R BT.601 full range, as libjpeg (jccolor.c / jdcolor.c).
-_RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
-                          [-0.168735892, -0.331264108, 0.5],
-                          [0.5, -0.418687589, -0.081312411]], dtype=np.float32)
-_YCBCR_TO_RGB = np.array([[1.0, 0.0, 1.402],
-                          [1.0, -0.344136286, -0.714136286],
-                          [1.0, 1.772, 0.0]], dtype=np.float32)
+_RGB_TO_YCBCR = np.array(
+    [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]], dtype=np.float32
+)
+_YCBCR_TO_RGB = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136286, -0.714136286], [1.0, 1.772, 0.0]], dtype=np.float32)
 # libjpeg's fixed-point colour conversion (SCALEBITS 16): FIX(c) = round(c * 2^16). Encode: rows Y, Cb, Cr of
 # integer weights for R, G, B, plus the offsets (ONE_HALF; CBCR_OFFSET + ONE_HALF - 1). Decode: rows R, G, B of
 # weights for the centred Cb, Cr, added to Y after a rounding shift.
 _FIX_RGB_TO_YCBCR = np.array([[19595, 38470, 7471], [-11059, -21709, 32768], [32768, -27439, -5329]], np.float32)
-_FIX_YCBCR_OFFSET = np.array([2 ** 15, 128 * 2 ** 16 + 2 ** 15 - 1, 128 * 2 ** 16 + 2 ** 15 - 1], np.float32)
+_FIX_YCBCR_OFFSET = np.array([2**15, 128 * 2**16 + 2**15 - 1, 128 * 2**16 + 2**15 - 1], np.float32)
 _FIX_CBCR_TO_RGB = np.array([[0, 91881], [-22554, -46802], [116130, 0]], np.float32)
 #: Offset of the chroma planes (and the level shift of every plane before the DCT) on the 0-255 scale.
 _CENTRE = 128.0
@@ -63,8 +69,9 @@ class JpegOptions:
 
     def __post_init__(self) -> None:
         if self.gradient_estimator is not None and self.gradient_estimator not in GRADIENT_ESTIMATORS:
-            raise ValueError(f"gradient_estimator must be None or one of {GRADIENT_ESTIMATORS}, "
-                             f"got {self.gradient_estimator!r}")
+            raise ValueError(
+                f"gradient_estimator must be None or one of {GRADIENT_ESTIMATORS}, got {self.gradient_estimator!r}"
+            )
         if self.smooth and self.gradient_estimator is None:
             raise ValueError("smooth=True needs a gradient_estimator")
 
@@ -99,14 +106,20 @@ def check_image_layout(shape: tuple[int | None, ...], channels_first: bool, name
         return
     layouts = {(False, 4): "NHWC", (True, 4): "NCHW", (False, 5): "NFHWC", (True, 5): "NCFHW"}
     other = shape[len(shape) - 1 if channels_first else 1]
-    hint = f"; for {layouts[not channels_first, len(shape)]} input set channels_first={not channels_first}" \
-        if other in (1, 3) else ""
-    raise ValueError(f"{name} must have 1 (grey) or 3 (RGB) channels on axis {axis} "
-                     f"({layouts[channels_first, len(shape)]}, channels_first={channels_first}), got shape {shape}"
-                     f"{hint}")
+    hint = (
+        f"; for {layouts[not channels_first, len(shape)]} input set channels_first={not channels_first}"
+        if other in (1, 3)
+        else ""
+    )
+    raise ValueError(
+        f"{name} must have 1 (grey) or 3 (RGB) channels on axis {axis} "
+        f"({layouts[channels_first, len(shape)]}, channels_first={channels_first}), got shape {shape}"
+        f"{hint}"
+    )
 
 
 # ---------------------------------------------------------------- DCT
+
 
 def _dct_matrix() -> tf.Tensor:
     """``(8, 8)`` matrix ``d[i, u] = C_u(i)``: row ``i`` is the orthonormal 8-point DCT-II of ``e_i``."""
@@ -134,9 +147,23 @@ def _separable_idct(coefficients: tf.Tensor) -> tf.Tensor:
 # 2^28, so its input is split as 64 * hi + lo and the shift is done in two exact parts.
 def _islow_matrix(first_pass: bool) -> tuple[np.ndarray, np.ndarray]:
     """``(A, shifts)``: one jfdctint pass is ``DESCALE(A @ d, shifts)`` for a vector ``d`` of 8 integers."""
-    fix = {v: int(v * 8192 + 0.5) for v in (0.298631336, 0.390180644, 0.541196100, 0.765366865, 0.899976223,
-                                             1.175875602, 1.501321110, 1.847759065, 1.961570560, 2.053119869,
-                                             2.562915447, 3.072711026)}
+    fix = {
+        v: int(v * 8192 + 0.5)
+        for v in (
+            0.298631336,
+            0.390180644,
+            0.541196100,
+            0.765366865,
+            0.899976223,
+            1.175875602,
+            1.501321110,
+            1.847759065,
+            1.961570560,
+            2.053119869,
+            2.562915447,
+            3.072711026,
+        )
+    }
     d = np.eye(8, dtype=np.int64)
     tmp0, tmp7, tmp1, tmp6 = d[0] + d[7], d[0] - d[7], d[1] + d[6], d[1] - d[6]
     tmp2, tmp5, tmp3, tmp4 = d[2] + d[5], d[2] - d[5], d[3] + d[4], d[3] - d[4]
@@ -148,8 +175,12 @@ def _islow_matrix(first_pass: bool) -> tuple[np.ndarray, np.ndarray]:
     out[2], out[6] = z1 + tmp13 * fix[0.765366865], z1 - tmp12 * fix[1.847759065]
     z1, z2, z3, z4 = tmp4 + tmp7, tmp5 + tmp6, tmp4 + tmp6, tmp5 + tmp7
     z5 = (z3 + z4) * fix[1.175875602]
-    tmp4, tmp5, tmp6, tmp7 = (tmp4 * fix[0.298631336], tmp5 * fix[2.053119869], tmp6 * fix[3.072711026],
-                              tmp7 * fix[1.501321110])
+    tmp4, tmp5, tmp6, tmp7 = (
+        tmp4 * fix[0.298631336],
+        tmp5 * fix[2.053119869],
+        tmp6 * fix[3.072711026],
+        tmp7 * fix[1.501321110],
+    )
     z1, z2 = z1 * -fix[0.899976223], z2 * -fix[2.562915447]
     z3, z4 = z3 * -fix[1.961570560] + z5, z4 * -fix[0.390180644] + z5
     out[7], out[5], out[3], out[1] = tmp4 + z1 + z3, tmp5 + z2 + z4, tmp6 + z2 + z3, tmp7 + z1 + z4
@@ -164,8 +195,8 @@ def _islow_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     a1, s1 = _islow_matrix(True)
     a2, s2 = _islow_matrix(False)
     sums1 = 128 * np.abs(a1).sum(1)  # inputs are integers in [-128, 127]
-    out1 = np.floor((sums1 + 2.0 ** (s1 - 1)) / 2.0 ** s1)  # largest |pass-1 output|
-    assert sums1.max() < 2 ** 24 and out1.max() <= 64 * 64 and 64 * np.abs(a2).sum(1).max() < 2 ** 23
+    out1 = np.floor((sums1 + 2.0 ** (s1 - 1)) / 2.0**s1)  # largest |pass-1 output|
+    assert sums1.max() < 2**24 and out1.max() <= 64 * 64 and 64 * np.abs(a2).sum(1).max() < 2**23
     assert set(s2) == {2, 15}
     return a1.astype(np.float32), s1, a2.astype(np.float32), s2
 
@@ -177,7 +208,7 @@ def _descale_bias(shifts: np.ndarray) -> np.ndarray:
 
 def _descale(x: tf.Tensor, shifts: np.ndarray) -> tf.Tensor:
     """libjpeg's ``DESCALE``: ``(x + 2^(s-1)) >> s`` per output (exact for integers below 2^24)."""
-    return tf.floor((x + _descale_bias(shifts)) * (2.0 ** -shifts).astype(np.float32))  # exact: a power of two
+    return tf.floor((x + _descale_bias(shifts)) * (2.0**-shifts).astype(np.float32))  # exact: a power of two
 
 
 def _islow_fdct(blocks: tf.Tensor, fused: bool = True) -> tf.Tensor:
@@ -205,8 +236,9 @@ def _islow_fdct(blocks: tf.Tensor, fused: bool = True) -> tf.Tensor:
         p, q = tf.matmul(hi, a2.T), tf.matmul(lo, a2.T)
     # DESCALE(64 p + q, s): s = 2: 16 p + DESCALE(q, 2); s = 15: p = 512 p1 + p0 and p1 + DESCALE(64 p0 + q, 15)
     p1 = tf.floor(p * (1 / 512))
-    out = tf.where(odd_out, p1 + tf.floor((64 * (p - 512 * p1) + q + half) * 2.0 ** -15),
-                   16 * p + tf.floor((q + half) * 0.25))
+    out = tf.where(
+        odd_out, p1 + tf.floor((64 * (p - 512 * p1) + q + half) * 2.0**-15), 16 * p + tf.floor((q + half) * 0.25)
+    )
     if not fused:
         out = tf.transpose(out, (0, 2, 1))
     return tf.reshape(out, tf.shape(blocks))
@@ -239,6 +271,7 @@ def _differentiable(exact_fn: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, op
 
 
 # ---------------------------------------------------------------- blocks and planes
+
 
 def _pad_to(x: tf.Tensor, multiple: int) -> tf.Tensor:
     """Edge-replicate ``x`` (n, H, W, c) on the bottom/right to multiples of ``multiple`` (no copy when not needed)."""
@@ -306,10 +339,11 @@ def block_dct_coefficients(planes: tf.Tensor) -> tf.Tensor:
 
 # ---------------------------------------------------------------- colour
 
+
 def _mix_channels(x: tf.Tensor, matrix: np.ndarray, mix: _ChannelMix) -> tf.Tensor:
     """``out[..., k] = sum_c matrix[k, c] x[..., c]``, written as ``mix`` says (see :func:`_channel_mixes`)."""
     if mix is _ChannelMix.ELEMENTWISE:
-        return sum(x[..., c:c + 1] * matrix[:, c] for c in range(matrix.shape[1]))
+        return sum(x[..., c : c + 1] * matrix[:, c] for c in range(matrix.shape[1]))
     if mix is _ChannelMix.REDUCE:
         return tf.reduce_sum(x[..., None, :] * matrix, -1)
     return tf.tensordot(x, tf.constant(matrix.T), 1)
@@ -329,18 +363,19 @@ def _channel_mixes(options: JpegOptions) -> tuple[_ChannelMix, _ChannelMix]:
 
 def _libjpeg_rgb_to_ycc(x255: tf.Tensor, mix: _ChannelMix) -> tf.Tensor:
     """libjpeg's ``rgb_ycc_convert`` of RGB (rounded to 8 bits) in fixed point: integers, exact in float32."""
-    return tf.floor((_mix_channels(tf.round(x255), _FIX_RGB_TO_YCBCR, mix) + _FIX_YCBCR_OFFSET) * 2.0 ** -16)
+    return tf.floor((_mix_channels(tf.round(x255), _FIX_RGB_TO_YCBCR, mix) + _FIX_YCBCR_OFFSET) * 2.0**-16)
 
 
 def _libjpeg_ycc_to_rgb(ycc: tf.Tensor, mix: _ChannelMix) -> tf.Tensor:
     """libjpeg's ``ycc_rgb_convert`` in fixed point, of decoded planes range-limited to 8 bits as libjpeg's inverse
     DCT leaves them: ``R = Y + (FIX(1.402) Cr + 2^15) >> 16`` and so on, clipped to 0-255."""
     ycc = _range_limit(ycc)
-    shifts = tf.floor((_mix_channels(ycc[..., 1:] - _CENTRE, _FIX_CBCR_TO_RGB, mix) + 2.0 ** 15) * 2.0 ** -16)
+    shifts = tf.floor((_mix_channels(ycc[..., 1:] - _CENTRE, _FIX_CBCR_TO_RGB, mix) + 2.0**15) * 2.0**-16)
     return tf.clip_by_value(ycc[..., :1] + shifts, 0.0, 255.0)
 
 
 # ---------------------------------------------------------------- chroma subsampling
+
 
 def _range_limit(x: tf.Tensor) -> tf.Tensor:
     """Round to the 8-bit samples that libjpeg's inverse DCT leaves: integers in 0-255."""
@@ -382,13 +417,14 @@ def _code_chroma_420(chroma: tf.Tensor, table: tf.Tensor, options: JpegOptions) 
     small = _code_planes(small, tf.stack([table, table]), options)
     if options.emulate_libjpeg:
         small = _differentiable(_range_limit, small, options)
-    large = _upsample_axis(_upsample_axis(small[:, :(h + 1) // 2, :(w + 1) // 2], 1), 2)
+    large = _upsample_axis(_upsample_axis(small[:, : (h + 1) // 2, : (w + 1) // 2], 1), 2)
     if options.emulate_libjpeg:  # h2v2_fancy_upsample: (sum of 16ths + 8) >> 4 in even columns, + 7 in odd ones
         large = _differentiable(lambda c: _floor_with_column_bias(c, 8 / 16, 7 / 16), large, options)
     return large[:, :h, :w]
 
 
 # ---------------------------------------------------------------- the codec
+
 
 def _jpeg_255(x: tf.Tensor, tables: tf.Tensor, options: JpegOptions) -> tf.Tensor:
     """JPEG's lossy path on images ``x`` (n, H, W, c) in 0-255. 3 channels: YCbCr; otherwise each channel as grey.
@@ -418,8 +454,9 @@ def _jpeg_255(x: tf.Tensor, tables: tf.Tensor, options: JpegOptions) -> tf.Tenso
     return out
 
 
-def jpeg_codec(x: tf.Tensor, tables: tf.Tensor, clip_values: tuple[float, float] = (0.0, 1.0),
-               options: JpegOptions = JpegOptions()) -> tf.Tensor:
+def jpeg_codec(
+    x: tf.Tensor, tables: tf.Tensor, clip_values: tuple[float, float] = (0.0, 1.0), options: JpegOptions = JpegOptions()
+) -> tf.Tensor:
     """JPEG compression and decompression of images, as TensorFlow ops (differentiable unless value-only).
 
     Images with 3 channels are coded as YCbCr; any other channel count channel by channel as grey (luminance).
@@ -437,7 +474,7 @@ def jpeg_codec(x: tf.Tensor, tables: tf.Tensor, clip_values: tuple[float, float]
     return out * ((hi - lo) / 255.0) + lo
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _codec_255(options: JpegOptions) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     """:func:`_jpeg_255` for ``options`` as its own ``tf.function``: inside :func:`compiled_codec` it is a function
     call whose gradient is computed as one unit (the gradients' summation order, hence their last bits, depend on
@@ -445,7 +482,7 @@ def _codec_255(options: JpegOptions) -> Callable[[tf.Tensor, tf.Tensor], tf.Tens
     return tf.function(functools.partial(_jpeg_255, options=options))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_codec(options: JpegOptions) -> Callable[[tf.Tensor, tf.Tensor, tuple[float, float]], tf.Tensor]:
     """:func:`jpeg_codec` for ``options`` as a ``tf.function`` ``(x, tables, clip_values) -> images``, one per options.
 

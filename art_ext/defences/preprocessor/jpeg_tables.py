@@ -5,6 +5,7 @@ of real JPEG files a table gives.
 | DeepN-JPEG: https://arxiv.org/abs/1803.05788
 | Feature Distillation: https://arxiv.org/abs/1803.05787
 """
+
 from __future__ import annotations
 
 import io
@@ -16,34 +17,53 @@ from art_ext.defences.preprocessor.jpeg_codec import block_dct_coefficients, che
 from art_ext.params import Integral, Interval, validate_params
 from art_ext.utils import batches, check_clip_values, check_inputs
 
-__all__ = ["QUALITY", "ANNEX_K_LUMINANCE", "ANNEX_K_CHROMINANCE", "PRESETS", "scale_quantization_table",
-           "check_quantization_table", "standard_tables", "two_level_table", "dct_coefficient_std",
-           "check_design_parameters", "design_quantization_table", "bits_per_pixel"]
+__all__ = [
+    "QUALITY",
+    "ANNEX_K_LUMINANCE",
+    "ANNEX_K_CHROMINANCE",
+    "PRESETS",
+    "scale_quantization_table",
+    "check_quantization_table",
+    "standard_tables",
+    "two_level_table",
+    "dct_coefficient_std",
+    "check_design_parameters",
+    "design_quantization_table",
+    "bits_per_pixel",
+]
 
 #: JPEG quality: an integer in [1, 100] (IJG scale).
 QUALITY = Interval(Integral, 1, 100)
 
 #: JPEG standard (ITU T.81) Annex K.1: luminance quantisation table, quality 50.
-ANNEX_K_LUMINANCE = np.array([
-    [16, 11, 10, 16, 24, 40, 51, 61],
-    [12, 12, 14, 19, 26, 58, 60, 55],
-    [14, 13, 16, 24, 40, 57, 69, 56],
-    [14, 17, 22, 29, 51, 87, 80, 62],
-    [18, 22, 37, 56, 68, 109, 103, 77],
-    [24, 35, 55, 64, 81, 104, 113, 92],
-    [49, 64, 78, 87, 103, 121, 120, 101],
-    [72, 92, 95, 98, 112, 100, 103, 99]], dtype=np.float32)
+ANNEX_K_LUMINANCE = np.array(
+    [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ],
+    dtype=np.float32,
+)
 
 #: JPEG standard (ITU T.81) Annex K.2: chrominance quantisation table, quality 50.
-ANNEX_K_CHROMINANCE = np.array([
-    [17, 18, 24, 47, 99, 99, 99, 99],
-    [18, 21, 26, 66, 99, 99, 99, 99],
-    [24, 26, 56, 99, 99, 99, 99, 99],
-    [47, 66, 99, 99, 99, 99, 99, 99],
-    [99, 99, 99, 99, 99, 99, 99, 99],
-    [99, 99, 99, 99, 99, 99, 99, 99],
-    [99, 99, 99, 99, 99, 99, 99, 99],
-    [99, 99, 99, 99, 99, 99, 99, 99]], dtype=np.float32)
+ANNEX_K_CHROMINANCE = np.array(
+    [
+        [17, 18, 24, 47, 99, 99, 99, 99],
+        [18, 21, 26, 66, 99, 99, 99, 99],
+        [24, 26, 56, 99, 99, 99, 99, 99],
+        [47, 66, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+        [99, 99, 99, 99, 99, 99, 99, 99],
+    ],
+    dtype=np.float32,
+)
 
 
 def scale_quantization_table(table: np.ndarray, quality: int) -> np.ndarray:
@@ -87,8 +107,9 @@ def check_quantization_table(table, name: str = "quantization_table") -> np.ndar
 
 def standard_tables(quality: int) -> np.ndarray:
     """The IJG/Annex K luminance and chrominance tables at ``quality``, shape ``(2, 8, 8)``."""
-    return np.stack([scale_quantization_table(ANNEX_K_LUMINANCE, quality),
-                     scale_quantization_table(ANNEX_K_CHROMINANCE, quality)])
+    return np.stack(
+        [scale_quantization_table(ANNEX_K_LUMINANCE, quality), scale_quantization_table(ANNEX_K_CHROMINANCE, quality)]
+    )
 
 
 #: Presets: name -> ``(low-frequency step, high-frequency step, size of the low band)``. The Feature Distillation
@@ -104,8 +125,9 @@ def two_level_table(low_step: float = 25.0, high_step: float = 30.0, band: int =
     return table
 
 
-def dct_coefficient_std(x: np.ndarray, clip_values: tuple[float, float] = (0.0, 1.0), channels_first: bool = False,
-                        batch_size: int = 1024) -> np.ndarray:
+def dct_coefficient_std(
+    x: np.ndarray, clip_values: tuple[float, float] = (0.0, 1.0), channels_first: bool = False, batch_size: int = 1024
+) -> np.ndarray:
     """Per-frequency standard deviation of the 8x8 DCT coefficients of images (0-255 scale), as DeepN-JPEG uses.
 
     :param x: Images ``NHWC`` (``NCHW`` if ``channels_first``) within ``clip_values``.
@@ -135,11 +157,12 @@ def dct_coefficient_std(x: np.ndarray, clip_values: tuple[float, float] = (0.0, 
             sums[k] += np.stack([tf.reduce_sum(c, 0).numpy(), tf.reduce_sum(c * c, 0).numpy()])
             counts[k] += int(c.shape[0])
     mean = sums[:, 0] / counts[:, None]
-    return np.sqrt(np.maximum(sums[:, 1] / counts[:, None] - mean ** 2, 0.0)).reshape(2, 8, 8).astype(np.float32)
+    return np.sqrt(np.maximum(sums[:, 1] / counts[:, None] - mean**2, 0.0)).reshape(2, 8, 8).astype(np.float32)
 
 
-def check_design_parameters(q_min: float, q_max: float, thresholds: tuple[float, float] | None,
-                            quantiles: tuple[float, float]) -> None:
+def check_design_parameters(
+    q_min: float, q_max: float, thresholds: tuple[float, float] | None, quantiles: tuple[float, float]
+) -> None:
     """Check the parameters of :func:`~art_ext.defences.preprocessor.design_quantization_table` against each other.
 
     :raises ValueError: Unless ``1 <= q_min <= q_max <= 255``, ``thresholds`` is None or ``0 < low < high``, and
@@ -153,9 +176,13 @@ def check_design_parameters(q_min: float, q_max: float, thresholds: tuple[float,
         raise ValueError(f"thresholds must satisfy 0 < low < high, got {thresholds}")
 
 
-def design_quantization_table(std: np.ndarray, q_min: float = 5.0, q_max: float = 60.0,
-                              thresholds: tuple[float, float] | None = None,
-                              quantiles: tuple[float, float] = (0.25, 0.75)) -> np.ndarray:
+def design_quantization_table(
+    std: np.ndarray,
+    q_min: float = 5.0,
+    q_max: float = 60.0,
+    thresholds: tuple[float, float] | None = None,
+    quantiles: tuple[float, float] = (0.25, 0.75),
+) -> np.ndarray:
     """A quantisation table from per-frequency DCT statistics, as DeepN-JPEG: frequencies whose coefficients vary
     much across the data carry the features the network uses and get a fine step; those that hardly vary carry
     little but noise -- including adversarial perturbations -- and get a coarse step.
@@ -193,8 +220,9 @@ def design_quantization_table(std: np.ndarray, q_min: float = 5.0, q_max: float 
     return np.asarray(tables, dtype=np.float32).reshape(std.shape)
 
 
-def bits_per_pixel(x: np.ndarray, tables: np.ndarray, chroma_subsampling: bool = False,
-                   clip_values: tuple[float, float] = (0.0, 1.0)) -> float:
+def bits_per_pixel(
+    x: np.ndarray, tables: np.ndarray, chroma_subsampling: bool = False, clip_values: tuple[float, float] = (0.0, 1.0)
+) -> float:
     """Mean size of real JPEG files (Pillow/libjpeg, baseline Huffman) with these tables, in bits per pixel.
 
     A measurement helper for comparing tables at equal compression (NumPy/Pillow; not for hot paths).

@@ -12,6 +12,7 @@ optionally augmented with noise sampled from a :class:`~art_ext.defences.preproc
 The denoiser is differentiable, so ART's white-box attacks (e.g. ``ProjectedGradientDescent`` on a
 ``TensorFlowV2Classifier(preprocessing_defences=uddn)``) attack through it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,19 @@ from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 from tqdm.auto import tqdm
 
 from art_ext.models.unet import PAPER_WIDTHS, uddn_unet
-from art_ext.params import (BOOL, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, ClipValues, Options, Pair,
-                            ValidatedParams, seeded, validate_params)
+from art_ext.params import (
+    BOOL,
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    ClipValues,
+    Options,
+    Pair,
+    ValidatedParams,
+    seeded,
+    validate_params,
+)
 from art_ext.persistence import load_keras, save_keras
 from art_ext.utils import batches, check_finite_tensor, check_inputs, check_labels, fgsm, iterative_fgsm
 
@@ -62,8 +74,10 @@ def guide_model(model: keras.Model, guide: str) -> keras.Model | None:
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
         return keras.Model(inputs, model.layers[-1].input, name=f"{model.name}_features")
     except (AttributeError, ValueError, IndexError) as err:
-        raise ValueError("guide='features' needs a functional or Sequential Keras model whose last layer maps "
-                         "the last feature layer to the logits") from err
+        raise ValueError(
+            "guide='features' needs a functional or Sequential Keras model whose last layer maps "
+            "the last feature layer to the logits"
+        ) from err
 
 
 class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
@@ -88,9 +102,27 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     denoiser learns to leave clean images alone.
     """
 
-    params = ["classifier", "guide", "clip_values", "channels", "widths", "lateral", "residual", "attacks",
-              "eps_range", "include_clean", "learning_rate", "min_learning_rate", "patience", "batch_size",
-              "forward_batch_size", "seed", "verbose", "extra_guides", "channels_first"]
+    params = [
+        "classifier",
+        "guide",
+        "clip_values",
+        "channels",
+        "widths",
+        "lateral",
+        "residual",
+        "attacks",
+        "eps_range",
+        "include_clean",
+        "learning_rate",
+        "min_learning_rate",
+        "patience",
+        "batch_size",
+        "forward_batch_size",
+        "seed",
+        "verbose",
+        "extra_guides",
+        "channels_first",
+    ]
     _parameter_constraints = {
         "guide": [Options(GUIDES)],
         "clip_values": [ClipValues()],
@@ -112,14 +144,30 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         "channels_first": [BOOL],
     }
 
-    def __init__(self, classifier=None, guide: str = "logits", clip_values: tuple[float, float] = (0.0, 1.0),
-                 channels: int | None = None, widths: tuple[int, ...] = PAPER_WIDTHS, lateral: bool = True,
-                 residual: bool = True, attacks: tuple[str, ...] = PAPER_ATTACKS,
-                 eps_range: tuple[float, float] = (0.0, 0.3), include_clean: bool = True,
-                 learning_rate: float = 1e-3, min_learning_rate: float = 1e-4, patience: int = 2,
-                 batch_size: int = 32, forward_batch_size: int = 512, seed: int | None = None,
-                 apply_fit: bool = False, apply_predict: bool = True, verbose: bool = False,
-                 extra_guides: list | None = None, channels_first: bool = False) -> None:
+    def __init__(
+        self,
+        classifier=None,
+        guide: str = "logits",
+        clip_values: tuple[float, float] = (0.0, 1.0),
+        channels: int | None = None,
+        widths: tuple[int, ...] = PAPER_WIDTHS,
+        lateral: bool = True,
+        residual: bool = True,
+        attacks: tuple[str, ...] = PAPER_ATTACKS,
+        eps_range: tuple[float, float] = (0.0, 0.3),
+        include_clean: bool = True,
+        learning_rate: float = 1e-3,
+        min_learning_rate: float = 1e-4,
+        patience: int = 2,
+        batch_size: int = 32,
+        forward_batch_size: int = 512,
+        seed: int | None = None,
+        apply_fit: bool = False,
+        apply_predict: bool = True,
+        verbose: bool = False,
+        extra_guides: list | None = None,
+        channels_first: bool = False,
+    ) -> None:
         """
         Create a UDDN preprocessor (the denoiser is built now, and trained by :meth:`fit`).
 
@@ -202,15 +250,17 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         if self._network_key() != self._built_for:
             if self.is_fitted:
                 names = [n for n, new, old in zip(_NETWORK_PARAMS, self._network_key(), self._built_for) if new != old]
-                raise ValueError(f"UDDN: cannot change {names} of a fitted denoiser (its weights belong to the "
-                                 f"network they were trained in); create a new UDDN instead")
+                raise ValueError(
+                    f"UDDN: cannot change {names} of a fitted denoiser (its weights belong to the "
+                    f"network they were trained in); create a new UDDN instead"
+                )
             self._build_network()
         elif "seed" in changed and not self.is_fitted:
             self._build_network()  # the seed sets the initial weights
         self._guide_models = self._build_guides()
         self._denoise = self._compile_denoise()
 
-    def __deepcopy__(self, memo: dict) -> "UDDN":
+    def __deepcopy__(self, memo: dict) -> UDDN:
         """A deep copy of the denoiser and its state; the guide classifiers are shared, not copied (they are the
         user's models, and may hold traced functions that cannot be copied). The copy compiles its own inference
         pass (a traced ``tf.function`` cannot be copied)."""
@@ -253,7 +303,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     def _clip(self, x: tf.Tensor) -> tf.Tensor:
         return tf.clip_by_value(x, self.clip_values[0], self.clip_values[1])
 
-    def forward(self, x: "tf.Tensor", y: Any | None = None) -> tuple["tf.Tensor", Any | None]:
+    def forward(self, x: tf.Tensor, y: Any | None = None) -> tuple[tf.Tensor, Any | None]:
         """
         Denoise a batch (differentiable; large batches run in chunks of ``forward_batch_size``).
 
@@ -293,9 +343,14 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
 
     # ------------------------------------------------------------------ training pairs
 
-    def make_pairs(self, x: np.ndarray, y: np.ndarray | None = None, rng: np.random.Generator | None = None,
-                   sources: list | None = None, source_weights: list[float] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def make_pairs(
+        self,
+        x: np.ndarray,
+        y: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        sources: list | None = None,
+        source_weights: list[float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """
         Build training pairs ``(x_noisy, x_clean)``: each attack of ``attacks`` at a per-sample L-inf level
         uniform in ``eps_range`` (and ``(x, x)`` if ``include_clean``).
@@ -319,17 +374,21 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         x = check_inputs(x, "x", self.clip_values)
         for i, source in enumerate(sources or []):
             if not isinstance(getattr(source, "model", None), keras.Model):
-                raise ValueError(f"sources[{i}] must be an ART estimator with a Keras `model` that outputs logits, "
-                                 f"got {type(source).__name__}")
+                raise ValueError(
+                    f"sources[{i}] must be an ART estimator with a Keras `model` that outputs logits, "
+                    f"got {type(source).__name__}"
+                )
         models = [source.model for source in (sources or [self.classifier])]
         weights = np.full(len(models), 1 / len(models)) if source_weights is None else np.asarray(source_weights, float)
         if weights.shape != (len(models),) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"source_weights must be {len(models)} non-negative numbers summing to 1, "
-                             f"got {source_weights!r}")
+            raise ValueError(
+                f"source_weights must be {len(models)} non-negative numbers summing to 1, got {source_weights!r}"
+            )
         labeller = self.classifier.model if self.classifier is not None else models[0]
         if y is None:
-            y = np.concatenate([np.argmax(labeller(x[s], training=False), axis=1)
-                                for s in batches(len(x), self.forward_batch_size)])
+            y = np.concatenate(
+                [np.argmax(labeller(x[s], training=False), axis=1) for s in batches(len(x), self.forward_batch_size)]
+            )
         y = check_labels(y, len(x), int(labeller.output_shape[-1]))
         rng = rng or np.random.default_rng(self.seed)
         levels = [rng.uniform(*self.eps_range, size=len(x)).astype(np.float32) for _ in self.attacks]
@@ -352,14 +411,19 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     def _compiled_attack(self, model: keras.Model, steps: int, shape: tuple[int, ...]):
         """FGSM (``steps == 1``) or I-FGSM with ``steps`` iterations on ``model``'s logits, as one graph."""
         logits_fn = lambda t: model(t, training=False)  # noqa: E731
-        signature = [tf.TensorSpec([None, *shape], tf.float32), tf.TensorSpec([None], tf.int64),
-                     tf.TensorSpec([None], tf.float32)]
+        signature = [
+            tf.TensorSpec([None, *shape], tf.float32),
+            tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([None], tf.float32),
+        ]
         if steps == 1:
-            return tf.function(lambda xb, yb, eps: fgsm(logits_fn, xb, yb, eps, self.clip_values),
-                               input_signature=signature)
-        return tf.function(lambda xb, yb, eps: iterative_fgsm(logits_fn, xb, yb, eps, steps,
-                                                              clip_values=self.clip_values),
-                           input_signature=signature)
+            return tf.function(
+                lambda xb, yb, eps: fgsm(logits_fn, xb, yb, eps, self.clip_values), input_signature=signature
+            )
+        return tf.function(
+            lambda xb, yb, eps: iterative_fgsm(logits_fn, xb, yb, eps, steps, clip_values=self.clip_values),
+            input_signature=signature,
+        )
 
     # ------------------------------------------------------------------ training
 
@@ -387,8 +451,9 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     @staticmethod
     def _guided_distance(guides: list, x_hat: tf.Tensor, x_clean: tf.Tensor) -> tf.Tensor:
         """Mean over the guide models of the mean absolute difference of their outputs."""
-        return tf.add_n([tf.reduce_mean(tf.abs(g(x_hat, training=False) - g(x_clean, training=False)))
-                         for g in guides]) / len(guides)
+        return tf.add_n(
+            [tf.reduce_mean(tf.abs(g(x_hat, training=False) - g(x_clean, training=False))) for g in guides]
+        ) / len(guides)
 
     def guided_loss(self, x_noisy: np.ndarray, x_clean: np.ndarray) -> float:
         """The training loss (L1 on the guide's outputs, or on pixels) of the current denoiser, in inference mode."""
@@ -406,9 +471,19 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             total += float(distance) * (s.stop - s.start)
         return total / len(x_noisy)
 
-    def fit(self, x: np.ndarray, y: np.ndarray | None = None, x_adversarial: np.ndarray | None = None,
-            nb_epochs: int = 30, batch_size: int | None = None, gnr: "GNR | None" = None, gnr_ratio: float = 0.0,
-            attack_sources: list | None = None, source_weights: list[float] | None = None, **kwargs) -> "UDDN":
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray | None = None,
+        x_adversarial: np.ndarray | None = None,
+        nb_epochs: int = 30,
+        batch_size: int | None = None,
+        gnr: GNR | None = None,
+        gnr_ratio: float = 0.0,
+        attack_sources: list | None = None,
+        source_weights: list[float] | None = None,
+        **kwargs,
+    ) -> UDDN:
         """
         Train the denoiser (the classifier is not changed).
 
@@ -433,16 +508,21 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         x = check_inputs(x, "x", self.clip_values)
         self._check_layout(x.shape)
         batch_size = self.batch_size if batch_size is None else batch_size
-        validate_params({"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "gnr_ratio": [NON_NEGATIVE_REAL]},
-                        {"nb_epochs": nb_epochs, "batch_size": batch_size, "gnr_ratio": gnr_ratio}, "UDDN.fit")
+        validate_params(
+            {"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "gnr_ratio": [NON_NEGATIVE_REAL]},
+            {"nb_epochs": nb_epochs, "batch_size": batch_size, "gnr_ratio": gnr_ratio},
+            "UDDN.fit",
+        )
         if kwargs:
             raise ValueError(f"UDDN.fit: unexpected argument(s) {sorted(kwargs)}")
         if gnr_ratio > 0:
             if getattr(gnr, "generator_", None) is None:
                 raise ValueError(f"gnr_ratio={gnr_ratio!r} > 0 needs a fitted GNR as gnr, got {type(gnr).__name__}")
             if tuple(gnr.generator_.output_shape[1:]) != x.shape[1:]:
-                raise ValueError(f"the GNR makes noise of shape {tuple(gnr.generator_.output_shape[1:])}, the images "
-                                 f"are {x.shape[1:]}")
+                raise ValueError(
+                    f"the GNR makes noise of shape {tuple(gnr.generator_.output_shape[1:])}, the images "
+                    f"are {x.shape[1:]}"
+                )
         rng = np.random.default_rng(self.seed)
         if x_adversarial is None:
             x_noisy, x_clean = self.make_pairs(x, y, rng, sources=attack_sources, source_weights=source_weights)
@@ -485,14 +565,27 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments except the classifiers (JSON-serialisable)."""
-        return {"guide": self.guide, "clip_values": list(self.clip_values), "channels": self.channels,
-                "widths": list(self.widths), "lateral": self.lateral, "residual": self.residual,
-                "attacks": list(self.attacks), "eps_range": list(self.eps_range), "include_clean": self.include_clean,
-                "learning_rate": self.learning_rate, "min_learning_rate": self.min_learning_rate,
-                "patience": self.patience, "batch_size": self.batch_size,
-                "forward_batch_size": self.forward_batch_size, "seed": self.seed,
-                "apply_fit": self.apply_fit, "apply_predict": self.apply_predict, "verbose": self.verbose,
-                "channels_first": self.channels_first}
+        return {
+            "guide": self.guide,
+            "clip_values": list(self.clip_values),
+            "channels": self.channels,
+            "widths": list(self.widths),
+            "lateral": self.lateral,
+            "residual": self.residual,
+            "attacks": list(self.attacks),
+            "eps_range": list(self.eps_range),
+            "include_clean": self.include_clean,
+            "learning_rate": self.learning_rate,
+            "min_learning_rate": self.min_learning_rate,
+            "patience": self.patience,
+            "batch_size": self.batch_size,
+            "forward_batch_size": self.forward_batch_size,
+            "seed": self.seed,
+            "apply_fit": self.apply_fit,
+            "apply_predict": self.apply_predict,
+            "verbose": self.verbose,
+            "channels_first": self.channels_first,
+        }
 
     def save(self, path: str) -> None:
         """
@@ -501,11 +594,12 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         :param path: Destination; must end in ``.keras``.
         :raises ValueError: If ``path`` does not end in ``.keras`` or cannot be written.
         """
-        save_keras(path, self.denoiser_, "UDDN",
-                   {**self.get_config(), "is_fitted": self.is_fitted, "history": self.history_})
+        save_keras(
+            path, self.denoiser_, "UDDN", {**self.get_config(), "is_fitted": self.is_fitted, "history": self.history_}
+        )
 
     @classmethod
-    def load(cls, path: str, classifier=None, extra_guides: list | None = None) -> "UDDN":
+    def load(cls, path: str, classifier=None, extra_guides: list | None = None) -> UDDN:
         """
         Load a UDDN written by :meth:`save` (Keras ``safe_mode``).
 
@@ -520,8 +614,11 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             is_fitted, history = bool(config.pop("is_fitted")), list(config.pop("history"))
             # The guide classifier is only needed to train further: load without one as a pixel-guided shell.
             guide = config["guide"] if classifier is not None else "pixels"
-            uddn = cls(classifier=classifier, extra_guides=extra_guides,
-                       **{**config, "guide": guide, "seed": None, "widths": tuple(config["widths"])})
+            uddn = cls(
+                classifier=classifier,
+                extra_guides=extra_guides,
+                **{**config, "guide": guide, "seed": None, "widths": tuple(config["widths"])},
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"not an art-ext UDDN file: {path} (invalid configuration: {err})") from err
         uddn.guide, uddn.seed = config["guide"], config["seed"]
@@ -539,20 +636,27 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         self.attacks = tuple(self.attacks)
         self.eps_range = tuple(float(v) for v in self.eps_range)
         if self.classifier is not None and not isinstance(getattr(self.classifier, "model", None), keras.Model):
-            raise ValueError("UDDN: classifier must be an ART TensorFlowV2Classifier (or estimator) with a Keras "
-                             "`model` that outputs logits")
+            raise ValueError(
+                "UDDN: classifier must be an ART TensorFlowV2Classifier (or estimator) with a Keras "
+                "`model` that outputs logits"
+            )
         if self.guide != "pixels" and self.classifier is None:
-            raise ValueError(f"UDDN: guide={self.guide!r} needs a classifier; pass classifier=... or use "
-                             f"guide='pixels'")
+            raise ValueError(
+                f"UDDN: guide={self.guide!r} needs a classifier; pass classifier=... or use guide='pixels'"
+            )
         if self.extra_guides and self.classifier is None:
             raise ValueError("UDDN: extra_guides need a classifier (the main guide)")
         for extra in self.extra_guides:
             if not isinstance(getattr(extra, "model", None), keras.Model):
-                raise ValueError("UDDN: extra_guides must be ART TensorFlowV2Classifiers (or estimators) with a Keras "
-                                 "`model` that outputs logits")
+                raise ValueError(
+                    "UDDN: extra_guides must be ART TensorFlowV2Classifiers (or estimators) with a Keras "
+                    "`model` that outputs logits"
+                )
             if tuple(extra.input_shape) != tuple(self.classifier.input_shape):
-                raise ValueError(f"UDDN: extra_guides must take the classifier's input shape "
-                                 f"{tuple(self.classifier.input_shape)}, got {tuple(extra.input_shape)}")
+                raise ValueError(
+                    f"UDDN: extra_guides must take the classifier's input shape "
+                    f"{tuple(self.classifier.input_shape)}, got {tuple(extra.input_shape)}"
+                )
         axis = 0 if self.channels_first else -1
         classifier_channels = None
         if self.classifier is not None and getattr(self.classifier, "input_shape", None):
@@ -569,8 +673,10 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         for name in self.attacks:
             _attack_steps(name)
         if self.min_learning_rate > self.learning_rate:
-            raise ValueError(f"UDDN: need min_learning_rate <= learning_rate, got {self.min_learning_rate!r} "
-                             f"and {self.learning_rate!r}")
+            raise ValueError(
+                f"UDDN: need min_learning_rate <= learning_rate, got {self.min_learning_rate!r} "
+                f"and {self.learning_rate!r}"
+            )
 
 
 __all__ = ["GUIDES", "PAPER_ATTACKS", "UDDN", "guide_model"]

@@ -6,6 +6,7 @@ ART's ``DefensiveDistillation`` trains the student on the teacher's probabilitie
 this trainer adds the temperature term and an optional preprocessor (e.g. a fitted
 :class:`~art_ext.defences.preprocessor.UDDN`) in front of both models.
 """
+
 from __future__ import annotations
 
 import keras
@@ -14,13 +15,25 @@ import tensorflow as tf
 from art.defences.trainer.trainer import Trainer
 from tqdm.auto import tqdm
 
-from art_ext.params import (BOOL, NON_NEGATIVE_INT, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, SEED, Callable,
-                            Interval, Real, ValidatedParams, seeded)
+from art_ext.params import (
+    BOOL,
+    NON_NEGATIVE_INT,
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    Callable,
+    Interval,
+    Real,
+    ValidatedParams,
+    seeded,
+)
 from art_ext.utils import batches, check_inputs, check_labels
 
 
-def distillation_loss(teacher_logits: tf.Tensor, student_logits: tf.Tensor, temperature: float,
-                      lambda_: float) -> tf.Tensor:
+def distillation_loss(
+    teacher_logits: tf.Tensor, student_logits: tf.Tensor, temperature: float, lambda_: float
+) -> tf.Tensor:
     """Batch mean of ``KL(P_t || P_s) + lambda * KL(P_t^T || P_s^T)`` (Eq. 6; ``P^T = softmax(z / T)``)."""
 
     def kl(t_logits, s_logits):
@@ -46,8 +59,18 @@ class DistillationTrainer(ValidatedParams, Trainer):
     ``T**2`` (paper's Eq. 6 as written).
     """
 
-    params = ["teacher", "preprocessor", "temperature", "lambda_", "nb_epochs", "teacher_epochs", "batch_size",
-              "learning_rate", "seed", "verbose"]
+    params = [
+        "teacher",
+        "preprocessor",
+        "temperature",
+        "lambda_",
+        "nb_epochs",
+        "teacher_epochs",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        "verbose",
+    ]
     _parameter_constraints = {
         "teacher": [None, keras.Model],
         "preprocessor": [None, Callable()],
@@ -63,9 +86,20 @@ class DistillationTrainer(ValidatedParams, Trainer):
     #: Keyword arguments of :meth:`fit` that set the parameters of the same name.
     _fit_params = ("nb_epochs", "teacher_epochs", "batch_size")
 
-    def __init__(self, classifier, teacher: keras.Model | None = None, preprocessor=None, temperature: float = 10.0,
-                 lambda_: float = 1.0, nb_epochs: int = 10, teacher_epochs: int | None = None, batch_size: int = 128,
-                 learning_rate: float = 1e-3, seed: int | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        classifier,
+        teacher: keras.Model | None = None,
+        preprocessor=None,
+        temperature: float = 10.0,
+        lambda_: float = 1.0,
+        nb_epochs: int = 10,
+        teacher_epochs: int | None = None,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> None:
         """
         :param classifier: The student: an ART ``TensorFlowV2Classifier`` with a Keras logits ``model``.
         :param teacher: Keras logits model used as the teacher (trained by :meth:`fit` unless
@@ -131,8 +165,10 @@ class DistillationTrainer(ValidatedParams, Trainer):
 
     def _train(self, epoch_batches, teacher_step, student_step) -> None:
         """Both trainings: ``epoch_batches()`` yields one epoch's ``(x, y)`` batches (preprocessed, validated)."""
-        for name, step, nb_epochs in (("teacher", teacher_step, self.teacher_epochs),
-                                      ("student", student_step, self.nb_epochs)):
+        for name, step, nb_epochs in (
+            ("teacher", teacher_step, self.teacher_epochs),
+            ("student", student_step, self.nb_epochs),
+        ):
             for _ in tqdm(range(nb_epochs), desc=name, disable=not self.verbose):
                 total, count = 0.0, 0
                 for xb, yb in epoch_batches():
@@ -143,8 +179,9 @@ class DistillationTrainer(ValidatedParams, Trainer):
     def _set_fit_params(self, kwargs: dict, caller: str) -> None:
         unknown = sorted(set(kwargs) - set(self._fit_params))
         if unknown:
-            raise ValueError(f"DistillationTrainer.{caller}: unknown argument(s) {unknown}; "
-                             f"it takes {list(self._fit_params)}")
+            raise ValueError(
+                f"DistillationTrainer.{caller}: unknown argument(s) {unknown}; it takes {list(self._fit_params)}"
+            )
         if kwargs:
             self.set_params(**kwargs)
 
@@ -153,7 +190,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
             return x
         return np.concatenate([self.preprocessor(x[s])[0] for s in batches(len(x), self.batch_size)])
 
-    def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> "DistillationTrainer":
+    def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> DistillationTrainer:
         """
         Train the teacher on (preprocessed) ``x`` with one-hot ``y``, then the student on the teacher's outputs.
 
@@ -180,7 +217,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         self._train(epoch_batches, *self._steps())
         return self
 
-    def fit_generator(self, generator, **kwargs) -> "DistillationTrainer":
+    def fit_generator(self, generator, **kwargs) -> DistillationTrainer:
         """
         :meth:`fit` on the batches of an ART ``DataGenerator`` (data too large for memory): each epoch takes
         ``ceil(generator.size / generator.batch_size)`` batches from ``generator.get_batch()``, first for the
@@ -193,13 +230,16 @@ class DistillationTrainer(ValidatedParams, Trainer):
         :raises ValueError: A generator without ``size`` or ``get_batch``, a bad batch, or an unknown or invalid
                  keyword argument.
         """
-        if not callable(getattr(generator, "get_batch", None)) or not isinstance(getattr(generator, "size", None),
-                                                                                 (int, np.integer)):
-            raise ValueError("generator must be an ART DataGenerator with an integer size, "
-                             f"got {type(generator).__name__}")
+        if not callable(getattr(generator, "get_batch", None)) or not isinstance(
+            getattr(generator, "size", None), (int, np.integer)
+        ):
+            raise ValueError(
+                f"generator must be an ART DataGenerator with an integer size, got {type(generator).__name__}"
+            )
         if generator.size < 1 or not isinstance(generator.batch_size, (int, np.integer)) or generator.batch_size < 1:
-            raise ValueError(f"generator must have a positive size and batch_size, got {generator.size} and "
-                             f"{generator.batch_size}")
+            raise ValueError(
+                f"generator must have a positive size and batch_size, got {generator.size} and {generator.batch_size}"
+            )
         self._set_fit_params(kwargs, "fit_generator")
         student = self._classifier.model
         nb_batches = -(-int(generator.size) // int(generator.batch_size))
@@ -207,8 +247,9 @@ class DistillationTrainer(ValidatedParams, Trainer):
         def epoch_batches():
             for _ in range(nb_batches):
                 xb, yb = generator.get_batch()
-                xb = check_inputs(xb, "generator batch x", self._classifier.clip_values,
-                                  input_shape=tuple(student.input_shape[1:]))
+                xb = check_inputs(
+                    xb, "generator batch x", self._classifier.clip_values, input_shape=tuple(student.input_shape[1:])
+                )
                 yield self._preprocess(xb), check_labels(yb, len(xb), self._classifier.nb_classes, "generator batch y")
 
         self._train(epoch_batches, *self._steps())
@@ -216,8 +257,9 @@ class DistillationTrainer(ValidatedParams, Trainer):
 
     def _check_param_relations(self) -> None:
         if not isinstance(getattr(self._classifier, "model", None), keras.Model):
-            raise ValueError("DistillationTrainer: classifier must be an ART TensorFlowV2Classifier with a Keras "
-                             "logits `model`")
+            raise ValueError(
+                "DistillationTrainer: classifier must be an ART TensorFlowV2Classifier with a Keras logits `model`"
+            )
         if self.teacher_epochs == 0 and self.teacher is None:
             raise ValueError("DistillationTrainer: teacher_epochs=0 needs a trained teacher")
 

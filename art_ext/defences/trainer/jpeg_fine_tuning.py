@@ -5,6 +5,7 @@ pre-trained model on images encoded at several compression levels, giving severa
 majority vote, because a low compression ratio removes perturbations and features slightly and a high one
 aggressively. SHIELD (https://arxiv.org/abs/1802.06816) "vaccinates" models at several JPEG qualities the same way.
 """
+
 from __future__ import annotations
 
 import keras
@@ -21,7 +22,7 @@ from art_ext.params import BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, Interval, Re
 from art_ext.utils import batches, check_inputs, check_labels
 
 #: Seeds of the members' Keras layers are drawn below this bound from the trainer's generator.
-_MEMBER_SEED_BOUND = 2 ** 31
+_MEMBER_SEED_BOUND = 2**31
 
 
 class MultiLevelJpegTrainer(ValidatedParams, Trainer):
@@ -49,9 +50,17 @@ class MultiLevelJpegTrainer(ValidatedParams, Trainer):
         "verbose": [BOOL],
     }
 
-    def __init__(self, classifier: TensorFlowV2Classifier, preprocessors: list[PreprocessorTensorFlowV2],
-                 nb_epochs: int = 3, batch_size: int = 128, learning_rate: float = 1e-4,
-                 clean_fraction: float = 0.0, seed: int | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        classifier: TensorFlowV2Classifier,
+        preprocessors: list[PreprocessorTensorFlowV2],
+        nb_epochs: int = 3,
+        batch_size: int = 128,
+        learning_rate: float = 1e-4,
+        clean_fraction: float = 0.0,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> None:
         """
         Create the trainer.
 
@@ -77,12 +86,14 @@ class MultiLevelJpegTrainer(ValidatedParams, Trainer):
         self._check_params()
 
     def _check_param_relations(self) -> None:
-        if not isinstance(self._pretrained, TensorFlowV2Classifier) or not isinstance(self._pretrained.model,
-                                                                                      keras.Model):
+        if not isinstance(self._pretrained, TensorFlowV2Classifier) or not isinstance(
+            self._pretrained.model, keras.Model
+        ):
             raise ValueError("classifier must be a TensorFlowV2Classifier around a Keras model")
         if not self.preprocessors or not all(isinstance(p, PreprocessorTensorFlowV2) for p in self.preprocessors):
-            raise ValueError("preprocessors must be a non-empty list of PreprocessorTensorFlowV2 (e.g. "
-                             "JpegCompressionTensorFlowV2)")
+            raise ValueError(
+                "preprocessors must be a non-empty list of PreprocessorTensorFlowV2 (e.g. JpegCompressionTensorFlowV2)"
+            )
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs) -> MultiLevelJpegTrainer:
         """
@@ -114,8 +125,9 @@ class MultiLevelJpegTrainer(ValidatedParams, Trainer):
                 trainee.fit(x_level, y, batch_size=self.batch_size, nb_epochs=self.nb_epochs, verbose=False)
             else:
                 self._fine_tune(model, x_level, y, rng)
-            self.classifiers_.append(wrap(model, clip_values=pretrained.clip_values,
-                                          preprocessing_defences=[preprocessor]))
+            self.classifiers_.append(
+                wrap(model, clip_values=pretrained.clip_values, preprocessing_defences=[preprocessor])
+            )
         self._classifier = MajorityVoteClassifier(self.classifiers_)
         return self
 

@@ -14,11 +14,12 @@ soft targets, loss, update), only for the perturbed share of the batch.
 | Paper link: https://doi.org/10.1007/s11042-022-14021-5
 | NULL labeling: https://arxiv.org/abs/1703.04318
 """
+
 from __future__ import annotations
 
 import copy
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -29,15 +30,15 @@ from tqdm.auto import trange
 
 from art_ext.estimators.classification import outputs_logits
 from art_ext.estimators.two_n_view import HEAD_NAME, PROBABILITY_FLOOR, check_extended_classifier, n_class_logits
-from art_ext.params import (BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, Interval, Real, ValidatedParams,
-                            validate_params)
+from art_ext.params import BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, Interval, Real, ValidatedParams, validate_params
 from art_ext.utils import batches, check_inputs, check_labels, fgsm
 
 logger = logging.getLogger(__name__)
 
 
-def extend_classes(model: keras.Model, kind: str = "2n", keep_weights: bool = True, name: str | None = None
-                   ) -> keras.Model:
+def extend_classes(
+    model: keras.Model, kind: str = "2n", keep_weights: bool = True, name: str | None = None
+) -> keras.Model:
     """Turn an N-class Keras model into a 2N (``kind="2n"``) or N + 1 (``"null"``) one by replacing its last layer.
 
     The last layer must be a ``Dense`` layer; the new one outputs logits (no activation) and the
@@ -76,8 +77,9 @@ def extend_classes(model: keras.Model, kind: str = "2n", keep_weights: bool = Tr
     return keras.Model(model.inputs, outputs, name=name or f"{model.name}_{kind}")
 
 
-def smoothed_targets(y: tf.Tensor, perturbed: tf.Tensor, eps: tf.Tensor, nb_classes: int, kind: str,
-                     smoothing: float, eps_max: float) -> tf.Tensor:
+def smoothed_targets(
+    y: tf.Tensor, perturbed: tf.Tensor, eps: tf.Tensor, nb_classes: int, kind: str, smoothing: float, eps_max: float
+) -> tf.Tensor:
     """Soft training targets of 2N or NULL labeling (TF, batched).
 
     ``"2n"``: probability ``q`` on ``y`` (clean) or ``y + N`` (perturbed), ``(1 - q) / (2N - 1)`` on
@@ -110,8 +112,20 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
     """Shared training loop of 2N and NULL labeling; subclasses set ``_kind``."""
 
     _kind = "2n"
-    params = ["substitute", "eps_max", "perturbed_fraction", "smoothing", "optimizer", "learning_rate", "momentum",
-              "cosine_annealing", "validation_split", "patience", "seed", "verbose"]
+    params = [
+        "substitute",
+        "eps_max",
+        "perturbed_fraction",
+        "smoothing",
+        "optimizer",
+        "learning_rate",
+        "momentum",
+        "cosine_annealing",
+        "validation_split",
+        "patience",
+        "seed",
+        "verbose",
+    ]
     _parameter_constraints = {
         "substitute": [None, TensorFlowV2Classifier],
         "eps_max": [POSITIVE_REAL],
@@ -127,11 +141,22 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         "verbose": [BOOL],
     }
 
-    def __init__(self, classifier: TensorFlowV2Classifier, substitute: TensorFlowV2Classifier | None = None,
-                 eps_max: float = 0.3, perturbed_fraction: float = 0.5, smoothing: float = 0.8,
-                 optimizer: keras.optimizers.Optimizer | None = None, learning_rate: float = 0.01,
-                 momentum: float = 0.9, cosine_annealing: bool = True, validation_split: float = 0.0,
-                 patience: int = 5, seed: int | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        classifier: TensorFlowV2Classifier,
+        substitute: TensorFlowV2Classifier | None = None,
+        eps_max: float = 0.3,
+        perturbed_fraction: float = 0.5,
+        smoothing: float = 0.8,
+        optimizer: keras.optimizers.Optimizer | None = None,
+        learning_rate: float = 0.01,
+        momentum: float = 0.9,
+        cosine_annealing: bool = True,
+        validation_split: float = 0.0,
+        patience: int = 5,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> None:
         self._nb_classes = check_extended_classifier(classifier, self._kind)
         super().__init__(classifier=classifier)
         self.substitute = substitute
@@ -154,16 +179,22 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
     def _check_param_relations(self) -> None:
         clip = self._classifier.clip_values
         if clip is not None and self.eps_max > float(np.max(clip[1])) - float(np.min(clip[0])):
-            raise ValueError(f"{type(self).__name__}: eps_max must not exceed the input range "
-                             f"{tuple(float(c) for c in clip)}, got {self.eps_max}")
+            raise ValueError(
+                f"{type(self).__name__}: eps_max must not exceed the input range "
+                f"{tuple(float(c) for c in clip)}, got {self.eps_max}"
+            )
         if self.substitute is not None:
             n = self._nb_classes
             if self.substitute.nb_classes != n:
-                raise ValueError(f"{type(self).__name__}: substitute must have the classifier's N = {n} original "
-                                 f"classes, got {self.substitute.nb_classes}")
+                raise ValueError(
+                    f"{type(self).__name__}: substitute must have the classifier's N = {n} original "
+                    f"classes, got {self.substitute.nb_classes}"
+                )
             if tuple(self.substitute.input_shape) != tuple(self._classifier.input_shape):
-                raise ValueError(f"{type(self).__name__}: substitute input shape {tuple(self.substitute.input_shape)}"
-                                 f" differs from the classifier's {tuple(self._classifier.input_shape)}")
+                raise ValueError(
+                    f"{type(self).__name__}: substitute input shape {tuple(self.substitute.input_shape)}"
+                    f" differs from the classifier's {tuple(self._classifier.input_shape)}"
+                )
 
     def _check_labels(self, y, n: int) -> np.ndarray:
         """Labels over the N original classes; labels that would fit the classifier's outputs as ordinary classes
@@ -181,7 +212,8 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
                 f"{err}. {type(self).__name__} reads the classifier's {outputs} outputs as {extended} labeling of "
                 f"N = {self._nb_classes} original classes, and y must be over those N; if your model has "
                 f"{outputs} ordinary classes, it needs {extended} outputs: extend it with "
-                f"extend_classes(model, {self._kind!r}) (art_ext.defences.trainer) and wrap the result") from None
+                f"extend_classes(model, {self._kind!r}) (art_ext.defences.trainer) and wrap the result"
+            ) from None
 
     # ------------------------------------------------------------------ the compiled step
 
@@ -189,20 +221,28 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         """N-class logits the simulated attacker differentiates (substitute, or the model's own N-class view)."""
         if self.substitute is not None:
             model, logits = self.substitute.model, outputs_logits(self.substitute)
-            return (lambda x: model(x, training=False)) if logits else (
-                lambda x: _log_probabilities(model(x, training=False)))
+            return (
+                (lambda x: model(x, training=False))
+                if logits
+                else (lambda x: _log_probabilities(model(x, training=False)))
+            )
         model, kind = self._classifier.model, self._kind
         if not outputs_logits(self._classifier):
             return lambda x: n_class_logits(_log_probabilities(model(x, training=False)), kind)
         return lambda x: n_class_logits(model(x, training=False), kind)
 
-    def _build_steps(self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator,
-                     val_generator: tf.random.Generator) -> None:
+    def _build_steps(
+        self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator, val_generator: tf.random.Generator
+    ) -> None:
         model, kind, n = self._classifier.model, self._kind, self._nb_classes
         clip = self._classifier.clip_values if self._classifier.clip_values is not None else (-np.inf, np.inf)
         clip = (float(clip[0]), float(clip[1]))
-        attacker, eps_max, fraction, q = self._attacker_logits(), float(self.eps_max), float(self.perturbed_fraction), \
-            float(self.smoothing)
+        attacker, eps_max, fraction, q = (
+            self._attacker_logits(),
+            float(self.eps_max),
+            float(self.perturbed_fraction),
+            float(self.smoothing),
+        )
         from_logits = outputs_logits(self._classifier)
         spec = (tf.TensorSpec([None, *self._classifier.input_shape], tf.float32), tf.TensorSpec([None], tf.int64))
 
@@ -247,8 +287,9 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
 
     # ------------------------------------------------------------------ public
 
-    def fit(self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20,
-            **kwargs) -> "_ExtendedLabelTrainer":
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20, **kwargs
+    ) -> _ExtendedLabelTrainer:
         """Train the classifier's model with 2N / NULL labeling (Fig. 1 of the paper).
 
         Per batch, ``perturbed_fraction`` of the samples (chosen at random) are perturbed with
@@ -267,8 +308,11 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         :raises ValueError: For bad inputs, labels (over the N original classes), ``nb_epochs`` or ``batch_size``.
         """
         clf = self._classifier
-        validate_params({"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
-                        {"batch_size": batch_size, "nb_epochs": nb_epochs}, f"{type(self).__name__}.fit")
+        validate_params(
+            {"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
+            {"batch_size": batch_size, "nb_epochs": nb_epochs},
+            f"{type(self).__name__}.fit",
+        )
         x = check_inputs(x, "x", clf.clip_values, tuple(clf.input_shape), min_samples=2)
         y = self._check_labels(y, len(x))
         rng = np.random.default_rng(self.seed)
@@ -295,7 +339,9 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
             self.history_["loss"].append(float(np.mean(losses)))
             if n_val:
                 val_generator.reset_from_seed(seed + 1)  # the same eps / sample draws every epoch
-                val = float(np.mean([float(val_step(x[val_idx[s]], y[val_idx[s]])) for s in batches(n_val, batch_size)]))
+                val = float(
+                    np.mean([float(val_step(x[val_idx[s]], y[val_idx[s]])) for s in batches(n_val, batch_size)])
+                )
                 self.history_["val_loss"].append(val)
                 if val < best:
                     best, waited, self.best_epoch_ = val, 0, epoch

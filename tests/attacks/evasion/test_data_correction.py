@@ -1,12 +1,13 @@
 """Tests of EnsembleDataCorrection on a 3-model tiny ensemble trained on the embedded MNIST sample."""
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from art_ext.attacks.evasion import EnsembleDataCorrection  # noqa: E402
+from art_ext.attacks.evasion import EnsembleDataCorrection
 
 
 def _train(name, x, y, seed, **options):
@@ -33,8 +34,11 @@ def data():
 @pytest.fixture(scope="module")
 def ensemble(data):
     (x, y), _ = data
-    return [_train("simple_mlp", x, y, 1, units=(32,)), _train("simple_cnn", x, y, 2, filters=(4, 8), dense_units=16),
-            _train("simple_mlp", x, y, 3, units=(16,))]
+    return [
+        _train("simple_mlp", x, y, 1, units=(32,)),
+        _train("simple_cnn", x, y, 2, filters=(4, 8), dense_units=16),
+        _train("simple_mlp", x, y, 3, units=(16,)),
+    ]
 
 
 def _margins(classifiers, x, y):
@@ -52,8 +56,9 @@ def corrected(data, ensemble):
     assert wrong.sum() >= 10, "the tiny ensemble should misclassify some test digits"
     idx = np.concatenate([np.flatnonzero(wrong)[:24], np.flatnonzero(~wrong)[:24]])
     x_in, y_in = x[idx].copy(), y[idx]
-    attack = EnsembleDataCorrection(ensemble, confidence=0.0, max_iter=150, binary_search_steps=3, initial_const=1.0,
-                                    batch_size=64, verbose=False)
+    attack = EnsembleDataCorrection(
+        ensemble, confidence=0.0, max_iter=150, binary_search_steps=3, initial_const=1.0, batch_size=64, verbose=False
+    )
     x_c = attack.generate(x_in, y_in)
     return attack, x[idx], x_in, y_in, x_c, wrong[idx]
 
@@ -93,8 +98,14 @@ def test_confidence_margin_and_ensemble_classifier(data, ensemble):
     _, (x, y) = data
     x, y = x[:32], y[:32]
     kappa = 1.0
-    attack = EnsembleDataCorrection(EnsembleClassifier(ensemble, clip_values=(0.0, 1.0)), confidence=kappa,
-                                    max_iter=150, binary_search_steps=3, initial_const=1.0, verbose=False)
+    attack = EnsembleDataCorrection(
+        EnsembleClassifier(ensemble, clip_values=(0.0, 1.0)),
+        confidence=kappa,
+        max_iter=150,
+        binary_search_steps=3,
+        initial_const=1.0,
+        verbose=False,
+    )
     np.testing.assert_array_equal(attack.weights, np.ones(3))
     x_c = attack.generate(x, np.eye(10)[y])  # one-hot labels are accepted
     margins = _margins(ensemble, x_c, y)
@@ -109,14 +120,17 @@ def test_deterministic(data, ensemble):
     np.testing.assert_array_equal(make().generate(x[:40], y[:40]), make().generate(x[:40], y[:40]))
 
 
-@pytest.mark.parametrize("bad, message", [
-    (lambda x, y: (x, None), "y .*required"),
-    (lambda x, y: (x[:, :27], y), "shape"),
-    (lambda x, y: (x, y[:-1]), "labels"),
-    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), y), "NaN"),
-    (lambda x, y: (x * 2.0 + 0.5, y), "clip_values"),
-    (lambda x, y: (x, y + 10), r"\[0, 10\)"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda x, y: (x, None), "y .*required"),
+        (lambda x, y: (x[:, :27], y), "shape"),
+        (lambda x, y: (x, y[:-1]), "labels"),
+        (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), y), "NaN"),
+        (lambda x, y: (x * 2.0 + 0.5, y), "clip_values"),
+        (lambda x, y: (x, y + 10), r"\[0, 10\)"),
+    ],
+)
 def test_bad_inputs_raise(data, ensemble, bad, message):
     _, (x, y) = data
     attack = EnsembleDataCorrection(ensemble, verbose=False)
@@ -143,17 +157,20 @@ def test_mismatched_estimators_raise(ensemble):
         EnsembleDataCorrection([])
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"confidence": -1.0}, "confidence"),
-    ({"max_iter": 0}, "max_iter"),
-    ({"binary_search_steps": 1.5}, "binary_search_steps"),
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"initial_const": -0.1}, "initial_const"),
-    ({"weights": [1.0, 1.0]}, "weights"),
-    ({"weights": [0.0, 0.0, 0.0]}, "weights"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"verbose": "yes"}, "verbose"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"confidence": -1.0}, "confidence"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"binary_search_steps": 1.5}, "binary_search_steps"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"initial_const": -0.1}, "initial_const"),
+        ({"weights": [1.0, 1.0]}, "weights"),
+        ({"weights": [0.0, 0.0, 0.0]}, "weights"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"verbose": "yes"}, "verbose"),
+    ],
+)
 def test_bad_params_raise(ensemble, params, message):
     with pytest.raises(ValueError, match=message):
         EnsembleDataCorrection(ensemble, **params)

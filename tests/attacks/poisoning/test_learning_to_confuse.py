@@ -1,4 +1,5 @@
 """Tests of LearningToConfuse on a tiny synthetic problem (no data files needed)."""
+
 from __future__ import annotations
 
 import keras
@@ -20,7 +21,7 @@ def quadrant_data(n: int, seed: int):
     y = rng.integers(0, CLASSES, n)
     x = rng.uniform(0.0, 0.3, (n, *SHAPE)).astype(np.float32)
     for k, (r, c) in enumerate([(0, 0), (0, 4), (4, 0), (4, 4)]):
-        x[y == k, r:r + 4, c:c + 4] += 0.6
+        x[y == k, r : r + 4, c : c + 4] += 0.6
     return np.clip(x, 0, 1).astype(np.float32), y
 
 
@@ -34,8 +35,17 @@ def tiny_generator():
 
 def toy_attack(**kwargs) -> LearningToConfuse:
     """The toy problem's attack: a tiny MLP as imaginary victim, a tiny generator, fast learning rates."""
-    return LearningToConfuse(eps=0.5, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
-                             victim_learning_rate=0.1, generator_learning_rate=1e-2, seed=0, verbose=False, **kwargs)
+    return LearningToConfuse(
+        eps=0.5,
+        surrogate=tiny_mlp,
+        generator=tiny_generator(),
+        nb_classes=CLASSES,
+        victim_learning_rate=0.1,
+        generator_learning_rate=1e-2,
+        seed=0,
+        verbose=False,
+        **kwargs,
+    )
 
 
 def train_victim(x, y, epochs=15, seed=1):
@@ -72,11 +82,14 @@ def test_fit_records_history_and_poison_respects_budget(fitted, data):
 
 def test_poison_budget_is_exact_with_other_clip_values():
     """A generator saturating at +-1 on inputs at the box edges: the budget and range still hold exactly."""
-    x = np.concatenate([np.full((4, *SHAPE), -1.0), np.full((4, *SHAPE), 1.0),
-                        np.random.default_rng(0).uniform(-1, 1, (8, *SHAPE))]).astype(np.float32)
+    x = np.concatenate(
+        [np.full((4, *SHAPE), -1.0), np.full((4, *SHAPE), 1.0), np.random.default_rng(0).uniform(-1, 1, (8, *SHAPE))]
+    ).astype(np.float32)
     attack = LearningToConfuse(eps=0.25, clip_values=(-1.0, 1.0), verbose=False)
     inputs = keras.Input(SHAPE)
-    attack.generator_ = keras.Model(inputs, keras.layers.Lambda(lambda t: 10.0 * keras.ops.sign(t - 0.1) + 0 * t)(inputs))
+    attack.generator_ = keras.Model(
+        inputs, keras.layers.Lambda(lambda t: 10.0 * keras.ops.sign(t - 0.1) + 0 * t)(inputs)
+    )
     x_poison, _ = attack.poison(x, np.zeros(len(x), dtype=int))
     assert np.abs(x_poison.astype(np.float64) - x).max() <= 0.25
     assert x_poison.min() >= -1.0 and x_poison.max() <= 1.0
@@ -158,20 +171,23 @@ def test_independent_clean_batch_confuses_the_toy_problem(data):
     assert clean > 0.9 and poisoned < 0.3, (clean, poisoned)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"eps": 0.0}, "eps"),
-    ({"eps": -0.1}, "eps"),
-    ({"eps": 1.5}, "eps"),
-    ({"eps": 0.3, "clip_values": (1, 0)}, "clip_values"),
-    ({"victim_learning_rate": 0}, "victim_learning_rate"),
-    ({"unroll_steps": 0}, "unroll_steps"),
-    ({"victim_epochs": 1.5}, "victim_epochs"),
-    ({"clean_batch": "other"}, "clean_batch"),
-    ({"target_fn": 3}, "target_fn"),
-    ({"surrogate": "no_such_model"}, "surrogate"),
-    ({"generator": "ae"}, "generator"),
-    ({"nb_classes": 1}, "nb_classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"eps": 0.0}, "eps"),
+        ({"eps": -0.1}, "eps"),
+        ({"eps": 1.5}, "eps"),
+        ({"eps": 0.3, "clip_values": (1, 0)}, "clip_values"),
+        ({"victim_learning_rate": 0}, "victim_learning_rate"),
+        ({"unroll_steps": 0}, "unroll_steps"),
+        ({"victim_epochs": 1.5}, "victim_epochs"),
+        ({"clean_batch": "other"}, "clean_batch"),
+        ({"target_fn": 3}, "target_fn"),
+        ({"surrogate": "no_such_model"}, "surrogate"),
+        ({"generator": "ae"}, "generator"),
+        ({"nb_classes": 1}, "nb_classes"),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LearningToConfuse(**kwargs)
@@ -179,8 +195,9 @@ def test_bad_parameters(kwargs, match):
 
 def test_bad_inputs(data):
     (x, y), _ = data
-    attack = LearningToConfuse(eps=0.3, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES,
-                               verbose=False)
+    attack = LearningToConfuse(
+        eps=0.3, surrogate=tiny_mlp, generator=tiny_generator(), nb_classes=CLASSES, verbose=False
+    )
     with pytest.raises(ValueError, match="labels but there are"):
         attack.fit(x, y[:-1])
     with pytest.raises(ValueError, match=r"y must lie in \[0, 4\)"):
@@ -194,13 +211,18 @@ def test_bad_inputs(data):
     with pytest.raises(ValueError, match="not fitted"):
         attack.poison(x, y)
     with pytest.raises(ValueError, match="the generator.s input"):
-        LearningToConfuse(surrogate=tiny_mlp, nb_classes=CLASSES,
-                          generator=conv_autoencoder((12, 12, 1))).fit(x, y)
+        LearningToConfuse(surrogate=tiny_mlp, nb_classes=CLASSES, generator=conv_autoencoder((12, 12, 1))).fit(x, y)
 
 
-@pytest.mark.parametrize("shape, name", [((28, 28, 1), "deepconfuse_mnist_autoencoder"),
-                                         ((30, 26, 1), "deepconfuse_autoencoder"),
-                                         ((32, 32, 3), "deepconfuse_unet"), ((36, 36, 3), "deepconfuse_unet")])
+@pytest.mark.parametrize(
+    "shape, name",
+    [
+        ((28, 28, 1), "deepconfuse_mnist_autoencoder"),
+        ((30, 26, 1), "deepconfuse_autoencoder"),
+        ((32, 32, 3), "deepconfuse_unet"),
+        ((36, 36, 3), "deepconfuse_unet"),
+    ],
+)
 def test_default_generators_keep_the_input_shape(shape, name):
     from art_ext.models.generators import default_generator
 
@@ -218,8 +240,12 @@ def test_inputs_checked_before_work_and_deepcopy(fitted, data):
         toy_attack().fit(x[:, :, :, 0], y)
     with pytest.raises(ValueError, match=r"x must have samples of shape \(8, 8, 1\) \(the generator's input\)"):
         toy_attack().fit(np.zeros((8, 6, 6, 1), np.float32), y[:8])
-    for bad, match in ((np.full(8, 7), r"y must lie in \[0, 4\)"), (np.zeros((8, 4)), "one-hot"),
-                       (np.array(["a"] * 8), "y"), (np.full(8, 0.5), "integer")):
+    for bad, match in (
+        (np.full(8, 7), r"y must lie in \[0, 4\)"),
+        (np.zeros((8, 4)), "one-hot"),
+        (np.array(["a"] * 8), "y"),
+        (np.full(8, 0.5), "integer"),
+    ):
         with pytest.raises(ValueError, match=match):
             fitted.poison(x[:8], bad)
     with pytest.raises(ValueError, match="x must be"):

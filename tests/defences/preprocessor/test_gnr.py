@@ -1,4 +1,5 @@
 """Tests of the GNR noise generator's contract: local seeds, parameters, persistence (tiny networks, 8x8 noise)."""
+
 import numpy as np
 import pytest
 
@@ -24,8 +25,9 @@ def fitted_pair():
 
 def test_same_seed_same_networks(fitted_pair):
     a, b = fitted_pair
-    for u, v in zip(a.generator_.get_weights() + a.critic_.get_weights(),
-                    b.generator_.get_weights() + b.critic_.get_weights()):
+    for u, v in zip(
+        a.generator_.get_weights() + a.critic_.get_weights(), b.generator_.get_weights() + b.critic_.get_weights()
+    ):
         np.testing.assert_array_equal(u, v)
     assert a.history_ == b.history_
     np.testing.assert_array_equal(a.sample(3, seed=1), b.sample(3, seed=1))
@@ -65,9 +67,20 @@ def test_set_params_validates_atomically_and_refuses_network_changes_after_fit(f
     assert unfitted.generator_widths == (2, 2, 2)
 
 
-@pytest.mark.parametrize("kwargs", [{"latent_dim": 0}, {"generator_widths": (4, 4)}, {"critic_widths": (4, 0, 4)},
-                                    {"gp_weight": -1.0}, {"n_critic": True}, {"learning_rate": 0.0},
-                                    {"batch_size": 2.5}, {"seed": -1}, {"verbose": 1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"latent_dim": 0},
+        {"generator_widths": (4, 4)},
+        {"critic_widths": (4, 0, 4)},
+        {"gp_weight": -1.0},
+        {"n_critic": True},
+        {"learning_rate": 0.0},
+        {"batch_size": 2.5},
+        {"seed": -1},
+        {"verbose": 1},
+    ],
+)
 def test_bad_parameters_are_named(kwargs):
     with pytest.raises(ValueError, match=f"GNR: {list(kwargs)[0]} must be"):
         GNR(**kwargs)

@@ -1,4 +1,5 @@
 """Tests of the differentiable TensorFlow JPEG and the NN-favoured table (fidelity against Pillow/libjpeg)."""
+
 import io
 
 import numpy as np
@@ -9,8 +10,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from art_ext.data import load_dataset
-from art_ext.defences.preprocessor import (JpegCompressionTensorFlowV2, NNFavoredJpeg, dct_coefficient_std,
-                                           two_level_table)
+from art_ext.defences.preprocessor import (
+    JpegCompressionTensorFlowV2,
+    NNFavoredJpeg,
+    dct_coefficient_std,
+    two_level_table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +32,15 @@ def photos():
     yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
     images = []
     for _ in range(6):
-        base = np.stack([np.sin(rng.uniform(1, 6) * xx + rng.uniform(0, 3) * yy + rng.uniform(0, 6))
-                         for _ in range(3)], -1) * 0.3 + 0.5
-        blob = (((xx - rng.uniform(.2, .8)) ** 2 + (yy - rng.uniform(.2, .8)) ** 2) < rng.uniform(.02, .1))
-        noise = tf.nn.avg_pool2d(rng.normal(0, .15, (1, h, w, 3)), 3, 1, "SAME")[0].numpy()
+        base = (
+            np.stack(
+                [np.sin(rng.uniform(1, 6) * xx + rng.uniform(0, 3) * yy + rng.uniform(0, 6)) for _ in range(3)], -1
+            )
+            * 0.3
+            + 0.5
+        )
+        blob = ((xx - rng.uniform(0.2, 0.8)) ** 2 + (yy - rng.uniform(0.2, 0.8)) ** 2) < rng.uniform(0.02, 0.1)
+        noise = tf.nn.avg_pool2d(rng.normal(0, 0.15, (1, h, w, 3)), 3, 1, "SAME")[0].numpy()
         images.append(np.clip(base + 0.3 * blob[..., None] * rng.uniform(-1, 1, 3) + noise, 0, 1))
     return (np.round(np.stack(images) * 255) / 255).astype(np.float32)
 
@@ -116,15 +126,25 @@ def test_art_classifier_gradient_goes_through_defence(digits):
     assert grad.shape == digits[:4].shape and np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"quality": 0}, "quality"), ({"quality": 101}, "quality"), ({"quality": 50.5}, "quality"),
-    ({"quantization_table": np.ones((4, 4))}, "quantization_table"),
-    ({"quantization_table": -np.ones((8, 8))}, "positive"), ({"clip_values": (1, 0)}, "clip_values"),
-    ({"gradient_estimator": "sigmoid"}, "gradient_estimator"), ({"chroma_subsampling": "yes"}, "chroma"),
-    ({"batch_size": 0}, "batch_size"), ({"batch_size": True}, "batch_size"), ({"quality": True}, "quality"),
-    ({"clip_values": (0, np.inf)}, "clip_values"), ({"clip_values": (np.nan, 1)}, "clip_values"),
-    ({"verbose": 1}, "verbose"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"quality": 0}, "quality"),
+        ({"quality": 101}, "quality"),
+        ({"quality": 50.5}, "quality"),
+        ({"quantization_table": np.ones((4, 4))}, "quantization_table"),
+        ({"quantization_table": -np.ones((8, 8))}, "positive"),
+        ({"clip_values": (1, 0)}, "clip_values"),
+        ({"gradient_estimator": "sigmoid"}, "gradient_estimator"),
+        ({"chroma_subsampling": "yes"}, "chroma"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": True}, "batch_size"),
+        ({"quality": True}, "quality"),
+        ({"clip_values": (0, np.inf)}, "clip_values"),
+        ({"clip_values": (np.nan, 1)}, "clip_values"),
+        ({"verbose": 1}, "verbose"),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         JpegCompressionTensorFlowV2(**kwargs)
@@ -143,8 +163,15 @@ def test_bad_inputs(photos):
 
 
 @settings(max_examples=15, deadline=None)
-@given(n=st.integers(1, 3), h=st.integers(1, 20), w=st.integers(1, 20), c=st.sampled_from([1, 3]),
-       quality=st.integers(1, 100), subsample=st.booleans(), seed=st.integers(0, 1000))
+@given(
+    n=st.integers(1, 3),
+    h=st.integers(1, 20),
+    w=st.integers(1, 20),
+    c=st.sampled_from([1, 3]),
+    quality=st.integers(1, 100),
+    subsample=st.booleans(),
+    seed=st.integers(0, 1000),
+)
 def test_property_shapes_range_and_idempotence_of_range(n, h, w, c, quality, subsample, seed):
     x = np.random.default_rng(seed).random((n, h, w, c)).astype(np.float32)
     out, _ = JpegCompressionTensorFlowV2(quality=quality, chroma_subsampling=subsample)(x)
@@ -187,6 +214,7 @@ def test_nn_favoured_table_fit_presets_and_setter(photos, digits):
 
 
 # ---------------------------------------------------------------- contracts (issue 18)
+
 
 def test_set_params_is_atomic_rejects_unknown_keys_and_takes_effect(photos):
     jpeg = JpegCompressionTensorFlowV2(quality=30)

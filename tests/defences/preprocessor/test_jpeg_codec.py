@@ -1,4 +1,5 @@
 """Tests of the TensorFlow JPEG codec function and its options object."""
+
 import dataclasses
 
 import numpy as np

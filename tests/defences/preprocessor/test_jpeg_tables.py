@@ -1,18 +1,26 @@
 """Tests of the quantisation tables: Annex K scaling, the DeepN-JPEG design, presets and file sizes."""
+
 import numpy as np
 import pytest
 
-from art_ext.defences.preprocessor.jpeg_tables import (ANNEX_K_LUMINANCE, PRESETS, bits_per_pixel,
-                                                       check_quantization_table, dct_coefficient_std,
-                                                       design_quantization_table, scale_quantization_table,
-                                                       standard_tables, two_level_table)
+from art_ext.defences.preprocessor.jpeg_tables import (
+    ANNEX_K_LUMINANCE,
+    PRESETS,
+    bits_per_pixel,
+    check_quantization_table,
+    dct_coefficient_std,
+    design_quantization_table,
+    scale_quantization_table,
+    standard_tables,
+    two_level_table,
+)
 
 
 @pytest.fixture(scope="module")
 def images():
     """Smooth random RGB images (a random field, box-blurred), 3 x 20 x 20 x 3 in [0, 1]."""
     noise = np.random.default_rng(0).random((3, 24, 24, 3))
-    blurred = sum(noise[:, i:i + 20, j:j + 20] for i in range(5) for j in range(5)) / 25
+    blurred = sum(noise[:, i : i + 20, j : j + 20] for i in range(5) for j in range(5)) / 25
     return blurred.astype(np.float32)
 
 
@@ -51,7 +59,8 @@ def test_design_function_and_bits_per_pixel(images):
 def test_dct_statistics_layouts(images):
     std = dct_coefficient_std(images, batch_size=2)
     assert std.shape == (2, 8, 8) and std[0, 0, 0] > std[0, 7, 7]
-    np.testing.assert_allclose(dct_coefficient_std(np.transpose(images, (0, 3, 1, 2)), channels_first=True), std,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        dct_coefficient_std(np.transpose(images, (0, 3, 1, 2)), channels_first=True), std, rtol=1e-5
+    )
     with pytest.raises(ValueError, match="clip_values"):
         dct_coefficient_std(images * 2)

@@ -1,4 +1,5 @@
 """Tests of the UDDN preprocessor and the GNR noise generator (tiny widths, embedded MNIST)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -93,8 +94,15 @@ def test_make_pairs_on_several_sources(classifier, mnist):
 
 def test_fit_lowers_guided_loss(classifier, mnist):
     x = mnist[0][:96]
-    uddn = UDDN(classifier, guide="logits", widths=(4, 8, 8, 8, 8), attacks=("fgsm",), eps_range=(0.2, 0.3), seed=0,
-                batch_size=16)
+    uddn = UDDN(
+        classifier,
+        guide="logits",
+        widths=(4, 8, 8, 8, 8),
+        attacks=("fgsm",),
+        eps_range=(0.2, 0.3),
+        seed=0,
+        batch_size=16,
+    )
     noisy, clean = uddn.make_pairs(x)
     before = uddn.guided_loss(noisy, clean)
     uddn.fit(x, nb_epochs=4)
@@ -230,8 +238,9 @@ def test_set_params_clip_values_reaches_the_compiled_pass():
     np.testing.assert_array_equal(uddn.forward(tf.constant(x))[0].numpy(), out)
 
 
-@pytest.mark.parametrize("change", [{"widths": (2, 2, 2, 2, 2)}, {"channels": 3}, {"lateral": False},
-                                    {"residual": False}, {"seed": 5}])
+@pytest.mark.parametrize(
+    "change", [{"widths": (2, 2, 2, 2, 2)}, {"channels": 3}, {"lateral": False}, {"residual": False}, {"seed": 5}]
+)
 def test_set_params_rebuilds_the_network_before_fit_and_refuses_after(change, tiny_fitted):
     """Regression: widths/channels/lateral/residual changed the attribute but not the network."""
     uddn = UDDN(guide="pixels", channels=1, widths=TINY, seed=0)
@@ -261,8 +270,15 @@ def test_set_params_unknown_keys_and_atomic():
     with pytest.raises(ValueError, match="batch_size must be"):
         uddn.set_params(patience=5, batch_size=0)
     assert (uddn.patience, uddn.batch_size) == (2, 32)
-    for bad in ({"lateral": 1}, {"verbose": "yes"}, {"seed": -1}, {"eps_range": (0.3, 0.1)}, {"widths": (4, 4)},
-                {"clip_values": (0, float("inf"))}, {"attacks": ("fgsm", 3)}):
+    for bad in (
+        {"lateral": 1},
+        {"verbose": "yes"},
+        {"seed": -1},
+        {"eps_range": (0.3, 0.1)},
+        {"widths": (4, 4)},
+        {"clip_values": (0, float("inf"))},
+        {"attacks": ("fgsm", 3)},
+    ):
         with pytest.raises(ValueError, match=list(bad)[0]):
             UDDN(**{"guide": "pixels", "channels": 1, "widths": TINY, **bad})
 
@@ -333,7 +349,8 @@ def test_channels_first_transposes_in_and_out():
     with pytest.raises(ValueError, match=r"\(n, 2, H, W\) \(NCHW\)"):
         nchw(x)
     assert nchw.guided_loss(x.transpose(0, 3, 1, 2), x.transpose(0, 3, 1, 2)) == pytest.approx(
-        nhwc.guided_loss(x, x), rel=1e-5)  # fit on NCHW: the tiny_fitted fixture
+        nhwc.guided_loss(x, x), rel=1e-5
+    )  # fit on NCHW: the tiny_fitted fixture
 
 
 def test_misspelt_arguments_and_bad_sources_are_errors(classifier, mnist):

@@ -1,4 +1,5 @@
 """Tests of the knowledge-transfer trainer (Li & Wang 2018, Sec. 4)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -33,8 +34,9 @@ def test_loss_matches_equation_6():
     rng = np.random.default_rng(0)
     zt, zs = rng.normal(size=(5, 10)).astype(np.float32), rng.normal(size=(5, 10)).astype(np.float32)
     expected = np.mean(_kl(_softmax(zt), _softmax(zs)) + 0.5 * _kl(_softmax(zt / 4), _softmax(zs / 4)))
-    np.testing.assert_allclose(float(distillation_loss(tf.constant(zt), tf.constant(zs), 4.0, 0.5)), expected,
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        float(distillation_loss(tf.constant(zt), tf.constant(zs), 4.0, 0.5)), expected, rtol=1e-4
+    )
     assert abs(float(distillation_loss(tf.constant(zt), tf.constant(zt), 4.0, 0.5))) < 1e-6
 
 
@@ -43,8 +45,9 @@ def test_student_learns_from_teacher(mnist, preprocessor):
     x, y, xt, yt = mnist
     set_seed(0)
     student = wrap(get_model("simple_cnn", (28, 28, 1), 10))
-    trainer = DistillationTrainer(student, preprocessor=preprocessor, temperature=5.0, nb_epochs=4, batch_size=32,
-                                  learning_rate=3e-3, seed=0)
+    trainer = DistillationTrainer(
+        student, preprocessor=preprocessor, temperature=5.0, nb_epochs=4, batch_size=32, learning_rate=3e-3, seed=0
+    )
     trainer.fit(x, y)
     assert trainer.get_classifier() is student
     assert len(trainer.history_["teacher"]) == 4 and len(trainer.history_["student"]) == 4

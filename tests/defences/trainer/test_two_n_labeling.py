@@ -124,9 +124,17 @@ def test_an_n_class_classifier_with_an_even_number_of_outputs_is_pointed_to_exte
 
 def test_trainer_parameters_are_declarative_and_set_params_is_atomic():
     trainer = TwoNLabelingTrainer(_tiny(3, "2n"))
-    for kwargs in (dict(patience=True), dict(verbose=1), dict(seed=-1), dict(momentum=1.0), dict(eps_max=np.nan),
-                   dict(cosine_annealing="yes"), dict(learning_rate=0), dict(optimizer="sgd"),
-                   dict(validation_split=1.0)):
+    for kwargs in (
+        dict(patience=True),
+        dict(verbose=1),
+        dict(seed=-1),
+        dict(momentum=1.0),
+        dict(eps_max=np.nan),
+        dict(cosine_annealing="yes"),
+        dict(learning_rate=0),
+        dict(optimizer="sgd"),
+        dict(validation_split=1.0),
+    ):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             TwoNLabelingTrainer(_tiny(3, "2n"), **kwargs)
         with pytest.raises(ValueError, match=next(iter(kwargs))):

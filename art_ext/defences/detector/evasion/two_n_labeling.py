@@ -7,6 +7,7 @@ the threshold can be tuned, e.g. to a target false-positive rate on clean data w
 
 | Paper link: https://doi.org/10.1007/s11042-022-14021-5
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,10 +53,11 @@ class _ExtendedLabelDetector(ValidatedParams, EvasionDetector):
         """
         validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, type(self).__name__)
         x = check_inputs(x, "x", self.classifier.clip_values, tuple(self.classifier.input_shape))
-        return probabilities(self.classifier, x, batch_size)[:, self._nb_classes:].sum(axis=1)
+        return probabilities(self.classifier, x, batch_size)[:, self._nb_classes :].sum(axis=1)
 
-    def fit(self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, nb_epochs: int = 20,
-            **kwargs) -> "_ExtendedLabelDetector":
+    def fit(
+        self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, nb_epochs: int = 20, **kwargs
+    ) -> _ExtendedLabelDetector:
         """Calibrate the threshold on clean inputs; the model itself is trained by the trainer, not here.
 
         Sets ``threshold`` to the ``1 - target_fpr`` quantile of ``P(attack)`` on ``x`` (clean
