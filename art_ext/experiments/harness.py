@@ -46,7 +46,8 @@ class Run:
     """One reproduction run: its settings, results, tables and plots, written to ``out_dir``.
 
     :param paper: Name of the reproduction (``art-ext reproduce <paper>``).
-    :param scale: ``smoke`` (a pipeline check, minutes), ``small`` (tens of minutes to hours on 2 CPU cores) or ``paper``.
+    :param scale: ``smoke`` (a pipeline check, minutes), ``small`` (tens of minutes to hours on 2 CPU cores) or
+        ``paper``.
     :param seed: Seed for NumPy, Python and TensorFlow.
     :param out_dir: Results folder; default ``results/<paper>-<scale>`` under the working directory.
     :param verbose: Print tables as they are added.
