@@ -13,9 +13,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from art_ext.params import NON_NEGATIVE_REAL, UNIT_INTERVAL, validate_params
 
-def _as_1d(name: str, value, n: int | None = None, dtype=None) -> np.ndarray:
-    arr = np.asarray(value, dtype=dtype).reshape(-1) if np.ndim(value) else np.asarray([value], dtype=dtype)
+#: Every rate and accuracy of the Sec. 4.3 model is a share in [0, 1].
+_RATES = {
+    name: [UNIT_INTERVAL] for name in ("p_attack", "acc_clean", "acc_attacked", "clean_pass_rate", "attacked_pass_rate")
+}
+
+
+def _as_1d(name: str, value, n: int | None = None, kinds: str = "biuf") -> np.ndarray:
+    """``value`` as a flat array of finite numbers of the dtype kinds ``kinds``, with ``n`` entries if given."""
+    arr = np.asarray(value)
+    arr = arr.reshape(-1) if arr.ndim else arr.reshape(1)
+    if arr.dtype.kind not in kinds:
+        raise ValueError(f"{name} must hold {'booleans' if kinds == 'b' else 'real numbers'}, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
     if n is not None and len(arr) != n:
         raise ValueError(f"{name} has {len(arr)} entries, expected {n}")
     return arr
@@ -24,6 +37,8 @@ def _as_1d(name: str, value, n: int | None = None, dtype=None) -> np.ndarray:
 def _labels(name: str, value, n: int | None = None) -> np.ndarray:
     arr = np.asarray(value)
     if arr.ndim == 2:
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must hold class indices or scores, got dtype {arr.dtype}")
         arr = arr.argmax(axis=1)
     return _as_1d(name, arr, n)
 
@@ -42,7 +57,7 @@ def filtering_accuracy(y_true, y_pred, rejected) -> dict[str, float]:
     if len(y_true) == 0:
         raise ValueError("y_true is empty")
     y_pred = _labels("y_pred", y_pred, len(y_true))
-    rejected = _as_1d("rejected", rejected, len(y_true), bool)
+    rejected = _as_1d("rejected", rejected, len(y_true), kinds="b")
     correct = y_pred == y_true
     kept = ~rejected
     return {
@@ -68,7 +83,7 @@ def transferability(y_true, pred_substitute, pred_target, rejected=None) -> floa
     fooled_a = _labels("pred_substitute", pred_substitute, len(y_true)) != y_true
     fooled_b = fooled_a & (_labels("pred_target", pred_target, len(y_true)) != y_true)
     if rejected is not None:
-        fooled_b &= ~_as_1d("rejected", rejected, len(y_true), bool)
+        fooled_b &= ~_as_1d("rejected", rejected, len(y_true), kinds="b")
     return float(fooled_b.sum() / fooled_a.sum()) if fooled_a.any() else float("nan")
 
 
@@ -79,10 +94,10 @@ def sensitivity(eps, accuracy) -> dict[str, float]:
     :param accuracy: Accuracy at each amplitude.
     :return: ``{"max_slope": max |d acc / d eps| between neighbouring amplitudes, "std": standard
         deviation of the accuracies (population), "range": max - min accuracy}``.
-    :raises ValueError: Fewer than two points, mismatched lengths or repeated amplitudes.
+    :raises ValueError: Fewer than two points, mismatched lengths, repeated amplitudes, NaN/inf or non-numbers.
     """
-    eps = _as_1d("eps", eps, dtype=float)
-    acc = _as_1d("accuracy", accuracy, len(eps), float)
+    eps = _as_1d("eps", eps).astype(np.float64)
+    acc = _as_1d("accuracy", accuracy, len(eps)).astype(np.float64)
     if len(eps) < 2:
         raise ValueError("sensitivity needs at least two (eps, accuracy) points")
     order = np.argsort(eps)
@@ -103,6 +118,17 @@ def accuracy_after_filtering(p_attack, acc_clean, acc_attacked, clean_pass_rate,
     clean and ``attacked_pass_rate`` (``1 - R_att``) of attacked inputs independently of whether
     they are classified correctly: ``acc = ((1-p) R_ori acc_ori + p R_att' acc_att) / ((1-p) R_ori + p R_att')``.
     """
+    validate_params(
+        _RATES,
+        dict(
+            p_attack=p_attack,
+            acc_clean=acc_clean,
+            acc_attacked=acc_attacked,
+            clean_pass_rate=clean_pass_rate,
+            attacked_pass_rate=attacked_pass_rate,
+        ),
+        "accuracy_after_filtering",
+    )
     kept_clean, kept_attacked = (1.0 - p_attack) * clean_pass_rate, p_attack * attacked_pass_rate
     return float((kept_clean * acc_clean + kept_attacked * acc_attacked) / (kept_clean + kept_attacked))
 
@@ -123,7 +149,19 @@ def filtering_helps(
     :param acc_clean: Accuracy on clean inputs.
     :param acc_attacked: Accuracy on attacked inputs.
     :param p_attack: Share of attacked inputs.
+    :raises ValueError: If a rate or accuracy is not a number in [0, 1].
     """
+    validate_params(
+        _RATES,
+        dict(
+            p_attack=p_attack,
+            acc_clean=acc_clean,
+            acc_attacked=acc_attacked,
+            clean_pass_rate=clean_pass_rate,
+            attacked_pass_rate=attacked_pass_rate,
+        ),
+        "filtering_helps",
+    )
     return bool(p_attack * (1.0 - p_attack) * (acc_clean - acc_attacked) * (clean_pass_rate - attacked_pass_rate) > 0)
 
 
@@ -136,6 +174,18 @@ def constant_accuracy_ratio(p_attack, acc_clean, acc_attacked, clean_pass_rate, 
     ``r_X = A (acc_after - acc_ori) / (B (r_z acc_att - acc_after))`` with ``A = (1 - p) R_ori``,
     ``B = p R_att'`` and ``acc_after`` the current filtered accuracy.
     """
+    validate_params(
+        {**_RATES, "r_z": [NON_NEGATIVE_REAL]},
+        dict(
+            p_attack=p_attack,
+            acc_clean=acc_clean,
+            acc_attacked=acc_attacked,
+            clean_pass_rate=clean_pass_rate,
+            attacked_pass_rate=attacked_pass_rate,
+            r_z=r_z,
+        ),
+        "constant_accuracy_ratio",
+    )
     a, b = (1.0 - p_attack) * clean_pass_rate, p_attack * attacked_pass_rate
     after = accuracy_after_filtering(p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate)
     return float(a * (after - acc_clean) / (b * (r_z * acc_attacked - after)))

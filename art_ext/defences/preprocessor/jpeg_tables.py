@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from art_ext.defences.preprocessor.jpeg_codec import block_dct_coefficients, check_image_layout, luma_chroma_planes
-from art_ext.params import Integral, Interval, validate_params
+from art_ext.params import UNIT_INTERVAL, Integral, Interval, Pair, Real, validate_params
 from art_ext.utils import batches, check_clip_values, check_inputs
 
 __all__ = [
@@ -160,6 +160,12 @@ def dct_coefficient_std(
     return np.sqrt(np.maximum(sums[:, 1] / counts[:, None] - mean**2, 0.0)).reshape(2, 8, 8).astype(np.float32)
 
 
+#: A quantisation step on the 0-255 scale of baseline JPEG.
+_STEP = Interval(Real, 1, 255)
+#: A standard deviation threshold of the table design.
+_STD = Interval(Real, 0, None, closed="neither")
+
+
 def check_design_parameters(
     q_min: float, q_max: float, thresholds: tuple[float, float] | None, quantiles: tuple[float, float]
 ) -> None:
@@ -168,11 +174,16 @@ def check_design_parameters(
     :raises ValueError: Unless ``1 <= q_min <= q_max <= 255``, ``thresholds`` is None or ``0 < low < high``, and
             ``0 <= low < high <= 1`` for ``quantiles``.
     """
-    if not 1 <= q_min <= q_max <= 255:
+    validate_params(
+        {"q_min": [_STEP], "q_max": [_STEP], "quantiles": [Pair(UNIT_INTERVAL)], "thresholds": [None, Pair(_STD)]},
+        {"q_min": q_min, "q_max": q_max, "quantiles": quantiles, "thresholds": thresholds},
+        "design_quantization_table",
+    )
+    if not q_min <= q_max:
         raise ValueError(f"need 1 <= q_min <= q_max <= 255, got q_min={q_min}, q_max={q_max}")
-    if len(quantiles) != 2 or not 0 <= quantiles[0] < quantiles[1] <= 1:
+    if not quantiles[0] < quantiles[1]:
         raise ValueError(f"quantiles must satisfy 0 <= low < high <= 1, got {quantiles}")
-    if thresholds is not None and (len(thresholds) != 2 or not 0 < thresholds[0] < thresholds[1]):
+    if thresholds is not None and not thresholds[0] < thresholds[1]:
         raise ValueError(f"thresholds must satisfy 0 < low < high, got {thresholds}")
 
 
@@ -202,7 +213,10 @@ def design_quantization_table(
     :return: Table(s) of the shape of ``std``.
     :raises ValueError: Bad shapes, non-positive or non-finite statistics, or ``not 1 <= q_min <= q_max <= 255``.
     """
-    std = np.asarray(std, dtype=np.float64)
+    std = np.asarray(std)
+    if std.dtype.kind not in "biuf":
+        raise ValueError(f"std must hold real numbers, got dtype {std.dtype}")
+    std = std.astype(np.float64)
     if std.shape not in ((8, 8), (2, 8, 8)):
         raise ValueError(f"std must have shape (8, 8) or (2, 8, 8), got {std.shape}")
     if not np.all(np.isfinite(std)) or np.any(std < 0):
@@ -235,9 +249,12 @@ def bits_per_pixel(
     """
     from PIL import Image
 
-    tables = check_quantization_table(tables)
-    qtables = [[int(v) for v in np.clip(np.round(t), 1, 255).ravel()] for t in tables]
+    tables = check_quantization_table(tables, "tables")
     lo, hi = check_clip_values(clip_values)
+    x = check_inputs(x, "x", clip_values=(lo, hi))
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError(f"x must be NHWC images with 1 or 3 channels, got shape {x.shape}")
+    qtables = [[int(v) for v in np.clip(np.round(t), 1, 255).ravel()] for t in tables]
     x8 = np.round((np.asarray(x, dtype=np.float32) - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
     total = 0
     for image in x8:

@@ -55,6 +55,9 @@ def extend_classes(
     """
     if kind not in ("2n", "null"):
         raise ValueError(f"kind must be '2n' or 'null', got {kind!r}")
+    validate_params(
+        {"keep_weights": [BOOL], "name": [None, str]}, {"keep_weights": keep_weights, "name": name}, "extend_classes"
+    )
     if not isinstance(model, keras.Model) or not getattr(model, "layers", None):
         raise ValueError(f"model must be a built keras.Model, got {type(model).__name__}")
     last = model.layers[-1]

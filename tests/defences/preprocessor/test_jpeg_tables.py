@@ -64,3 +64,43 @@ def test_dct_statistics_layouts(images):
     )
     with pytest.raises(ValueError, match="clip_values"):
         dct_coefficient_std(images * 2)
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (np.zeros((2, 8, 8)), "x must be NHWC images"),
+        (np.zeros((1, 8, 8, 2)), "x must be NHWC images"),
+        (np.full((1, 8, 8, 1), 255, np.uint8), "x values must lie within clip_values"),
+        (np.full((1, 8, 8, 1), np.nan), "x contains NaN"),
+        (np.array([[["a"]]]), "x must be a real numeric array"),
+    ],
+)
+def test_bits_per_pixel_refuses_bad_images(x, match):
+    from art_ext.defences.preprocessor import bits_per_pixel, standard_tables
+
+    with pytest.raises(ValueError, match=match):
+        bits_per_pixel(x, standard_tables(50))
+
+
+def test_bits_per_pixel_names_its_tables_argument():
+    from art_ext.defences.preprocessor import bits_per_pixel
+
+    with pytest.raises(ValueError, match="tables must have shape"):
+        bits_per_pixel(np.zeros((1, 8, 8, 1)), np.ones((3, 3)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"std": np.array([["a"] * 8] * 8)}, "std must hold real numbers"),
+        ({"q_min": True}, "q_min must be"),
+        ({"quantiles": ("a", "b")}, "quantiles must be"),
+        ({"thresholds": ("a", 1.0)}, "thresholds must be"),
+    ],
+)
+def test_design_quantization_table_refuses_bad_arguments(kwargs, match):
+    from art_ext.defences.preprocessor import design_quantization_table
+
+    with pytest.raises(ValueError, match=match):
+        design_quantization_table(**{"std": np.ones((8, 8)), **kwargs})

@@ -163,3 +163,9 @@ def test_fit_returns_self_and_leaves_global_rng_alone():
         trainer.fit(x, np.eye(3)[y] * (np.arange(16) != 3)[:, None], nb_epochs=1)  # an all-zero row
     with pytest.raises(ValueError, match="batch_size"):
         trainer.fit(x, y, batch_size=0)
+
+
+def test_extend_classes_refuses_a_non_bool_keep_weights():
+    base = get_model("simple_mlp", (8, 8, 1), 10)
+    with pytest.raises(ValueError, match="extend_classes: keep_weights must be a bool"):
+        extend_classes(base, "2n", keep_weights="yes")
