@@ -16,6 +16,24 @@ from collections.abc import Callable
 import keras
 
 from art_ext.models import generators, kwon, small, vgg
+from art_ext.params import POSITIVE_INT, Constraint, Integral, Interval, validate_params
+
+
+class _Shape(Constraint):
+    """The shape of one input: a tuple or list of 1 to 3 positive integers (e.g. ``(28, 28, 1)``)."""
+
+    def is_satisfied_by(self, value) -> bool:
+        return (
+            isinstance(value, (tuple, list))
+            and 1 <= len(value) <= 3
+            and all(POSITIVE_INT.is_satisfied_by(d) for d in value)
+        )
+
+    def __str__(self) -> str:
+        return "a tuple of 1 to 3 positive integers, e.g. (28, 28, 1)"
+
+
+_SHAPE = _Shape()
 
 MODELS: dict[str, Callable[..., keras.Model]] = {
     **{f"kwon_{k}": fn for k, fn in kwon.MNIST.items()},
@@ -45,7 +63,12 @@ def get_model(name: str, input_shape: tuple[int, ...], nb_classes: int, **option
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {list_models()}")
-    return MODELS[name](input_shape, nb_classes, **options)
+    validate_params(
+        {"input_shape": [_SHAPE], "nb_classes": [Interval(Integral, 2, None)]},
+        {"input_shape": input_shape, "nb_classes": nb_classes},
+        "get_model",
+    )
+    return MODELS[name](tuple(int(d) for d in input_shape), int(nb_classes), **options)
 
 
 __all__ = ["MODELS", "get_model", "list_models"]

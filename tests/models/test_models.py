@@ -117,3 +117,16 @@ def test_bad_arguments(args, match):
 def test_vgg_rejects_unknown_depth():
     with pytest.raises(ValueError, match="depth"):
         get_model("vgg_small", (32, 32, 3), 10, depth=13)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("ab", 10), "get_model: input_shape must be"),
+        (((28, 28, 1), 1), "get_model: nb_classes must be"),
+        (((28, 28, 1), True), "get_model: nb_classes must be"),
+    ],
+)
+def test_get_model_names_a_bad_argument(args, match):
+    with pytest.raises(ValueError, match=match):
+        get_model("simple_cnn", *args)
