@@ -21,6 +21,18 @@ _RATES = {
 }
 
 
+def _check_rates(caller: str, p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate, **ratios) -> None:
+    """Check the shares of the Sec. 4.3 model (each in [0, 1]) and any ratio (``r_z``, non-negative)."""
+    rates = dict(
+        p_attack=p_attack,
+        acc_clean=acc_clean,
+        acc_attacked=acc_attacked,
+        clean_pass_rate=clean_pass_rate,
+        attacked_pass_rate=attacked_pass_rate,
+    )
+    validate_params({**_RATES, **{name: [NON_NEGATIVE_REAL] for name in ratios}}, {**rates, **ratios}, caller)
+
+
 def _as_1d(name: str, value, n: int | None = None, kinds: str = "biuf") -> np.ndarray:
     """``value`` as a flat array of finite numbers of the dtype kinds ``kinds``, with ``n`` entries if given."""
     arr = np.asarray(value)
@@ -118,17 +130,7 @@ def accuracy_after_filtering(p_attack, acc_clean, acc_attacked, clean_pass_rate,
     clean and ``attacked_pass_rate`` (``1 - R_att``) of attacked inputs independently of whether
     they are classified correctly: ``acc = ((1-p) R_ori acc_ori + p R_att' acc_att) / ((1-p) R_ori + p R_att')``.
     """
-    validate_params(
-        _RATES,
-        dict(
-            p_attack=p_attack,
-            acc_clean=acc_clean,
-            acc_attacked=acc_attacked,
-            clean_pass_rate=clean_pass_rate,
-            attacked_pass_rate=attacked_pass_rate,
-        ),
-        "accuracy_after_filtering",
-    )
+    _check_rates("accuracy_after_filtering", p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate)
     kept_clean, kept_attacked = (1.0 - p_attack) * clean_pass_rate, p_attack * attacked_pass_rate
     return float((kept_clean * acc_clean + kept_attacked * acc_attacked) / (kept_clean + kept_attacked))
 
@@ -151,17 +153,7 @@ def filtering_helps(
     :param p_attack: Share of attacked inputs.
     :raises ValueError: If a rate or accuracy is not a number in [0, 1].
     """
-    validate_params(
-        _RATES,
-        dict(
-            p_attack=p_attack,
-            acc_clean=acc_clean,
-            acc_attacked=acc_attacked,
-            clean_pass_rate=clean_pass_rate,
-            attacked_pass_rate=attacked_pass_rate,
-        ),
-        "filtering_helps",
-    )
+    _check_rates("filtering_helps", p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate)
     return bool(p_attack * (1.0 - p_attack) * (acc_clean - acc_attacked) * (clean_pass_rate - attacked_pass_rate) > 0)
 
 
@@ -174,17 +166,8 @@ def constant_accuracy_ratio(p_attack, acc_clean, acc_attacked, clean_pass_rate, 
     ``r_X = A (acc_after - acc_ori) / (B (r_z acc_att - acc_after))`` with ``A = (1 - p) R_ori``,
     ``B = p R_att'`` and ``acc_after`` the current filtered accuracy.
     """
-    validate_params(
-        {**_RATES, "r_z": [NON_NEGATIVE_REAL]},
-        dict(
-            p_attack=p_attack,
-            acc_clean=acc_clean,
-            acc_attacked=acc_attacked,
-            clean_pass_rate=clean_pass_rate,
-            attacked_pass_rate=attacked_pass_rate,
-            r_z=r_z,
-        ),
-        "constant_accuracy_ratio",
+    _check_rates(
+        "constant_accuracy_ratio", p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate, r_z=r_z
     )
     a, b = (1.0 - p_attack) * clean_pass_rate, p_attack * attacked_pass_rate
     after = accuracy_after_filtering(p_attack, acc_clean, acc_attacked, clean_pass_rate, attacked_pass_rate)
