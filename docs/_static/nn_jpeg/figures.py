@@ -1,6 +1,6 @@
 """Make the figures of docs/methods/nn_jpeg.rst: the pipeline diagram and the quantisation-table heat maps.
 
-ART_EXT_DATA_DIR=/work/shared/data python docs/_static/nn_jpeg/figures.py
+ART_EXT_DATA_DIR=path/to/data python docs/_static/nn_jpeg/figures.py
 """
 
 import os
