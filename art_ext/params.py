@@ -28,6 +28,7 @@ constraint of its list.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import math
 import random
@@ -62,14 +63,16 @@ __all__ = [
 ]
 
 
-class Constraint:
+class Constraint(abc.ABC):
     """A condition a parameter value must meet; ``str()`` says in words what it accepts."""
 
-    def is_satisfied_by(self, value: Any) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def is_satisfied_by(self, value: Any) -> bool:
+        """Whether ``value`` meets the condition."""
 
-    def __str__(self) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def __str__(self) -> str:
+        """What the condition accepts, in words (completes "x must be ...")."""
 
 
 def _is_bool(value: Any) -> bool:
