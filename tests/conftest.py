@@ -6,6 +6,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+import tensorflow as tf
+
+# Two logical CPU devices for the tf.distribute tests (MirroredStrategy over "/cpu:0" and "/cpu:1"). Logical devices
+# can only be configured before TensorFlow initialises its runtime, hence here, at import; ops without a strategy
+# keep running on "/cpu:0" as before.
+_CPUS = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(_CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+except RuntimeError:  # pragma: no cover - runtime already initialised by an earlier import
+    pass
+
+
+@pytest.fixture(scope="session")
+def two_cpu_strategy():
+    """A ``MirroredStrategy`` over two logical CPU devices (skips if TensorFlow started with one)."""
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(devices) < 2:
+        pytest.skip("needs two logical CPU devices (configured in conftest before TensorFlow starts)")
+    return tf.distribute.MirroredStrategy(devices[:2])
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,12 @@
 """Estimators ART lacks: the fast Keras wrapper, the N-class view of a 2N model, majority vote."""
 
-from art_ext.estimators.classification import CheckedClassifier, make_train_step, outputs_logits, wrap
+from art_ext.estimators.classification import (
+    CheckedClassifier,
+    classifier_logits,
+    make_train_step,
+    outputs_logits,
+    wrap,
+)
 from art_ext.estimators.majority_vote import MajorityVoteClassifier
 from art_ext.estimators.two_n_view import REJECTED, FilteringPipeline, MergeExtendedClasses, NClassView
 
@@ -11,6 +17,7 @@ __all__ = [
     "MergeExtendedClasses",
     "NClassView",
     "REJECTED",
+    "classifier_logits",
     "make_train_step",
     "outputs_logits",
     "wrap",

@@ -58,6 +58,51 @@ def outputs_logits(estimator) -> bool:
     return not softmax
 
 
+#: Floor of probabilities before their log (probability-output models), so a zero probability gives a finite logit.
+PROBABILITY_FLOOR = 1e-12
+
+
+def classifier_logits(classifier, *, fit: bool = False, training: bool = False) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The classifier's forward pass as TensorFlow sees it through ART: raw inputs -> logits.
+
+    Raw inputs are in the classifier's ``clip_values`` units, as ART's ``predict`` and ``loss_gradient`` take
+    them. The returned function applies the classifier's ``preprocessing`` (standardisation) and
+    ``preprocessing_defences`` exactly as ART does (their TensorFlow ``forward``; ``fit=True`` applies those
+    with ``apply_fit``, as ART's ``fit``), then the Keras model. A model that outputs probabilities gives its
+    log-probabilities (floored at :data:`PROBABILITY_FLOOR`): they differ from its logits by one constant per
+    input, so margins, cross-entropy and the argmax are the same. Use it wherever the library differentiates
+    or calls a classifier's model directly, so a user's ART preprocessing and softmax heads are honoured.
+
+    :param classifier: An ART ``TensorFlowV2Classifier``.
+    :param fit: Apply the training-time preprocessing (``apply_fit``) instead of the prediction-time one.
+    :param training: Keras ``training`` flag of the model call (dropout, batch-norm statistics).
+    :return: ``f(x) -> logits`` of shape ``(n, nb_classes)``, traceable in ``tf.function``.
+    :raises ValueError: If the classifier has no Keras ``model``, or a preprocessing step without a TensorFlow
+        forward pass (ART's ``all_framework_preprocessing`` is false), which the library cannot differentiate.
+    """
+    model = getattr(classifier, "model", None)
+    if not callable(model):
+        raise ValueError(
+            f"classifier must be an ART TensorFlowV2Classifier with a Keras model, got {type(classifier).__name__}"
+        )
+    operations = list(getattr(classifier, "preprocessing_operations", None) or [])
+    if operations and not classifier.all_framework_preprocessing:
+        names = ", ".join(type(op).__name__ for op in operations)
+        raise ValueError(
+            f"the classifier's preprocessing ({names}) must run in TensorFlow (ART's PreprocessorTensorFlowV2, or "
+            f"preprocessing=(mean, std)) for art-ext to apply it inside its TensorFlow graphs"
+        )
+    logits = outputs_logits(classifier)
+
+    def forward(x: tf.Tensor) -> tf.Tensor:
+        if operations:
+            x, _ = classifier._apply_preprocessing(x, None, fit=fit)  # pylint: disable=protected-access
+        out = tf.cast(model(x, training=training), tf.float32)
+        return out if logits else tf.math.log(tf.maximum(out, PROBABILITY_FLOOR))
+
+    return forward
+
+
 def _outputs_probabilities(model: keras.Model) -> bool:
     """Whether a Keras model outputs probabilities (see :func:`outputs_logits`)."""
     return not outputs_logits(model)

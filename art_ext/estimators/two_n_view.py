@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
 
-from art_ext.estimators.classification import CheckedClassifier, make_train_step, outputs_logits
+from art_ext.estimators.classification import PROBABILITY_FLOOR, CheckedClassifier, make_train_step, outputs_logits
 from art_ext.params import POSITIVE_INT, validate_params
 from art_ext.utils import batches, check_inputs
 
@@ -37,9 +37,6 @@ HEAD_NAME = "logits_"
 
 #: Label :meth:`FilteringPipeline.predict` gives to rejected inputs.
 REJECTED = -1
-
-#: Floor of probabilities before their log (probability-output models), so a zero probability gives a finite logit.
-PROBABILITY_FLOOR = 1e-12
 
 
 def nb_original_classes(nb_outputs: int, kind: str) -> int:
