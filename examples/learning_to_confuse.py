@@ -21,7 +21,7 @@ x_test, y_test = load_dataset("mnist", "test", source="embedded")
 x_train, y_train = x_train[:2000], y_train[:2000]
 
 # The imaginary victim (default: the paper's MNIST CNN) is re-initialised every round.
-attack = LearningToConfuse(eps=0.3, generator_learning_rate=1e-3, seed=0)
+attack = LearningToConfuse(eps=0.3, seed=0)
 attack.fit(x_train, y_train, nb_epochs=4, batch_size=64, x_val=x_test[:500], y_val=y_test[:500])
 x_poison, y_poison = attack.poison(x_train, y_train)
 print("max |x_poison - x| =", np.abs(x_poison - x_train).max(), "(eps 0.3)")

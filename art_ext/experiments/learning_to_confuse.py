@@ -7,9 +7,9 @@
 4. Accuracy vs eps (the fitted noise rescaled to smaller budgets).
 
 MNIST (eps 0.3) at every scale; ``--scale paper`` adds CIFAR-10 (eps 0.032, U-Net generator, VGG-11 victim).
-At the small scale the MNIST generator is refined after the authors' procedure (``REFINE``: more rounds with the
-clean loss on an independent batch). Generators are cached in ``~/.cache/art_ext/generators`` under a hash of their
-settings, one file per stage.
+Every generator is fitted by :meth:`LearningToConfuse.fit` with its default staged schedule (the authors' procedure,
+then the clean loss on an independent batch). Generators are cached in ``~/.cache/art_ext/generators`` under a hash
+of their settings; an interrupted fit resumes from its checkpoint there.
 """
 
 from __future__ import annotations
@@ -48,23 +48,16 @@ VICTIMS = {
     "cifar10": [("vgg11_bn", {}), ("vgg_small", {}), ("kwon_cifar_d1", {"width_scale": 0.5})],
 }
 
-#: Refinement of the MNIST generator at the small scale, after the authors' procedure: stages of (rounds, generator
-#: learning rate) with the clean loss on an independent batch, each continuing the previous stage's kept generator
-#: with a fresh Adam (the chain of the results page's "Beyond 60 rounds", plus a ninth stage).
-REFINE = ((20, 1e-3), (20, 1e-3), (30, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4), (40, 3e-4))
-
 
 def _settings(run: Run, dataset: str) -> dict:
     if dataset == "mnist":
         return dict(
             eps=0.3,
             surrogate="deepconfuse_victim",
-            generator="deepconfuse_mnist_autoencoder",
             batch_size=64,
             n_train=run.pick(512, 10000, 60000),
             n_test=run.pick(256, 2000, 10000),
-            rounds=run.pick(1, 60, 200),
-            refine=run.pick(((1, 1e-3),), REFINE, ()),
+            rounds=run.pick(2, 330, 1000),
             targeted_rounds=run.pick(1, 12, 100),
             generator_learning_rate=1e-3,
             victim_learning_rate=0.01,
@@ -74,12 +67,10 @@ def _settings(run: Run, dataset: str) -> dict:
     return dict(
         eps=0.032,
         surrogate="vgg11_bn",
-        generator="deepconfuse_unet",
         batch_size=256,
         n_train=run.pick(512, 10000, 50000),
         n_test=run.pick(256, 2000, 10000),
         rounds=run.pick(1, 5, 100),
-        refine=(),
         targeted_rounds=0,
         generator_learning_rate=1e-3,
         victim_learning_rate=0.01,
@@ -97,66 +88,41 @@ def _data(dataset: str, n_train: int, n_test: int, seed: int):
 
 
 def fit_generator(
-    x,
-    y,
-    x_val,
-    y_val,
-    cfg: dict,
-    rounds: int,
-    seed: int,
-    target_fn=None,
-    verbose: bool = True,
-    tag: str = "",
-    refine=(),
+    x, y, x_val, y_val, cfg: dict, rounds: int, seed: int, target_fn=None, verbose: bool = True, tag: str = ""
 ) -> tuple[LearningToConfuse, float, bool]:
-    """Fit a generator with the authors' procedure, then refine it stage by stage (``refine``: (rounds, learning
-    rate) pairs, independent clean batch); each stage is cached. Return the attack, the fit seconds of the stages
-    that were not cached and whether all were."""
+    """Fit a generator with the library's default schedule (:meth:`LearningToConfuse.fit`), cached under a hash of
+    the settings; an interrupted fit resumes from its checkpoint. Return the attack, the fit seconds (0 when
+    cached) and whether it was cached."""
     key = cache_key(
         tag=tag,
         n=len(x),
         rounds=rounds,
         seed=seed,
         targeted=target_fn is not None,
-        **{
-            k: cfg[k]
-            for k in ("eps", "surrogate", "generator", "batch_size", "generator_learning_rate", "victim_learning_rate")
-        },
-        version=3,
+        **{k: cfg[k] for k in ("eps", "surrogate", "batch_size", "generator_learning_rate", "victim_learning_rate")},
+        version=4,
     )
+    folder = os.path.join(default_cache_dir(), "generators")
+    path = os.path.join(folder, f"learning_to_confuse-{key}.keras")
     params = dict(
         eps=cfg["eps"],
         surrogate=cfg["surrogate"],
         target_fn=target_fn,
         nb_classes=10,
+        generator_learning_rate=cfg["generator_learning_rate"],
         victim_learning_rate=cfg["victim_learning_rate"],
         seed=seed,
         verbose=verbose,
     )
+    if os.path.isfile(path):
+        return LearningToConfuse.load(path, **params), 0.0, True
     attack = LearningToConfuse(**params)
-    stages = [(rounds, "same", cfg["generator_learning_rate"])] + [(r, "independent", lr) for r, lr in refine]
-    seconds, cached, done, history = 0.0, True, 0, []
-    for i, (n, clean_batch, lr) in enumerate(stages):
-        if i:
-            key = cache_key(previous=key, rounds=n, clean_batch=clean_batch, generator_learning_rate=lr)
-        path = os.path.join(default_cache_dir(), "generators", f"learning_to_confuse-{key}.keras")
-        if os.path.isfile(path):
-            attack = LearningToConfuse.load(path, **params)
-        else:
-            if i:
-                generator = attack.generator_
-            else:
-                set_seed(seed)  # the generator's initial weights, as fit() would seed them for its default generator
-                generator = get_model(cfg["generator"], x.shape[1:], 10)
-            attack.set_params(generator=generator, clean_batch=clean_batch, generator_learning_rate=lr)
-            start = time.time()
-            attack.fit(x, y, nb_epochs=n, batch_size=cfg["batch_size"], x_val=x_val, y_val=y_val)
-            seconds, cached = seconds + time.time() - start, False
-            history += [dict(h, round=h["round"] + done, stage=i + 1) for h in attack.history_]
-            attack.save(path)
-        done += n
-    attack.history_ = history
-    return attack, seconds, cached
+    start = time.time()
+    checkpoint = os.path.join(folder, f"learning_to_confuse-{key}.checkpoint.npz")
+    attack.fit(x, y, nb_epochs=rounds, batch_size=cfg["batch_size"], x_val=x_val, y_val=y_val, checkpoint=checkpoint)
+    attack.save(path)
+    os.remove(checkpoint)
+    return attack, time.time() - start, False
 
 
 def _victim(name: str, options: dict, x, y, epochs: int, seed: int, authors: bool = False):
@@ -452,8 +418,9 @@ def _history(run: Run, attack, dataset: str) -> None:
                 "fresh victim (1 pass on previous poison)",
             ],
             rows,
-            note="Stage 1: the authors' procedure; later stages: refinement with an independent clean batch. "
-            "A stage's last row is one more fresh victim, on that stage's final generator.",
+            note="Stage 1: the authors' procedure; later stages: refinement with an independent clean batch "
+            "(LearningToConfuse's staged schedule). A stage's last row is one more fresh victim, on that stage's "
+            "final generator.",
         )
 
 
@@ -463,7 +430,7 @@ def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
     data = _data(dataset, cfg["n_train"], cfg["n_test"], seed)
     x, y, x_test, y_test = data
     attack, seconds, cached = fit_generator(
-        x, y, x_test, y_test, cfg, cfg["rounds"], seed, verbose=verbose, tag=dataset, refine=cfg["refine"]
+        x, y, x_test, y_test, cfg, cfg["rounds"], seed, verbose=verbose, tag=dataset
     )
     out = {"fit_seconds": seconds, "cached": cached}
     _history(run, attack, dataset)

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Callable
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import keras
@@ -31,8 +34,8 @@ from art_ext.params import (
     validate_params,
 )
 from art_ext.params import Callable as CallableConstraint
-from art_ext.persistence import load_keras, save_keras
-from art_ext.utils import batches, check_inputs, check_labels
+from art_ext.persistence import atomic_write, load_keras, save_keras
+from art_ext.utils import batches, check_inputs, check_labels, jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,21 @@ _CLEAN_BATCHES = ("same", "independent")
 _EVAL_BATCH = 1000
 #: Default batch of the generator in :meth:`LearningToConfuse.poison` / ``perturb`` / ``noise`` (inference only).
 _GENERATOR_BATCH = 256
+#: The default schedule (``schedule="staged"``): stages of (share of the rounds, clean batch, factor of
+#: ``generator_learning_rate``). The authors' procedure warms the generator up (the poisoned batch's own clean loss
+#: gives the per-digit signal that starts it), then the clean loss on an independent batch refines it, first at the
+#: full learning rate and then at 0.3 of it. The shares are those of the 330-round MNIST chain that met the goal
+#: (60 + 40 + 230 rounds; :doc:`/results/learning_to_confuse`).
+STAGED_SCHEDULE = ((0.18, "same", 1.0), (0.12, "independent", 1.0), (0.70, "independent", 0.3))
+#: Named schedules; ``"constant"`` is one stage with ``clean_batch`` at ``generator_learning_rate``.
+_SCHEDULES = ("staged", "constant")
+#: Default number of rounds of :meth:`LearningToConfuse.fit`.
+DEFAULT_ROUNDS = 160
+#: Default share of ``x`` that :meth:`LearningToConfuse.fit` holds out to score each round's fresh victim
+#: (``keep_best``) when no ``x_val`` is given.
+DEFAULT_VALIDATION_SPLIT = 0.05
+#: Inputs sampled to fingerprint the training set of a checkpoint (a resumed fit must see the same data).
+_FINGERPRINT_SAMPLES = 256
 #: The parameters saved with a fitted generator (the others -- surrogate object, target_fn, generator -- are not
 #: serialisable; pass them to :meth:`LearningToConfuse.load`).
 _SAVED_PARAMS = (
@@ -53,6 +71,7 @@ _SAVED_PARAMS = (
     "unroll_steps",
     "victim_epochs",
     "clean_batch",
+    "schedule",
     "keep_best",
     "seed",
     "verbose",
@@ -115,6 +134,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         "unroll_steps",
         "victim_epochs",
         "clean_batch",
+        "schedule",
         "keep_best",
         "seed",
         "verbose",
@@ -132,6 +152,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         "unroll_steps": [POSITIVE_INT],
         "victim_epochs": [POSITIVE_INT],
         "clean_batch": [Options(_CLEAN_BATCHES)],
+        "schedule": [Options(_SCHEDULES), tuple, list],
         "keep_best": [BOOL],
         "seed": [None, SEED],
         "verbose": [BOOL],
@@ -146,10 +167,11 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         nb_classes: int | None = None,
         clip_values: tuple[float, float] = (0.0, 1.0),
         victim_learning_rate: float = 0.01,
-        generator_learning_rate: float = 1e-4,
+        generator_learning_rate: float = 1e-3,
         unroll_steps: int = 1,
         victim_epochs: int = 1,
         clean_batch: str = "same",
+        schedule: str | tuple = "staged",
         keep_best: bool = True,
         seed: int | None = None,
         verbose: bool = True,
@@ -172,15 +194,24 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param clip_values: ``(min, max)`` of valid inputs; poisoned inputs are clipped to it.
         :param victim_learning_rate: SGD learning rate of the imaginary victim, in the unrolled step and in
             its own training (authors: 0.01).
-        :param generator_learning_rate: Adam learning rate of the generator (authors: 1e-4).
+        :param generator_learning_rate: Adam learning rate of the generator; the stages of ``schedule`` scale it
+            (authors: 1e-4 for 1000 epochs on a GPU; 1e-3 reaches the goal in a CPU budget of rounds).
         :param unroll_steps: Differentiable victim steps per generator step (paper: 1). More steps see further
             along the victim's trajectory at proportionally higher cost.
         :param victim_epochs: Passes of the imaginary victim per round, i.e. how long it trains along its
             trajectory before the frozen generator is refreshed and the victim restarts (authors: 1).
-        :param clean_batch: Batch of the clean loss in the generator step: ``"same"`` as the poisoned batch (the
-            authors' code) or ``"independent"`` (a second shuffle of the training set per pass).
-        :param keep_best: When :meth:`fit` gets ``x_val``, keep the generator whose fresh victim had the lowest
-            validation accuracy (highest success towards the targets in the label-specific variant).
+        :param clean_batch: Batch of the clean loss in the generator step of the ``"constant"`` schedule: ``"same"``
+            as the poisoned batch (the authors' code) or ``"independent"`` (a second shuffle of the training set per
+            pass).
+        :param schedule: How :meth:`fit` spends its rounds. ``"staged"`` (default, :data:`STAGED_SCHEDULE`): 18% of
+            the rounds with the authors' procedure (same batch), then 12% with an independent clean batch, then 70%
+            with an independent clean batch at 0.3 times ``generator_learning_rate``; every stage starts a fresh Adam
+            from the previous stage's kept generator (``keep_best``). ``"constant"``: one stage with ``clean_batch``
+            at ``generator_learning_rate`` (the authors' schedule with ``clean_batch="same"``). Or a sequence of
+            stages ``(share, clean_batch, learning_rate_factor)``; the shares are normalised to the rounds asked for.
+        :param keep_best: When :meth:`fit` scores fresh victims (on ``x_val`` or on its ``validation_split``), keep
+            each stage's generator whose fresh victim had the lowest validation accuracy (highest success towards
+            the targets in the label-specific variant).
         :param seed: Seed of :meth:`fit` (the imaginary victims' and the default generator's initialisation, the
             shuffling); local: the global random state is not touched.
         :param verbose: Show a progress bar.
@@ -197,6 +228,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self.unroll_steps = unroll_steps
         self.victim_epochs = victim_epochs
         self.clean_batch = clean_batch
+        self.schedule = schedule
         self.keep_best = keep_best
         self.seed = seed
         self.verbose = verbose
@@ -215,6 +247,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                 f"LearningToConfuse: eps must be a number in (0, {span:g}] (the clip range), got {self.eps!r}"
             )
         self.eps = float(self.eps)
+        if not isinstance(self.schedule, str):
+            self.schedule = self._check_schedule(self.schedule)
         if isinstance(self.surrogate, str):
             from art_ext.models import list_models
 
@@ -224,6 +258,45 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                 )
         if isinstance(self.surrogate, TensorFlowV2Classifier) and not isinstance(self.surrogate.model, keras.Model):
             raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
+
+    @staticmethod
+    def _check_schedule(schedule) -> tuple[tuple[float, str, float], ...]:
+        """Validate a custom schedule: a non-empty sequence of ``(share, clean_batch, learning_rate_factor)``."""
+        stages = []
+        for stage in schedule:
+            if not isinstance(stage, (tuple, list)) or len(stage) != 3:
+                raise ValueError(
+                    "LearningToConfuse: schedule must be 'staged', 'constant' or a sequence of stages "
+                    f"(share, clean_batch, learning_rate_factor), got the stage {stage!r}"
+                )
+            share, clean_batch, factor = stage
+            validate_params(
+                {"share": [POSITIVE_REAL], "clean_batch": [Options(_CLEAN_BATCHES)], "factor": [POSITIVE_REAL]},
+                {"share": share, "clean_batch": clean_batch, "factor": factor},
+                "LearningToConfuse schedule stage",
+            )
+            stages.append((float(share), str(clean_batch), float(factor)))
+        if not stages:
+            raise ValueError("LearningToConfuse: schedule must hold at least one stage")
+        return tuple(stages)
+
+    def _stages(self, nb_epochs: int) -> list[tuple[int, str, float]]:
+        """The schedule as ``(rounds, clean_batch, learning_rate)`` stages of ``nb_epochs`` rounds in all (stages
+        that round to no rounds are dropped)."""
+        if self.schedule == "staged":
+            stages = STAGED_SCHEDULE
+        elif self.schedule == "constant":
+            stages = ((1.0, self.clean_batch, 1.0),)
+        else:
+            stages = self.schedule
+        shares = np.cumsum([share for share, _, _ in stages]) / sum(share for share, _, _ in stages)
+        ends = np.round(shares * nb_epochs).astype(int)
+        starts = np.concatenate([[0], ends[:-1]])
+        return [
+            (int(end - start), clean_batch, self.generator_learning_rate * factor)
+            for (_, clean_batch, factor), start, end in zip(stages, starts, ends)
+            if end > start
+        ]
 
     def _victim_factory(self, input_shape: tuple[int, ...], nb_classes: int) -> Callable[[], keras.Model]:
         """A zero-argument factory of freshly initialised imaginary victims."""
@@ -239,22 +312,37 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     # ------------------------------------------------------------------ TF graphs
 
     def _build_steps(self, victim: keras.Model, generator: keras.Model, frozen: keras.Model):
-        """The two ``tf.function`` steps of the alternating procedure, traced once per fit."""
+        """The victim step and the prediction of the alternating procedure, traced once per fit."""
+        eps, (lo, hi) = self.eps, self.clip_values
+        lr = tf.constant(self.victim_learning_rate, tf.float32)
+
+        @tf.function(reduce_retracing=True)
+        def victim_step(x, y):
+            x_poison = _noisy(frozen, x, False, eps, lo, hi)
+            with tf.GradientTape() as tape:
+                loss = _cross_entropy(y, victim(x_poison, training=True))
+            for v, g in zip(victim.trainable_variables, tape.gradient(loss, victim.trainable_variables)):
+                v.assign_sub(lr * g)
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def predict(x):
+            return tf.argmax(victim(x, training=False), axis=1, output_type=tf.int32)
+
+        return victim_step, predict
+
+    def _build_generator_step(self, victim: keras.Model, generator: keras.Model, optimizer: keras.optimizers.Optimizer):
+        """The generator step (unrolled victim update, then an Adam step of ``optimizer``), traced once per stage."""
         eps, (lo, hi) = self.eps, self.clip_values
         lr = tf.constant(self.victim_learning_rate, tf.float32)
         sign = 1.0 if self.target_fn is not None else -1.0  # descent towards targets / ascent on the true labels
         unroll = int(self.unroll_steps)
-        optimizer = keras.optimizers.Adam(self.generator_learning_rate)
-        optimizer.build(generator.trainable_variables)
-
-        def noisy(model, x, training):
-            return tf.clip_by_value(x + eps * tf.clip_by_value(model(x, training=training), -1.0, 1.0), lo, hi)
 
         @tf.function(reduce_retracing=True)
         def generator_step(x, y, x_clean, y_clean, target):
             non_trainable = [tf.convert_to_tensor(v) for v in victim.non_trainable_variables]
             with tf.GradientTape() as outer:
-                x_poison = noisy(generator, x, True)
+                x_poison = _noisy(generator, x, True, eps, lo, hi)
                 theta = [tf.convert_to_tensor(v) for v in victim.trainable_variables]
                 for _ in range(unroll):
                     with tf.GradientTape() as inner:
@@ -269,20 +357,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             optimizer.apply_gradients(zip(outer.gradient(objective, variables), variables))
             return _accuracy(y_clean, clean_logits)
 
-        @tf.function(reduce_retracing=True)
-        def victim_step(x, y):
-            x_poison = noisy(frozen, x, False)
-            with tf.GradientTape() as tape:
-                loss = _cross_entropy(y, victim(x_poison, training=True))
-            for v, g in zip(victim.trainable_variables, tape.gradient(loss, victim.trainable_variables)):
-                v.assign_sub(lr * g)
-            return loss
-
-        @tf.function(reduce_retracing=True)
-        def predict(x):
-            return tf.argmax(victim(x, training=False), axis=1, output_type=tf.int32)
-
-        return generator_step, victim_step, predict
+        return generator_step
 
     @staticmethod
     def _copy_weights(source: keras.Model, target: keras.Model) -> None:
@@ -295,23 +370,33 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self,
         x: np.ndarray,
         y: np.ndarray,
-        nb_epochs: int = 10,
+        nb_epochs: int = DEFAULT_ROUNDS,
         batch_size: int = 64,
         x_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
+        validation_split: float = DEFAULT_VALIDATION_SPLIT,
+        checkpoint: str | None = None,
         **kwargs,
     ) -> LearningToConfuse:
         """
-        Train the noise generator with the alternating procedure (see the class docstring).
+        Train the noise generator with the alternating procedure over the stages of ``schedule`` (see the class
+        docstring).
 
         :param x: Clean training inputs, NHWC within ``clip_values``.
         :param y: Their labels (class indices or one-hot).
-        :param nb_epochs: Number of rounds (each ``victim_epochs`` passes over ``x``; authors: 1000 on GPU).
+        :param nb_epochs: Number of rounds (each ``victim_epochs`` passes over ``x``), shared among the stages of
+            ``schedule`` (authors: 1000 on GPU).
         :param batch_size: Batch size (authors: 64 on MNIST); the last incomplete batch of a pass is skipped.
-        :param x_val: Optional clean validation inputs to measure each round's fresh victim on.
+        :param x_val: Optional clean validation inputs to score each round's fresh victim on.
         :param y_val: Their labels.
+        :param validation_split: Without ``x_val``: the share of ``x`` held out of the generator's training to score
+            the fresh victims on (for ``keep_best``); 0 turns the scoring off. The poison of :meth:`poison` covers
+            every input all the same.
+        :param checkpoint: Optional ``.npz`` path: the fit's state is written there (atomically) after every round
+            and a fit with the same parameters and data resumes from it, so a long fit survives an interruption
+            (not bit-identical to an uninterrupted fit: the victims' initialisations differ).
         :return: The fitted attack (``generator_`` and ``history_`` set).
-        :raises ValueError: On bad inputs, labels, targets or batch size.
+        :raises ValueError: On bad inputs, labels, targets, batch size or checkpoint.
         """
         if kwargs:
             raise ValueError(f"unexpected arguments {sorted(kwargs)}")
@@ -321,17 +406,48 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         y = check_labels(y, len(x), nb_classes)
         targets = self._targets(y, nb_classes)
         validate_params(
-            {"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT]},
-            {"nb_epochs": nb_epochs, "batch_size": batch_size},
+            {
+                "nb_epochs": [POSITIVE_INT],
+                "batch_size": [POSITIVE_INT],
+                "validation_split": [Interval(Real, 0, 1, closed="left")],
+                "checkpoint": [None, str, os.PathLike],
+            },
+            {
+                "nb_epochs": nb_epochs,
+                "batch_size": batch_size,
+                "validation_split": validation_split,
+                "checkpoint": checkpoint,
+            },
             "LearningToConfuse.fit",
         )
+        if checkpoint is not None and not os.fspath(checkpoint).endswith(".npz"):
+            raise ValueError(f"checkpoint must be a path ending in .npz, got {checkpoint!r}")
         if (x_val is None) != (y_val is None):
             raise ValueError("give both x_val and y_val, or neither")
+        rng = np.random.default_rng(self.seed)
         if x_val is not None:
             x_val = check_inputs(x_val, "x_val", self.clip_values, input_shape=x.shape[1:])
             y_val = check_labels(y_val, len(x_val), nb_classes, "y_val")
+        elif int(round(validation_split * len(x))) > 0:
+            order = rng.permutation(len(x))
+            held = np.sort(order[: int(round(validation_split * len(x)))])
+            kept = np.sort(order[len(held) :])
+            if len(kept) == 0:
+                raise ValueError(f"validation_split={validation_split} leaves no training inputs")
+            x_val, y_val, x, y, targets = x[held], y[held], x[kept], y[kept], targets[kept]
         with seeded(self.seed):  # every network built in fit (victims, default generator) draws from the seed
-            return self._fit(x, y, targets, nb_classes, int(nb_epochs), min(int(batch_size), len(x)), x_val, y_val)
+            return self._fit(
+                x,
+                y,
+                targets,
+                nb_classes,
+                int(nb_epochs),
+                min(int(batch_size), len(x)),
+                x_val,
+                y_val,
+                rng,
+                None if checkpoint is None else os.fspath(checkpoint),
+            )
 
     def _fit(
         self,
@@ -343,10 +459,10 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         batch_size: int,
         x_val: np.ndarray | None,
         y_val: np.ndarray | None,
+        rng: np.random.Generator,
+        checkpoint: str | None,
     ) -> LearningToConfuse:
         """:meth:`fit` on validated inputs."""
-        rng = np.random.default_rng(self.seed)
-
         from art_ext.models.generators import default_generator
 
         make_victim = self._victim_factory(x.shape[1:], nb_classes)
@@ -363,20 +479,24 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             )
         frozen = keras.models.clone_model(generator)
         self._copy_weights(generator, frozen)
-        generator_step, victim_step, predict = self._build_steps(victim, generator, frozen)
+        victim_step, predict = self._build_steps(victim, generator, frozen)
+        stages = self._stages(nb_epochs)
+        scoring = x_val is not None
+        config = {k: v for k, v in self.get_config().items() if k != "verbose"}
+        fingerprint = _fingerprint(x, y, targets, config, nb_epochs, batch_size, x_val)
 
         def val_accuracy(labels: np.ndarray) -> float:
             pred = np.concatenate([predict(tf.constant(x_val[s])).numpy() for s in batches(len(x_val), _EVAL_BATCH)])
             return float(np.mean(pred == labels))
 
-        def victim_pass(with_generator: bool) -> float:
+        def victim_pass(generator_step=None, clean_batch: str = "same") -> float:
             accs = []
-            batches = _shuffled_batches(rng, len(x), batch_size)
-            independent = with_generator and self.clean_batch == "independent"
-            clean_batches = _shuffled_batches(rng, len(x), batch_size) if independent else batches
-            for idx, cdx in zip(batches, clean_batches):
+            order = _shuffled_batches(rng, len(x), batch_size)
+            independent = generator_step is not None and clean_batch == "independent"
+            clean_order = _shuffled_batches(rng, len(x), batch_size) if independent else order
+            for idx, cdx in zip(order, clean_order):
                 xb, yb = tf.constant(x[idx]), tf.constant(y[idx].astype(np.int32))
-                if with_generator:
+                if generator_step is not None:
                     xc, yc = (tf.constant(x[cdx]), tf.constant(y[cdx].astype(np.int32))) if independent else (xb, yb)
                     accs.append(float(generator_step(xb, yb, xc, yc, tf.constant(targets[cdx].astype(np.int32)))))
                     bar.set_postfix(victim_clean_acc=f"{np.mean(accs[-50:]):.3f}", refresh=False)
@@ -391,36 +511,72 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             record["fresh_victim_target_success"] = val_accuracy(self._targets(y_val, nb_classes))
             return -record["fresh_victim_target_success"]
 
-        self.history_ = []
-        best_score, best_weights = np.inf, None
-        bar = trange(nb_epochs, desc="LearningToConfuse", disable=not self.verbose)
-        for r in bar:
-            running = [victim_pass(True) for _ in range(self.victim_epochs)]
-            # This round's victim started fresh and trained only on the previous round's (frozen) poison.
-            record = {"round": r + 1, "victim_clean_accuracy": running[-1]}
-            if x_val is not None and r > 0:
-                score = evaluate(record)
-                if score < best_score:
-                    best_score, best_weights = score, [v.numpy() for v in frozen.variables]
-            self.history_.append(record)
-            logger.info("round %d: %s", r + 1, record)
-            if "fresh_victim_val_accuracy" in record:
-                bar.set_postfix(
-                    victim_clean_acc=f"{running[-1]:.3f}", fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}"
-                )
-            self._copy_weights(generator, frozen)
-            self._copy_weights(make_victim(), victim)
-        if x_val is not None:
-            # One more fresh victim, on the final generator's poison.
-            for _ in range(self.victim_epochs):
-                victim_pass(False)
-            record = {"round": nb_epochs + 1, "victim_clean_accuracy": float("nan")}
-            score = evaluate(record)
-            self.history_.append(record)
-            logger.info("final fresh victim: %s", record)
-            if self.keep_best and best_weights is not None and best_score < score:
-                for v, w in zip(frozen.variables, best_weights):
+        state = {"stage": 0, "round": 0, "best_score": float("inf"), "history": []}
+        best_weights = None
+        optimizer = None
+        if checkpoint is not None and os.path.isfile(checkpoint):
+            state, best_weights, optimizer_weights = _load_checkpoint(checkpoint, fingerprint, generator, frozen, rng)
+            logger.info("resuming from %s at round %d", checkpoint, state["round"])
+        else:
+            optimizer_weights = None
+        self.history_ = state["history"]
+        done = sum(rounds for rounds, _, _ in stages[: state["stage"]])
+        bar = trange(nb_epochs, initial=done + state["round"], desc="LearningToConfuse", disable=not self.verbose)
+        for stage_index, (rounds, clean_batch, learning_rate) in enumerate(stages):
+            if stage_index < state["stage"]:
+                continue
+            optimizer = keras.optimizers.Adam(learning_rate)  # a fresh Adam per stage
+            optimizer.build(generator.trainable_variables)
+            if optimizer_weights is not None:
+                for v, w in zip(optimizer.variables, optimizer_weights):
                     v.assign(w)
+                optimizer_weights = None
+            generator_step = self._build_generator_step(victim, generator, optimizer)
+            first_of_fit = stage_index == 0
+            for r in range(state["round"], rounds):
+                running = [victim_pass(generator_step, clean_batch) for _ in range(self.victim_epochs)]
+                # This round's victim started fresh and trained only on the previous round's (frozen) poison.
+                record = {"round": done + r + 1, "stage": stage_index + 1, "victim_clean_accuracy": running[-1]}
+                if scoring and not (first_of_fit and r == 0):  # round 1's victim saw the untrained generator
+                    score = evaluate(record)
+                    if score < state["best_score"]:
+                        state["best_score"], best_weights = score, [v.numpy() for v in frozen.variables]
+                self.history_.append(record)
+                logger.info("round %d: %s", done + r + 1, record)
+                if "fresh_victim_val_accuracy" in record:
+                    bar.set_postfix(
+                        victim_clean_acc=f"{running[-1]:.3f}",
+                        fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}",
+                    )
+                self._copy_weights(generator, frozen)
+                self._copy_weights(make_victim(), victim)
+                bar.update()
+                if checkpoint is not None:
+                    state["stage"], state["round"] = stage_index, r + 1
+                    _save_checkpoint(checkpoint, fingerprint, state, generator, frozen, best_weights, optimizer, rng)
+            if scoring:
+                # One more fresh victim, on the stage's final generator; then the stage's kept generator.
+                for _ in range(self.victim_epochs):
+                    victim_pass()
+                record = {
+                    "round": done + rounds,
+                    "stage": stage_index + 1,
+                    "final": True,
+                    "victim_clean_accuracy": float("nan"),
+                }
+                score = evaluate(record)
+                self.history_.append(record)
+                logger.info("stage %d, final fresh victim: %s", stage_index + 1, record)
+                if self.keep_best and best_weights is not None and state["best_score"] < score:
+                    for v, w in zip(frozen.variables, best_weights):
+                        v.assign(w)
+                    self._copy_weights(frozen, generator)  # the next stage continues from the kept generator
+                self._copy_weights(make_victim(), victim)
+            done += rounds
+            state = {"stage": stage_index + 1, "round": 0, "best_score": float("inf"), "history": self.history_}
+            best_weights = None
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, fingerprint, state, generator, frozen, None, None, rng)
         bar.close()
         self.generator_, self.nb_classes_ = frozen, nb_classes
         return self
@@ -578,6 +734,71 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             return check_labels(targets, len(y), nb_classes, "target_fn(y)")
         except ValueError as err:
             raise ValueError(f"target_fn returned invalid targets: {err}") from err
+
+
+def _noisy(model: keras.Model, x: tf.Tensor, training: bool, eps: float, lo: float, hi: float) -> tf.Tensor:
+    """``clip(x + eps * g(x))`` with ``g(x)`` clipped to ``[-1, 1]``."""
+    return tf.clip_by_value(x + eps * tf.clip_by_value(model(x, training=training), -1.0, 1.0), lo, hi)
+
+
+def _fingerprint(x, y, targets, config, nb_epochs, batch_size, x_val) -> str:
+    """A hash of what a checkpointed fit depends on: parameters, round count, batch size and (a sample of) data."""
+    digest = hashlib.sha256()
+    step = max(1, len(x) // _FINGERPRINT_SAMPLES)
+    for array in (x[::step], y, targets, np.zeros(0) if x_val is None else x_val[:: max(1, len(x_val) // 16)]):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(json.dumps([jsonable(config), nb_epochs, batch_size, x.shape], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _save_checkpoint(path, fingerprint, state, generator, frozen, best_weights, optimizer, rng) -> None:
+    """Write the fit's state after a round (atomically): weights, Adam's slots, the kept weights, RNG, history."""
+    meta = {
+        "fingerprint": fingerprint,
+        "state": {**state, "history": jsonable(state["history"])},
+        "rng": rng.bit_generator.state,
+        "best": best_weights is not None,
+        "optimizer": optimizer is not None,
+    }
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for name, values in (
+        ("generator", [v.numpy() for v in generator.variables]),
+        ("frozen", [v.numpy() for v in frozen.variables]),
+        ("best", best_weights or []),
+        ("optimizer", [] if optimizer is None else [v.numpy() for v in optimizer.variables]),
+    ):
+        arrays.update({f"{name}_{i}": value for i, value in enumerate(values)})
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_write(path, write, suffix=".npz")
+
+
+def _load_checkpoint(path, fingerprint, generator, frozen, rng):
+    """Restore what :func:`_save_checkpoint` wrote into the models and ``rng``; return ``(state, best weights,
+    optimizer weights)``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {key: data[key] for key in data.files if key != "meta"}
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"not a LearningToConfuse checkpoint: {path} ({err})") from err
+    if meta.get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"the checkpoint {path} belongs to a fit with other parameters or data; delete it or choose another path"
+        )
+
+    def group(name):
+        count = sum(1 for key in arrays if key.startswith(f"{name}_"))
+        return [arrays[f"{name}_{i}"] for i in range(count)]
+
+    for model, name in ((generator, "generator"), (frozen, "frozen")):
+        for v, w in zip(model.variables, group(name)):
+            v.assign(w)
+    rng.bit_generator.state = meta["rng"]
+    return meta["state"], (group("best") if meta["best"] else None), (group("optimizer") if meta["optimizer"] else None)
 
 
 def _inside(x: np.ndarray, step: float) -> np.ndarray:

@@ -68,7 +68,11 @@ def fitted(data):
 
 def test_fit_records_history_and_poison_respects_budget(fitted, data):
     (x, y), _ = data
-    assert [h["round"] for h in fitted.history_] == [1, 2, 3, 4, 5]
+    # The staged schedule's 4 rounds: 1 of the authors' procedure, 3 with the independent batch (the middle stage
+    # rounds to none, so the stages run are numbered 1 and 2); each stage ends with one more fresh victim on its
+    # final generator.
+    rounds = [(h["round"], h["stage"], h.get("final", False)) for h in fitted.history_]
+    assert rounds == [(1, 1, False), (1, 1, True), (2, 2, False), (3, 2, False), (4, 2, False), (4, 2, True)]
     assert all(0.0 <= h["fresh_victim_val_accuracy"] <= 1.0 for h in fitted.history_[1:])
     x_copy = x.copy()
     x_poison, y_poison = fitted.poison(x, y)
@@ -163,7 +167,7 @@ def test_independent_clean_batch_confuses_the_toy_problem(data):
     (1.0 -> 0.0 with this seed; the toy problem is volatile across generator initialisations, 0.0-0.77)."""
     (x, y), (x_val, y_val) = data
     keras.utils.set_random_seed(0)  # the generator's initial weights (fit seeds everything after them)
-    attack = toy_attack(clean_batch="independent")
+    attack = toy_attack(clean_batch="independent", schedule="constant")
     attack.fit(x, y, nb_epochs=4, batch_size=32)
     x_poison, _ = attack.poison(x, y)
     clean = np.mean(train_victim(x, y).predict(x_val).argmax(1) == y_val)
@@ -171,10 +175,68 @@ def test_independent_clean_batch_confuses_the_toy_problem(data):
     assert clean > 0.9 and poisoned < 0.3, (clean, poisoned)
 
 
+def test_schedule_stages_and_validation_split(data):
+    """A custom schedule shares the rounds by its stages; without x_val the fit holds out validation_split of x to
+    score its fresh victims (and scores none with validation_split=0)."""
+    (x, y), _ = data
+    attack = toy_attack(schedule=((1, "same", 1.0), (3, "independent", 0.5)))
+    assert attack._stages(8) == [(2, "same", 1e-2), (6, "independent", 5e-3)]
+    assert LearningToConfuse(generator_learning_rate=1e-3)._stages(100) == [
+        (18, "same", 1e-3),
+        (12, "independent", 1e-3),
+        (70, "independent", pytest.approx(3e-4)),
+    ]
+    attack.fit(x[:256], y[:256], nb_epochs=4, batch_size=32)
+    scored = [h for h in attack.history_ if "fresh_victim_val_accuracy" in h]
+    assert [h["stage"] for h in attack.history_ if not h.get("final")] == [1, 2, 2, 2] and len(scored) == 5
+    attack.fit(x[:256], y[:256], nb_epochs=2, batch_size=32, validation_split=0)
+    assert not any("fresh_victim_val_accuracy" in h for h in attack.history_)
+    with pytest.raises(ValueError, match="validation_split"):
+        attack.fit(x, y, validation_split=1.0)
+
+
+def test_checkpoint_resumes_an_interrupted_fit(data, tmp_path, monkeypatch):
+    """A fit interrupted after its second round resumes from the checkpoint and ends with every round recorded; a
+    checkpoint of another fit is refused."""
+    from art_ext.attacks.poisoning import learning_to_confuse as module
+
+    (x, y), (x_val, y_val) = data
+    x, y = x[:256], y[:256]
+    path = str(tmp_path / "fit.npz")
+    save = module._save_checkpoint
+    calls = []
+
+    def interrupt_after_two_rounds(*args):
+        save(*args)
+        calls.append(args[2]["round"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_save_checkpoint", interrupt_after_two_rounds)
+    kwargs = dict(nb_epochs=4, batch_size=32, x_val=x_val, y_val=y_val, checkpoint=path)
+    with pytest.raises(KeyboardInterrupt):
+        toy_attack(schedule="constant").fit(x, y, **kwargs)
+    monkeypatch.setattr(module, "_save_checkpoint", save)
+    resumed = toy_attack(schedule="constant").fit(x, y, **kwargs)
+    assert [h["round"] for h in resumed.history_] == [1, 2, 3, 4, 4]
+    assert all("fresh_victim_val_accuracy" in h for h in resumed.history_[1:])
+    again = toy_attack(schedule="constant").fit(x, y, **kwargs)  # the finished fit's checkpoint: nothing left to do
+    np.testing.assert_array_equal(again.poison(x[:8], y[:8])[0], resumed.poison(x[:8], y[:8])[0])
+    with pytest.raises(ValueError, match="belongs to a fit with other parameters or data"):
+        toy_attack(schedule="constant").fit(x, y, **{**kwargs, "nb_epochs": 5})
+    with pytest.raises(ValueError, match="checkpoint must be a path ending in .npz"):
+        toy_attack().fit(x, y, checkpoint=str(tmp_path / "fit.keras"))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"eps": 0.0}, "eps"),
+        ({"schedule": "fast"}, "schedule"),
+        ({"schedule": ()}, "schedule"),
+        ({"schedule": ((1, "same"),)}, "schedule"),
+        ({"schedule": ((0, "same", 1.0),)}, "share"),
+        ({"schedule": ((1, "other", 1.0),)}, "clean_batch"),
         ({"eps": -0.1}, "eps"),
         ({"eps": 1.5}, "eps"),
         ({"eps": 0.3, "clip_values": (1, 0)}, "clip_values"),
