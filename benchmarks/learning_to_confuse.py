@@ -40,7 +40,10 @@ def main() -> None:
         attack = LearningToConfuse(eps=0.3, surrogate=name, verbose=False)
         victim, generator = get_model(name, x.shape[1:], 10), default_generator(x.shape[1:])  # what fit uses
         frozen = keras.models.clone_model(generator)
-        generator_step, victim_step, _ = attack._build_steps(victim, generator, frozen)
+        optimizer = keras.optimizers.Adam(attack.generator_learning_rate)
+        optimizer.build(generator.trainable_variables)
+        generator_step = attack._build_generator_step(victim, generator, optimizer)
+        victim_step, _ = attack._build_steps(victim, generator, frozen)
         batches = [
             (tf.constant(x[i : i + BATCH]), tf.constant(y[i : i + BATCH].astype(np.int32)))
             for i in range(0, len(x), BATCH)

@@ -64,12 +64,83 @@ def fit(out: str) -> None:
         )
 
 
+def _generator_from(path: str):
+    """The fitted attack of a ``generator.keras`` file, or the latest generator of a running fit's checkpoint."""
+    from art_ext.attacks.poisoning import LearningToConfuse
+    from art_ext.models.generators import default_generator
+
+    if path.endswith(".keras"):
+        return LearningToConfuse.load(path, verbose=False), "final"
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        weights = [data[f"frozen_{i}"] for i in range(sum(k.startswith("frozen_") for k in data.files))]
+    generator = default_generator((28, 28, 1))
+    for v, w in zip(generator.variables, weights):
+        v.assign(w)
+    attack = LearningToConfuse(eps=EPS, verbose=False)
+    attack.generator_, attack.nb_classes_ = generator, 10
+    return attack, f"stage {meta['state']['stage'] + 1}, round {meta['state']['round']} of that stage"
+
+
+def victims(out: str, generator: str, models: str, seeds: list[int], epochs: int) -> None:
+    import keras
+    import zoo
+
+    x, y = _load("train")
+    x, y = x[:N_TRAIN], y[:N_TRAIN]
+    x_test, y_test = _load("test")
+    attack, label = _generator_from(generator)
+    x_poison, _ = attack.poison(x, y)
+    linf = float(np.abs(x_poison.astype(np.float64) - x).max())
+    names = zoo.DEV if models == "dev" else zoo.HELD_OUT
+    rows = []
+    for name in names:
+        for data, train in (("poisoned", x_poison), ("clean", x)):
+            for seed in seeds if data == "poisoned" else seeds[:1]:
+                keras.utils.set_random_seed(seed)  # the batch order (a benchmark script may seed globally)
+                model = zoo.build(name, nb_classes=10, input_shape=x.shape[1:], seed=seed)
+                model.compile(
+                    optimizer=keras.optimizers.Adam(1e-3),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                )
+                start = time.time()
+                model.fit(train, y, epochs=epochs, batch_size=128, verbose=0)
+                pred = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
+                row = {
+                    "generator": generator,
+                    "at": label,
+                    "model": name,
+                    "trained_on": data,
+                    "seed": seed,
+                    "epochs": epochs,
+                    "clean_test_accuracy": float(np.mean(pred == y_test)),
+                    "linf": linf,
+                    "train_seconds": time.time() - start,
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    with open(os.path.join(out, f"victims_{models}.jsonl"), "a") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("fit",))
+    parser.add_argument("step", choices=("fit", "victims"))
     parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--generator", help="victims: a generator.keras or checkpoint .npz (default: OUT/generator.keras)"
+    )
+    parser.add_argument("--models", choices=("dev", "held_out"), default="dev")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
-    fit(args.out)
+    if args.step == "fit":
+        fit(args.out)
+    else:
+        victims(
+            args.out, args.generator or os.path.join(args.out, "generator.keras"), args.models, args.seeds, args.epochs
+        )
 
 
 if __name__ == "__main__":

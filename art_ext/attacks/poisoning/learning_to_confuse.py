@@ -115,9 +115,10 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     loss, the paper's expectation over the clean training set, is estimated on the poisoned batch itself. An
     independent batch (``clean_batch="independent"``) is the other unbiased estimate: it rewards noise that hurts
     what the victim learns about *other* inputs (its generalisation) rather than the batch it was just shown. On
-    MNIST it refines a fitted generator further but starts slower from scratch, so the authors' reading stays the
-    default. The authors' generator learning rate (1e-4) is the default; with a small budget of rounds 1e-3
-    confuses far faster. Both are measured on the :doc:`results page </results/learning_to_confuse>`.
+    MNIST it refines a fitted generator further but starts slower from scratch. Hence the default ``schedule``
+    ("staged"): the authors' reading first, then the independent batch, then the independent batch at a lower
+    learning rate, each stage continuing from the previous stage's kept generator with a fresh Adam; ``fit`` shares
+    the rounds it is asked for among these stages. Measured on the :doc:`results page </results/learning_to_confuse>`.
 
     | Paper link: https://papers.nips.cc/paper/9368-learning-to-confuse-generating-training-time-adversarial-data-with-auto-encoder
     """
