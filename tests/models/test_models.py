@@ -130,3 +130,17 @@ def test_vgg_rejects_unknown_depth():
 def test_get_model_names_a_bad_argument(args, match):
     with pytest.raises(ValueError, match=match):
         get_model("simple_cnn", *args)
+
+
+def test_mnist_autoencoder_same_padding_is_the_authors_cropped_transposed_conv():
+    """The auto-encoder's 5x5/3 transposed conv with padding="same" computes the authors' valid 17x17 output cropped
+    by 1 on every side (the crop's gradient was the slowest op of the generator step)."""
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 8)).astype(np.float32)
+    same = keras.layers.Conv2DTranspose(4, 5, strides=3, padding="same")
+    valid = keras.layers.Conv2DTranspose(4, 5, strides=3)
+    same.build(x.shape)
+    valid.build(x.shape)
+    valid.set_weights(same.get_weights())
+    np.testing.assert_allclose(same(x), keras.layers.Cropping2D(1)(valid(x)), atol=1e-5)
