@@ -62,7 +62,9 @@ def outputs_logits(estimator) -> bool:
 PROBABILITY_FLOOR = 1e-12
 
 
-def classifier_logits(classifier, *, fit: bool = False, training: bool = False) -> Callable[[tf.Tensor], tf.Tensor]:
+def classifier_logits(
+    classifier, *, fit: bool = False, training: bool = False, model: Callable[..., tf.Tensor] | None = None
+) -> Callable[[tf.Tensor], tf.Tensor]:
     """The classifier's forward pass as TensorFlow sees it through ART: raw inputs -> logits.
 
     Raw inputs are in the classifier's ``clip_values`` units, as ART's ``predict`` and ``loss_gradient`` take
@@ -76,12 +78,15 @@ def classifier_logits(classifier, *, fit: bool = False, training: bool = False) 
     :param classifier: An ART ``TensorFlowV2Classifier``.
     :param fit: Apply the training-time preprocessing (``apply_fit``) instead of the prediction-time one.
     :param training: Keras ``training`` flag of the model call (dropout, batch-norm statistics).
+    :param model: Called as ``model(x, training=training)`` instead of ``classifier.model``: a network of the same
+        architecture with other weights (e.g. a fresh clone, or a functional ``stateless_call`` with explicit
+        weights), seen through the classifier's preprocessing and output type.
     :return: ``f(x) -> logits`` of shape ``(n, nb_classes)``, traceable in ``tf.function``.
     :raises ValueError: If the classifier has no Keras ``model``, or a preprocessing step without a TensorFlow
         forward pass (ART's ``all_framework_preprocessing`` is false), which the library cannot differentiate.
     """
-    model = getattr(classifier, "model", None)
-    if not callable(model):
+    network = getattr(classifier, "model", None)
+    if not callable(network):
         raise ValueError(
             f"classifier must be an ART TensorFlowV2Classifier with a Keras model, got {type(classifier).__name__}"
         )
@@ -93,6 +98,7 @@ def classifier_logits(classifier, *, fit: bool = False, training: bool = False) 
             f"preprocessing=(mean, std)) for art-ext to apply it inside its TensorFlow graphs"
         )
     logits = outputs_logits(classifier)
+    model = network if model is None else model
 
     def forward(x: tf.Tensor) -> tf.Tensor:
         if operations:

@@ -21,6 +21,15 @@ from art.attacks.attack import PoisoningAttackBlackBox
 from art.estimators.classification import TensorFlowV2Classifier
 from tqdm.auto import trange
 
+from art_ext.distribute import (
+    STRATEGY,
+    check_built_in_scope,
+    distributed_step,
+    is_distributed,
+    per_replica_mean,
+    resolve_strategy,
+)
+from art_ext.estimators.classification import classifier_logits
 from art_ext.params import (
     BOOL,
     POSITIVE_INT,
@@ -78,12 +87,24 @@ _SAVED_PARAMS = (
 )
 
 
-def _cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+def _per_example_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
-def _accuracy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels), tf.float32))
+def _shard(strategy: tf.distribute.Strategy, *arrays: np.ndarray) -> tuple:
+    """NumPy batches as tensors; under a distributed strategy, each split into the replicas' equal shares."""
+    if not is_distributed(strategy):
+        return tuple(tf.constant(a) for a in arrays)
+    replicas = strategy.num_replicas_in_sync
+
+    def share(array):
+        def value_fn(context):
+            i, n = context.replica_id_in_sync_group, len(array)
+            return tf.constant(array[i * n // replicas : (i + 1) * n // replicas])
+
+        return strategy.experimental_distribute_values_from_function(value_fn)
+
+    return tuple(share(a) for a in arrays)
 
 
 class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
@@ -139,6 +160,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         "keep_best",
         "seed",
         "verbose",
+        "strategy",
     ]
     _estimator_requirements = ()
     _parameter_constraints = {
@@ -157,6 +179,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         "keep_best": [BOOL],
         "seed": [None, SEED],
         "verbose": [BOOL],
+        "strategy": [None, STRATEGY],
     }
 
     def __init__(
@@ -176,6 +199,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         keep_best: bool = True,
         seed: int | None = None,
         verbose: bool = True,
+        strategy: tf.distribute.Strategy | None = None,
     ):
         """
         Create a Learning to Confuse attack.
@@ -216,6 +240,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param seed: Seed of :meth:`fit` (the imaginary victims' and the default generator's initialisation, the
             shuffling); local: the global random state is not touched.
         :param verbose: Show a progress bar.
+        :param strategy: A ``tf.distribute.Strategy`` to fit under (``None``: one device). Each batch is split
+            across the replicas; the imaginary victim, the generators and their optimizers are created in its
+            scope; a ``generator`` you pass must have been built in ``strategy.scope()``.
         """
         super().__init__()
         self.eps = eps
@@ -233,6 +260,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self.keep_best = keep_best
         self.seed = seed
         self.verbose = verbose
+        self.strategy = strategy
         self._check_params()
         self.generator_: keras.Model | None = None
         self.nb_classes_: int | None = None
@@ -257,8 +285,13 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                 raise ValueError(
                     f"LearningToConfuse: unknown surrogate model {self.surrogate!r}; choose one of {list_models()}"
                 )
-        if isinstance(self.surrogate, TensorFlowV2Classifier) and not isinstance(self.surrogate.model, keras.Model):
-            raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
+        if isinstance(self.surrogate, TensorFlowV2Classifier):
+            if not isinstance(self.surrogate.model, keras.Model):
+                raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
+            try:
+                classifier_logits(self.surrogate)
+            except ValueError as err:
+                raise ValueError(f"LearningToConfuse: surrogate: {err}") from err
 
     @staticmethod
     def _check_schedule(schedule) -> tuple[tuple[float, str, float], ...]:
@@ -312,35 +345,76 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 
     # ------------------------------------------------------------------ TF graphs
 
-    def _build_steps(self, victim: keras.Model, generator: keras.Model, frozen: keras.Model):
-        """The victim step and the prediction of the alternating procedure, traced once per fit."""
-        eps, (lo, hi) = self.eps, self.clip_values
-        lr = tf.constant(self.victim_learning_rate, tf.float32)
+    def _logits_fn(self) -> Callable[..., tf.Tensor]:
+        """``logits(call, x, training, fit)``: the imaginary victim's logits, where ``call(x, training=...)`` is its
+        network. A surrogate ART classifier's preprocessing and output type are honoured (its ``preprocessing``
+        and ``preprocessing_defences`` applied as ART's ``fit`` / ``predict`` apply them, probabilities turned into
+        log-probabilities: :func:`~art_ext.estimators.classifier_logits`)."""
+        surrogate = self.surrogate
+        if isinstance(surrogate, TensorFlowV2Classifier):
 
-        @tf.function(reduce_retracing=True)
-        def victim_step(x, y):
+            def logits(call, x, training, fit):
+                return classifier_logits(surrogate, fit=fit, training=training, model=call)(x)
+
+        else:
+
+            def logits(call, x, training, fit):
+                return call(x, training=training)
+
+        return logits
+
+    def _build_steps(
+        self,
+        strategy: tf.distribute.Strategy,
+        victim: keras.Model,
+        frozen: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        batch_size: int,
+    ):
+        """The victim step (``optimizer``: the victim's SGD) and the prediction, traced once per fit."""
+        eps, (lo, hi) = self.eps, self.clip_values
+        logits_fn = self._logits_fn()
+
+        def victim_replica(x, y):
             x_poison = _noisy(frozen, x, False, eps, lo, hi)
             with tf.GradientTape() as tape:
-                loss = _cross_entropy(y, victim(x_poison, training=True))
-            for v, g in zip(victim.trainable_variables, tape.gradient(loss, victim.trainable_variables)):
-                v.assign_sub(lr * g)
+                logits = logits_fn(victim, x_poison, True, True)
+                loss = per_replica_mean(_per_example_loss(y, logits), batch_size)
+            optimizer.apply_gradients(zip(tape.gradient(loss, victim.trainable_variables), victim.trainable_variables))
             return loss
 
         @tf.function(reduce_retracing=True)
         def predict(x):
-            return tf.argmax(victim(x, training=False), axis=1, output_type=tf.int32)
+            return tf.argmax(logits_fn(victim, x, False, False), axis=1, output_type=tf.int32)
 
-        return victim_step, predict
+        return distributed_step(strategy, victim_replica), predict
 
-    def _build_generator_step(self, victim: keras.Model, generator: keras.Model, optimizer: keras.optimizers.Optimizer):
-        """The generator step (unrolled victim update, then an Adam step of ``optimizer``), traced once per stage."""
+    def _build_generator_step(
+        self,
+        strategy: tf.distribute.Strategy,
+        victim: keras.Model,
+        generator: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        batch_size: int,
+    ):
+        """The generator step (unrolled victim update, then an Adam step of ``optimizer``), traced once per stage.
+
+        Under a distributed strategy each replica takes its share of the batch; the unrolled update uses the
+        gradient of the *global* batch (the replicas' gradients of their losses scaled to the global batch, summed
+        by a differentiable all-reduce), so the look-ahead is the single-device one, and the generator's gradients
+        are summed by its optimizer."""
         eps, (lo, hi) = self.eps, self.clip_values
         lr = tf.constant(self.victim_learning_rate, tf.float32)
         sign = 1.0 if self.target_fn is not None else -1.0  # descent towards targets / ascent on the true labels
         unroll = int(self.unroll_steps)
+        logits_fn = self._logits_fn()
 
-        @tf.function(reduce_retracing=True)
-        def generator_step(x, y, x_clean, y_clean, target):
+        def functional(theta, non_trainable):
+            return lambda x, training: victim.stateless_call(theta, non_trainable, x, training=training)[0]
+
+        def generator_replica(x, y, x_clean, y_clean, target):
+            context = tf.distribute.get_replica_context()
+            distributed = context is not None and context.num_replicas_in_sync > 1
             non_trainable = [tf.convert_to_tensor(v) for v in victim.non_trainable_variables]
             with tf.GradientTape() as outer:
                 x_poison = _noisy(generator, x, True, eps, lo, hi)
@@ -348,17 +422,20 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                 for _ in range(unroll):
                     with tf.GradientTape() as inner:
                         inner.watch(theta)
-                        logits, _ = victim.stateless_call(theta, non_trainable, x_poison, training=True)
-                        loss = _cross_entropy(y, logits)
+                        logits = logits_fn(functional(theta, non_trainable), x_poison, True, True)
+                        loss = per_replica_mean(_per_example_loss(y, logits), batch_size)
                     grads = inner.gradient(loss, theta)
+                    if distributed:
+                        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
                     theta = [w - lr * g for w, g in zip(theta, grads)]
-                clean_logits, _ = victim.stateless_call(theta, non_trainable, x_clean, training=True)
-                objective = sign * _cross_entropy(target, clean_logits)
+                clean_logits = logits_fn(functional(theta, non_trainable), x_clean, True, True)
+                objective = sign * per_replica_mean(_per_example_loss(target, clean_logits), batch_size)
             variables = generator.trainable_variables
             optimizer.apply_gradients(zip(outer.gradient(objective, variables), variables))
-            return _accuracy(y_clean, clean_logits)
+            correct = tf.cast(tf.equal(tf.argmax(clean_logits, axis=1, output_type=tf.int32), y_clean), tf.float32)
+            return per_replica_mean(correct, batch_size)
 
-        return generator_step
+        return distributed_step(strategy, generator_replica)
 
     @staticmethod
     def _copy_weights(source: keras.Model, target: keras.Model) -> None:
@@ -466,21 +543,28 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         """:meth:`fit` on validated inputs."""
         from art_ext.models.generators import default_generator
 
+        strategy = resolve_strategy(self.strategy)
         make_victim = self._victim_factory(x.shape[1:], nb_classes)
-        victim = make_victim()
+        if self.generator is not None:
+            check_built_in_scope(self.strategy, self.generator.variables, "LearningToConfuse", "generator")
+        with strategy.scope():  # the fit's own networks and optimizers
+            victim = make_victim()
         if tuple(victim.output_shape[1:]) != (nb_classes,) or tuple(victim.input_shape[1:]) != x.shape[1:]:
             raise ValueError(
                 f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
                 f"expected {x.shape[1:]} to ({nb_classes},)"
             )
-        generator = self.generator if self.generator is not None else default_generator(x.shape[1:])
+        with strategy.scope():
+            generator = self.generator if self.generator is not None else default_generator(x.shape[1:])
+            frozen = keras.models.clone_model(generator)
+            victim_optimizer = keras.optimizers.SGD(self.victim_learning_rate)
+            victim_optimizer.build(victim.trainable_variables)
         if tuple(generator.output_shape[1:]) != x.shape[1:]:
             raise ValueError(
                 f"the generator must output the input shape {x.shape[1:]}, got {generator.output_shape[1:]}"
             )
-        frozen = keras.models.clone_model(generator)
         self._copy_weights(generator, frozen)
-        victim_step, predict = self._build_steps(victim, generator, frozen)
+        victim_step, predict = self._build_steps(strategy, victim, frozen, victim_optimizer, batch_size)
         stages = self._stages(nb_epochs)
         scoring = x_val is not None
         config = {k: v for k, v in self.get_config().items() if k != "verbose"}
@@ -496,10 +580,11 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             independent = generator_step is not None and clean_batch == "independent"
             clean_order = _shuffled_batches(rng, len(x), batch_size) if independent else order
             for idx, cdx in zip(order, clean_order):
-                xb, yb = tf.constant(x[idx]), tf.constant(y[idx].astype(np.int32))
+                xb, yb = _shard(strategy, x[idx], y[idx].astype(np.int32))
                 if generator_step is not None:
-                    xc, yc = (tf.constant(x[cdx]), tf.constant(y[cdx].astype(np.int32))) if independent else (xb, yb)
-                    accs.append(float(generator_step(xb, yb, xc, yc, tf.constant(targets[cdx].astype(np.int32)))))
+                    xc, yc = _shard(strategy, x[cdx], y[cdx].astype(np.int32)) if independent else (xb, yb)
+                    (tb,) = _shard(strategy, targets[cdx].astype(np.int32))
+                    accs.append(float(generator_step(xb, yb, xc, yc, tb)))
                     bar.set_postfix(victim_clean_acc=f"{np.mean(accs[-50:]):.3f}", refresh=False)
                 victim_step(xb, yb)
             return float(np.mean(accs)) if accs else float("nan")
@@ -526,13 +611,14 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         for stage_index, (rounds, clean_batch, learning_rate) in enumerate(stages):
             if stage_index < state["stage"]:
                 continue
-            optimizer = keras.optimizers.Adam(learning_rate)  # a fresh Adam per stage
-            optimizer.build(generator.trainable_variables)
+            with strategy.scope():
+                optimizer = keras.optimizers.Adam(learning_rate)  # a fresh Adam per stage
+                optimizer.build(generator.trainable_variables)
             if optimizer_weights is not None:
                 for v, w in zip(optimizer.variables, optimizer_weights):
                     v.assign(w)
                 optimizer_weights = None
-            generator_step = self._build_generator_step(victim, generator, optimizer)
+            generator_step = self._build_generator_step(strategy, victim, generator, optimizer, batch_size)
             first_of_fit = stage_index == 0
             for r in range(state["round"], rounds):
                 running = [victim_pass(generator_step, clean_batch) for _ in range(self.victim_epochs)]
@@ -677,10 +763,11 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 
     def __deepcopy__(self, memo: dict) -> LearningToConfuse:
         """A deep copy (the generator included); a surrogate classifier is shared, not copied (it is the user's model
-        and may hold traced functions that cannot be copied), and compiled noise functions are rebuilt on use."""
+        and may hold traced functions that cannot be copied), as is a strategy; compiled noise functions are rebuilt on use."""
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         memo[id(self.surrogate)] = self.surrogate
+        memo[id(self.strategy)] = self.strategy
         for key, value in self.__dict__.items():
             if key != "_noise_fns":
                 clone.__dict__[key] = copy.deepcopy(value, memo)

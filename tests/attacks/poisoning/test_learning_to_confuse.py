@@ -5,11 +5,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from art_ext.attacks.poisoning import LearningToConfuse
 from art_ext.estimators import wrap
 from art_ext.models import get_model
 from art_ext.models.generators import conv_autoencoder
+from art_ext.params import seeded
 from tests.global_rng import run_without_global_rng
 
 SHAPE, CLASSES = (8, 8, 1), 4
@@ -324,3 +326,65 @@ def test_deepcopy_shares_the_surrogate_classifier():
     surrogate.fit(np.zeros((4, *SHAPE), np.float32), np.arange(4), nb_epochs=1, verbose=False)  # traces its step
     attack = LearningToConfuse(eps=0.3, surrogate=surrogate, verbose=False)
     assert copy.deepcopy(attack).surrogate is surrogate
+
+
+def bn_free_generator():
+    """A generator without batch normalisation, so per-replica batch statistics cannot differ from one device's."""
+    inputs = keras.Input(SHAPE)
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same", activation="tanh")(hidden))
+
+
+def test_mirrored_strategy_matches_one_device(data, two_cpu_strategy):
+    """Two rounds under a MirroredStrategy over two logical CPUs give the poison of single-device training within
+    1e-4 (the replicas' float sums differ in order only): the unrolled step uses the global batch's gradient."""
+    (x, y), _ = data
+    x, y = x[:128], y[:128]
+    poisons = []
+    for strategy in (None, two_cpu_strategy):
+        with (strategy or tf.distribute.get_strategy()).scope(), seeded(3):
+            generator = bn_free_generator()
+        attack = toy_attack(schedule="constant", strategy=strategy)
+        attack.set_params(generator=generator)
+        attack.fit(x, y, nb_epochs=2, batch_size=32, validation_split=0)
+        poisons.append(attack.perturb(x[:32]))
+    assert np.abs(poisons[0] - x[:32]).max() > 1e-3  # the generators did train
+    np.testing.assert_allclose(poisons[1], poisons[0], atol=1e-4)
+    with pytest.raises(ValueError, match=r"generator was built outside strategy.scope\(\)"):
+        toy_attack(strategy=two_cpu_strategy).fit(x, y, nb_epochs=1, batch_size=32)
+
+
+def test_surrogate_classifier_preprocessing_and_probabilities_are_honoured(data):
+    """A surrogate ART classifier with a softmax head and preprocessing=(mean, std): the imaginary victim sees the
+    standardised inputs and trains on log-probabilities (regression: its clone was called on raw inputs and its
+    probabilities taken for logits)."""
+    from art.defences.preprocessor import SpatialSmoothing
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    (x, y), _ = data
+    inputs = keras.Input(SHAPE)
+    model = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(keras.layers.Flatten()(inputs)))
+    surrogate = TensorFlowV2Classifier(
+        model,
+        CLASSES,
+        SHAPE,
+        loss_object=keras.losses.SparseCategoricalCrossentropy(),
+        clip_values=(0, 1),
+        preprocessing=(0.5, 0.25),
+    )
+    attack = LearningToConfuse(eps=0.5, surrogate=surrogate, generator=tiny_generator(), seed=0, verbose=False)
+    expected = np.log(model((x[:8] - 0.5) / 0.25, training=False).numpy())
+    got = attack._logits_fn()(model, tf.constant(x[:8]), False, False).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    attack.fit(x[:128], y[:128], nb_epochs=1, batch_size=32, validation_split=0)
+    assert np.abs(attack.perturb(x[:8]) - x[:8]).max() <= 0.5
+    numpy_defence = TensorFlowV2Classifier(
+        model,
+        CLASSES,
+        SHAPE,
+        loss_object=keras.losses.SparseCategoricalCrossentropy(),
+        clip_values=(0, 1),
+        preprocessing_defences=[SpatialSmoothing()],
+    )
+    with pytest.raises(ValueError, match="surrogate: .*must run in TensorFlow"):
+        LearningToConfuse(surrogate=numpy_defence)
