@@ -364,27 +364,24 @@ def test_surrogate_classifier_preprocessing_and_probabilities_are_honoured(data)
     (x, y), _ = data
     inputs = keras.Input(SHAPE)
     model = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(keras.layers.Flatten()(inputs)))
-    surrogate = TensorFlowV2Classifier(
-        model,
-        CLASSES,
-        SHAPE,
-        loss_object=keras.losses.SparseCategoricalCrossentropy(),
-        clip_values=(0, 1),
-        preprocessing=(0.5, 0.25),
-    )
+
+    def classifier(**options):
+        return TensorFlowV2Classifier(
+            model,
+            CLASSES,
+            SHAPE,
+            loss_object=keras.losses.SparseCategoricalCrossentropy(),
+            clip_values=(0, 1),
+            **options,
+        )
+
+    surrogate = classifier(preprocessing=(0.5, 0.25))
     attack = LearningToConfuse(eps=0.5, surrogate=surrogate, generator=tiny_generator(), seed=0, verbose=False)
     expected = np.log(model((x[:8] - 0.5) / 0.25, training=False).numpy())
     got = attack._logits_fn()(model, tf.constant(x[:8]), False, False).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     attack.fit(x[:128], y[:128], nb_epochs=1, batch_size=32, validation_split=0)
     assert np.abs(attack.perturb(x[:8]) - x[:8]).max() <= 0.5
-    numpy_defence = TensorFlowV2Classifier(
-        model,
-        CLASSES,
-        SHAPE,
-        loss_object=keras.losses.SparseCategoricalCrossentropy(),
-        clip_values=(0, 1),
-        preprocessing_defences=[SpatialSmoothing()],
-    )
+    numpy_defence = classifier(preprocessing_defences=[SpatialSmoothing()])
     with pytest.raises(ValueError, match="surrogate: .*must run in TensorFlow"):
         LearningToConfuse(surrogate=numpy_defence)
