@@ -71,9 +71,10 @@ def classifier_logits(
     them. The returned function applies the classifier's ``preprocessing`` (standardisation) and
     ``preprocessing_defences`` exactly as ART does (their TensorFlow ``forward``; ``fit=True`` applies those
     with ``apply_fit``, as ART's ``fit``), then the Keras model. A model that outputs probabilities gives its
-    log-probabilities (probabilities floored at ``PROBABILITY_FLOOR`` = 1e-12): they differ from its logits by one constant per
-    input, so margins, cross-entropy and the argmax are the same. Use it wherever the library differentiates
-    or calls a classifier's model directly, so a user's ART preprocessing and softmax heads are honoured.
+    log-probabilities (probabilities floored at ``PROBABILITY_FLOOR`` = 1e-12): they differ from its logits by one
+    constant per input, so margins, cross-entropy and the argmax are the same. Use it wherever the library
+    differentiates or calls a classifier's model directly, so a user's ART preprocessing and softmax heads are
+    honoured.
 
     :param classifier: An ART ``TensorFlowV2Classifier``.
     :param fit: Apply the training-time preprocessing (``apply_fit``) instead of the prediction-time one.

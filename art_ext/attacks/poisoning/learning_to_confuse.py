@@ -763,7 +763,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 
     def __deepcopy__(self, memo: dict) -> LearningToConfuse:
         """A deep copy (the generator included); a surrogate classifier is shared, not copied (it is the user's model
-        and may hold traced functions that cannot be copied), as is a strategy; compiled noise functions are rebuilt on use."""
+        and may hold traced functions that cannot be copied), as is a strategy; compiled noise functions are rebuilt
+        on use."""
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         memo[id(self.surrogate)] = self.surrogate
