@@ -17,7 +17,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from _timing import best_time
+from _timing import best_times
 
 from art_ext.attacks.poisoning import LearningToConfuse
 from art_ext.data import load_dataset
@@ -35,24 +35,31 @@ def main() -> None:
     rows = []
     for name in ("deepconfuse_victim", "simple_cnn"):
         classifier = wrap(get_model(name, x.shape[1:], 10), optimizer=keras.optimizers.SGD(0.01))
-        art_fit = best_time(lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False), REPEATS)
-
         attack = LearningToConfuse(eps=0.3, surrogate=name, verbose=False)
         victim, generator = get_model(name, x.shape[1:], 10), default_generator(x.shape[1:])  # what fit uses
         frozen = keras.models.clone_model(generator)
-        optimizer = keras.optimizers.Adam(attack.generator_learning_rate)
+        strategy = tf.distribute.get_strategy()
+        optimizer, victim_optimizer = keras.optimizers.Adam(1e-3), keras.optimizers.SGD(0.01)
         optimizer.build(generator.trainable_variables)
-        generator_step = attack._build_generator_step(victim, generator, optimizer)
-        victim_step, _ = attack._build_steps(victim, generator, frozen)
+        victim_optimizer.build(victim.trainable_variables)
+        generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, BATCH)
+        victim_step, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, BATCH)
         batches = [
             (tf.constant(x[i : i + BATCH]), tf.constant(y[i : i + BATCH].astype(np.int32)))
             for i in range(0, len(x), BATCH)
         ]
-        gen_only = best_time(lambda: [generator_step(xb, yb, xb, yb, yb) for xb, yb in batches], REPEATS)
-        victim_only = best_time(lambda: [victim_step(xb, yb) for xb, yb in batches], REPEATS)
+        # Taking turns within each repeat, so a slow spell of the shared machine hits all three alike.
+        art_fit, gen_only, victim_only = best_times(
+            [
+                lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False),  # noqa: B023
+                lambda: [generator_step(xb, yb, xb, yb, yb) for xb, yb in batches],  # noqa: B023
+                lambda: [victim_step(xb, yb) for xb, yb in batches],  # noqa: B023
+            ],
+            REPEATS,
+        )
         # A whole fit of ROUNDS rounds per batch: both steps, plus tracing and per-round resets, amortised.
         start = time.perf_counter()
-        attack.fit(x, y, nb_epochs=ROUNDS, batch_size=BATCH)
+        attack.fit(x, y, nb_epochs=ROUNDS, batch_size=BATCH, validation_split=0)
         fit_round = (time.perf_counter() - start) / ROUNDS
         ms = lambda t: 1000 * t / STEPS  # noqa: E731
         rows.append(

@@ -228,12 +228,13 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param clean_batch: Batch of the clean loss in the generator step of the ``"constant"`` schedule: ``"same"``
             as the poisoned batch (the authors' code) or ``"independent"`` (a second shuffle of the training set per
             pass).
-        :param schedule: How :meth:`fit` spends its rounds. ``"staged"`` (default, :data:`STAGED_SCHEDULE`): 18% of
-            the rounds with the authors' procedure (same batch), then 12% with an independent clean batch, then 70%
-            with an independent clean batch at 0.3 times ``generator_learning_rate``; every stage starts a fresh Adam
-            from the previous stage's kept generator (``keep_best``). ``"constant"``: one stage with ``clean_batch``
-            at ``generator_learning_rate`` (the authors' schedule with ``clean_batch="same"``). Or a sequence of
-            stages ``(share, clean_batch, learning_rate_factor)``; the shares are normalised to the rounds asked for.
+        :param schedule: How :meth:`fit` spends its rounds. ``"staged"`` (default; ``STAGED_SCHEDULE`` in this
+            module): 18% of the rounds with the authors' procedure (same batch), then 12% with an independent clean
+            batch, then 70% with an independent clean batch at 0.3 times ``generator_learning_rate``; every stage
+            starts a fresh Adam from the previous stage's kept generator (``keep_best``). ``"constant"``: one stage
+            with ``clean_batch`` at ``generator_learning_rate`` (the authors' schedule with ``clean_batch="same"``).
+            Or a sequence of stages ``(share, clean_batch, learning_rate_factor)``; the shares are normalised to the
+            rounds asked for.
         :param keep_best: When :meth:`fit` scores fresh victims (on ``x_val`` or on its ``validation_split``), keep
             each stage's generator whose fresh victim had the lowest validation accuracy (highest success towards
             the targets in the label-specific variant).
