@@ -82,7 +82,7 @@ def _generator_from(path: str):
     return attack, f"stage {meta['state']['stage'] + 1}, round {meta['state']['round']} of that stage"
 
 
-def victims(out: str, generator: str, models: str, seeds: list[int], epochs: int) -> None:
+def victims(out: str, generator: str, models: str, seeds: list[int], epochs: int, clean: bool = True) -> None:
     import keras
     import zoo
 
@@ -95,7 +95,7 @@ def victims(out: str, generator: str, models: str, seeds: list[int], epochs: int
     names = zoo.DEV if models == "dev" else zoo.HELD_OUT
     rows = []
     for name in names:
-        for data, train in (("poisoned", x_poison), ("clean", x)):
+        for data, train in (("poisoned", x_poison), ("clean", x)) if clean else (("poisoned", x_poison),):
             for seed in seeds if data == "poisoned" else seeds[:1]:
                 keras.utils.set_random_seed(seed)  # the batch order (a benchmark script may seed globally)
                 model = zoo.build(name, nb_classes=10, input_shape=x.shape[1:], seed=seed)
@@ -134,13 +134,13 @@ def main() -> None:
     parser.add_argument("--models", choices=("dev", "held_out"), default="dev")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--skip-clean", action="store_true", help="victims: do not train the clean-data victims")
     args = parser.parse_args()
     if args.step == "fit":
         fit(args.out)
     else:
-        victims(
-            args.out, args.generator or os.path.join(args.out, "generator.keras"), args.models, args.seeds, args.epochs
-        )
+        generator = args.generator or os.path.join(args.out, "generator.keras")
+        victims(args.out, generator, args.models, args.seeds, args.epochs, not args.skip_clean)
 
 
 if __name__ == "__main__":
