@@ -82,7 +82,9 @@ def _generator_from(path: str):
     return attack, f"stage {meta['state']['stage'] + 1}, round {meta['state']['round']} of that stage"
 
 
-def victims(out: str, generator: str, models: str, seeds: list[int], epochs: int, clean: bool = True) -> None:
+def victims(
+    out: str, generator: str, models: str, seeds: list[int], epochs: int, clean: bool = True, names=None
+) -> None:
     import keras
     import zoo
 
@@ -92,7 +94,7 @@ def victims(out: str, generator: str, models: str, seeds: list[int], epochs: int
     attack, label = _generator_from(generator)
     x_poison, _ = attack.poison(x, y)
     linf = float(np.abs(x_poison.astype(np.float64) - x).max())
-    names = zoo.DEV if models == "dev" else zoo.HELD_OUT
+    names = [n for n in (zoo.DEV if models == "dev" else zoo.HELD_OUT) if not names or n in names]
     rows = []
     for name in names:
         for data, train in (("poisoned", x_poison), ("clean", x)) if clean else (("poisoned", x_poison),):
@@ -134,13 +136,14 @@ def main() -> None:
     parser.add_argument("--models", choices=("dev", "held_out"), default="dev")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--names", nargs="+", help="victims: only these models of the half")
     parser.add_argument("--skip-clean", action="store_true", help="victims: do not train the clean-data victims")
     args = parser.parse_args()
     if args.step == "fit":
         fit(args.out)
     else:
         generator = args.generator or os.path.join(args.out, "generator.keras")
-        victims(args.out, generator, args.models, args.seeds, args.epochs, not args.skip_clean)
+        victims(args.out, generator, args.models, args.seeds, args.epochs, not args.skip_clean, args.names)
 
 
 if __name__ == "__main__":
