@@ -118,7 +118,15 @@ def uddn_denoiser(classifier, x, epochs: int = 2, seed: int = 0, verbose: bool =
     path = os.path.join(default_cache_dir(), "components", f"uddn-{key}.keras")
     if os.path.isfile(path):
         return UDDN.load(path, classifier=classifier)
-    uddn = UDDN(classifier, guide="logits", widths=widths, eps_range=(0.0, 0.3), seed=seed, verbose=verbose)
+    uddn = UDDN(
+        classifier,
+        guide="logits",
+        widths=widths,
+        eps_range=(0.0, 0.3),
+        attacks_per_image=None,
+        seed=seed,
+        verbose=verbose,
+    )
     uddn.fit(x, nb_epochs=epochs, batch_size=64)
     uddn.save(path)
     return uddn

@@ -196,13 +196,19 @@ def run(
     }
 
     # ---- denoiser training pairs, made once on the target (guide) classifier
-    maker = UDDN(target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(0.0, eps), seed=seed)
+    maker = UDDN(
+        target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(0.0, eps), seed=seed, attacks_per_image=None
+    )
     x_denoise = x_train[n_clf : n_clf + n_denoise]  # images the classifiers never saw
     x_noisy, x_clean = maker.make_pairs(x_denoise)
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
-    def denoiser(guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, extra_guides=(), **options):
-        """Train (or load from the cache) a denoiser, by default on the shared pairs; ``extra_guides``: names."""
+    def denoiser(
+        guide, gnr=None, gnr_ratio=0.0, pairs=(x_noisy, x_clean), pairs_key=None, extra_guides=(), preset=(), **options
+    ):
+        """Train (or load from the cache) a denoiser, by default on the shared pairs; ``extra_guides``: names.
+        ``preset``: names of the local models of :meth:`UDDN.ensemble`, which makes its own pairs from the clean
+        images (``pairs`` is then unused)."""
         key = cache_key(
             data=dataset,
             source=source,
@@ -219,11 +225,26 @@ def run(
             **({"gnr_ratio": gnr_ratio} if gnr is not None else {}),
             **({"pairs": pairs_key} if pairs_key else {}),
             **({"guides": list(extra_guides)} if extra_guides else {}),
+            **({"preset": ["ensemble", *preset]} if preset else {}),
             **options,
         )
         path = os.path.join(default_cache_dir(), "uddn", f"uddn-{key}.keras")
         if os.path.isfile(path):
             return UDDN.load(path, classifier=target)
+        if preset:  # the library's preset: pairs made on (and guidance by) the target and the local models
+            uddn = UDDN.ensemble(
+                target,
+                [classifier(name) for name in preset],
+                guide=guide,
+                widths=widths,
+                seed=seed,
+                verbose=verbose,
+                attacks_per_image=None,  # the paper's protocol: every attack on every image
+                **options,
+            )
+            uddn.fit(x_denoise, nb_epochs=den_epochs)
+            uddn.save(path)
+            return uddn
         uddn = UDDN(
             target,
             guide=guide,
@@ -270,14 +291,11 @@ def run(
     guided_row = f"UDDN (logits), pairs from and guided by {1 + len(extra)} models"
     denoisers[guided_row] = denoiser("logits", pairs=ensemble_pairs, extra_guides=extra, pairs_key=ensemble_key)
     # ...and with the pairs' levels in the upper third of the budget, [2 eps / 3, eps], near the test attacks' eps
-    # (the paper's uniform [0, eps] spends most pairs on weaker noise; [eps / 2, eps] was tried too, see the docs)
+    # (the paper's uniform [0, eps] spends most pairs on weaker noise; [eps / 2, eps] was tried too, see the docs):
+    # all three together are the library's preset, UDDN.ensemble
     strong_lo = round(2 * eps / 3, 6)
-    strong_maker = UDDN(target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(strong_lo, eps), seed=seed)
-    strong_pairs = strong_maker.make_pairs(x_denoise, sources=ensemble_sources, source_weights=weights)
-    strong_row = f"{guided_row}, levels in [2 eps/3, eps]"
-    denoisers[strong_row] = denoiser(
-        "logits", pairs=strong_pairs, extra_guides=extra, pairs_key={**ensemble_key, "eps_lo": strong_lo}
-    )
+    strong_row = f"{guided_row}, levels in [2 eps/3, eps] (UDDN.ensemble)"
+    denoisers[strong_row] = denoiser("logits", preset=extra, eps_range=(strong_lo, eps))
     run.settings.update(ensemble_pair_sources=ensemble_key["sources"], ensemble_pair_weights=weights)
     run.results["gnr_wasserstein"] = [h["wasserstein"] for h in gnr.history_]
 

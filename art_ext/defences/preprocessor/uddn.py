@@ -25,7 +25,15 @@ import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 from tqdm.auto import tqdm
 
-from art_ext.models.unet import PAPER_WIDTHS, uddn_unet
+from art_ext.distribute import (
+    STRATEGY,
+    check_built_in_scope,
+    distributed_step,
+    per_replica_mean,
+    replica_batches,
+    resolve_strategy,
+)
+from art_ext.models.unet import uddn_unet
 from art_ext.params import (
     BOOL,
     NON_NEGATIVE_REAL,
@@ -60,8 +68,17 @@ DEFAULT_EPS_FRACTION = (0.0, 0.3)
 ENSEMBLE_EPS_FRACTION = (0.2, 0.3)
 #: :meth:`UDDN.ensemble`: the share of images whose pairs are made on the protected classifier itself.
 ENSEMBLE_TARGET_WEIGHT = 0.5
+#: Default encoder widths: small enough to train on 10,000 MNIST-sized images in minutes on a CPU (see the constructor).
+DEFAULT_WIDTHS = (8, 16, 16, 16, 16)
+#: Default number of ``attacks`` that make pairs from each clean image (see the constructor).
+DEFAULT_ATTACKS_PER_IMAGE = 1
 #: The parameters that define the denoiser network: changing one rebuilds it (refused once it is fitted).
 _NETWORK_PARAMS = ("channels", "widths", "lateral", "residual")
+
+
+def _mean_per_example(t: tf.Tensor) -> tf.Tensor:
+    """The mean of each example's values: ``(n, ...) -> (n,)``."""
+    return tf.reduce_mean(tf.reshape(t, [tf.shape(t)[0], -1]), axis=1)
 
 
 def _attack_steps(name: str) -> int:
@@ -88,6 +105,26 @@ def guide_model(model: keras.Model, guide: str) -> keras.Model | None:
             "guide='features' needs a functional or Sequential Keras model whose last layer maps "
             "the last feature layer to the logits"
         ) from err
+
+
+class _Plateau:
+    """The paper's schedule: the learning rate drops 10x (down to ``min_learning_rate``) after ``patience`` epochs
+    without a 1% improvement of the epoch loss; each epoch is recorded in ``history_``."""
+
+    def __init__(self, uddn: UDDN, optimizer: keras.optimizers.Optimizer) -> None:
+        self.uddn, self.optimizer, self.best, self.waited = uddn, optimizer, np.inf, 0
+
+    def end_epoch(self, epoch: int, loss: float, bar) -> None:
+        lr = float(self.optimizer.learning_rate.numpy())
+        self.uddn.history_.append({"epoch": epoch, "loss": loss, "learning_rate": lr})
+        bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.1e}")
+        if loss < self.best * 0.99:
+            self.best, self.waited = loss, 0
+            return
+        self.waited += 1
+        if self.waited >= self.uddn.patience and lr > self.uddn.min_learning_rate:
+            self.optimizer.learning_rate.assign(max(lr * 0.1, self.uddn.min_learning_rate))
+            self.waited = 0
 
 
 class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
@@ -134,6 +171,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         "channels_first",
         "attack_sources",
         "source_weights",
+        "attacks_per_image",
+        "strategy",
     ]
     _parameter_constraints = {
         "guide": [Options(GUIDES)],
@@ -156,6 +195,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         "channels_first": [BOOL],
         "attack_sources": [None, list, tuple],
         "source_weights": [None, list, tuple],
+        "attacks_per_image": [None, POSITIVE_INT],
+        "strategy": [None, STRATEGY],
     }
 
     def __init__(
@@ -164,7 +205,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         guide: str = "logits",
         clip_values: tuple[float, float] = (0.0, 1.0),
         channels: int | None = None,
-        widths: tuple[int, ...] = PAPER_WIDTHS,
+        widths: tuple[int, ...] = DEFAULT_WIDTHS,
         lateral: bool = True,
         residual: bool = True,
         attacks: tuple[str, ...] = PAPER_ATTACKS,
@@ -183,6 +224,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         channels_first: bool = False,
         attack_sources: list | None = None,
         source_weights: list[float] | None = None,
+        attacks_per_image: int | None = DEFAULT_ATTACKS_PER_IMAGE,
+        strategy: tf.distribute.Strategy | None = None,
     ) -> None:
         """
         Create a UDDN preprocessor (the denoiser is built now, and trained by :meth:`fit`).
@@ -194,8 +237,10 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         :param clip_values: ``(min, max)`` of valid inputs; the output is clipped to it.
         :param channels: Image channels; default the classifier's (its ``input_shape[0]`` with ``channels_first``,
                else ``input_shape[-1]``).
-        :param widths: Widths of the five encoder modules (the decoder reuses the first four);
-               the paper/HGD widths ``(64, 128, 256, 256, 256)`` by default.
+        :param widths: Widths of the five encoder modules (the decoder reuses the first four). Default
+               ``DEFAULT_WIDTHS`` = ``(8, 16, 16, 16, 16)``, sized for small images (MNIST, CIFAR-10) and a CPU
+               budget; the paper's (HGD's, for 299 x 299 images) are ``art_ext.models.unet.PAPER_WIDTHS`` =
+               ``(64, 128, 256, 256, 256)``, about 190 times the parameters and 30 times the training time.
         :param lateral: U-Net lateral connections; ``False`` is the paper's DAE architecture.
         :param residual: Learn the noise and output ``x - dx`` (paper); ``False`` outputs the image.
         :param attacks: Attacks making training pairs: ``"fgsm"`` and ``"ifgsm<K>"``.
@@ -224,6 +269,15 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         :param attack_sources: Classifiers whose adversarial examples make the training pairs, one drawn at random
                per image (see :meth:`make_pairs`); default ``[classifier]``. :meth:`ensemble` sets them.
         :param source_weights: Probability of each of ``attack_sources``; default uniform.
+        :param attacks_per_image: How many of ``attacks`` make pairs from each clean image, drawn at random per image
+               (each attack then covers ``attacks_per_image / len(attacks)`` of the images); ``None``: every attack
+               on every image (the paper). Default ``DEFAULT_ATTACKS_PER_IMAGE`` = 1: the attacks of one image are
+               near-duplicates, so one per image keeps the variety of noise at a fraction of the training time.
+        :param strategy: A ``tf.distribute.Strategy`` to train the denoiser under (e.g. ``MirroredStrategy`` over
+               several GPUs): the denoiser and its optimizer are created in ``strategy.scope()`` and every step of
+               :meth:`fit` splits its batch across the replicas (losses scaled to the global batch). The guide
+               classifiers must have been built inside the same scope. Pairs are made on one device. ``None``: no
+               distribution (TensorFlow's default strategy).
         :raises ValueError: If a parameter is invalid.
         """
         super().__init__(is_fitted=False, apply_fit=apply_fit, apply_predict=apply_predict)
@@ -248,6 +302,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         self.channels_first = channels_first
         self.attack_sources = attack_sources
         self.source_weights = source_weights
+        self.attacks_per_image = attacks_per_image
+        self.strategy = strategy
         self._check_params()
         self.history_: list[dict[str, float]] = []
         self._build_network()
@@ -326,7 +382,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
 
     def _build_network(self) -> None:
         """A freshly initialised ``denoiser_`` (deterministic under ``seed``, without touching global RNG)."""
-        with seeded(self.seed):
+        with seeded(self.seed), resolve_strategy(self.strategy).scope():
             self.denoiser_ = uddn_unet(self.channels, self.widths, lateral=self.lateral, residual=self.residual)
         self._built_for = self._network_key()
 
@@ -346,6 +402,13 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
                     f"network they were trained in); create a new UDDN instead"
                 )
             self._build_network()
+        elif "strategy" in changed:
+            if self.is_fitted:
+                raise ValueError(
+                    "UDDN: cannot change the strategy of a fitted denoiser (its variables live in the old strategy's "
+                    "scope); save it and load(path, strategy=...) instead"
+                )
+            self._build_network()  # the network's variables belong to the strategy's scope
         elif "seed" in changed and not self.is_fitted:
             self._build_network()  # the seed sets the initial weights
         self._guide_models = self._build_guides()
@@ -357,8 +420,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         pass (a traced ``tf.function`` cannot be copied)."""
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
-        for guide in (self.classifier, self.extra_guides, self.attack_sources):
-            memo[id(guide)] = guide
+        for shared in (self.classifier, self.extra_guides, self.attack_sources, self.strategy):
+            memo[id(shared)] = shared
         for key, value in self.__dict__.items():
             if key not in ("_denoise", "_guide_models"):
                 clone.__dict__[key] = copy.deepcopy(value, memo)
@@ -468,7 +531,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
                ``attack_sources`` parameter, else ``[classifier]``.
         :param source_weights: Probability of each source; default the ``source_weights`` parameter when
                ``sources`` is not given, else uniform.
-        :return: ``(x_noisy, x_clean)``, each ``len(attacks) (+1) * n`` images.
+        :return: ``(x_noisy, x_clean)``, each ``k * n`` images (``+ n`` with ``include_clean``), ``k`` the number
+                 of attacks per image (``attacks_per_image``, or all of ``attacks``).
         :raises ValueError: Without a classifier, or bad ``x``/``y``/``sources``/``source_weights``.
         """
         if sources is None and self.attack_sources:
@@ -499,19 +563,34 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         levels = [rng.uniform(*self.eps_levels, size=len(x)).astype(np.float32) for _ in self.attacks]
         # with one source every image is its own: no draw is needed (and none is taken from the shared rng)
         owner = rng.choice(len(models), size=len(x), p=weights) if len(models) > 1 else np.zeros(len(x), int)
+        chosen = self._choose_attacks(len(x), rng)
         noisy, clean = [], []
-        for name, eps in zip(self.attacks, levels):
-            x_adv = np.empty_like(x)
+        for j, (name, eps) in enumerate(zip(self.attacks, levels)):
+            rows = np.flatnonzero(chosen[:, j])
+            x_adv = np.empty_like(x[rows])
             for k, model in enumerate(models):
-                attack, idx = self._compiled_attack(model, _attack_steps(name), x.shape[1:]), np.flatnonzero(owner == k)
+                attack = self._compiled_attack(model, _attack_steps(name), x.shape[1:])
+                pos = np.flatnonzero(owner[rows] == k)
+                idx = rows[pos]
                 for s in batches(len(idx), self.forward_batch_size):
-                    x_adv[idx[s]] = attack(x[idx[s]], y[idx[s]], eps[idx[s]]).numpy()
+                    x_adv[pos[s]] = attack(x[idx[s]], y[idx[s]], eps[idx[s]]).numpy()
             noisy.append(x_adv)
-            clean.append(x)
+            clean.append(x[rows])
         if self.include_clean:
             noisy.append(x)
             clean.append(x)
         return np.concatenate(noisy), np.concatenate(clean)
+
+    def _choose_attacks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``(n, len(attacks))`` mask of the attacks each image gets: all of them (``attacks_per_image=None``, no
+        draw), else ``attacks_per_image`` of them drawn at random without replacement for each image."""
+        n_attacks = len(self.attacks)
+        if self.attacks_per_image is None or self.attacks_per_image >= n_attacks:
+            return np.ones((n, n_attacks), dtype=bool)
+        picks = np.argsort(rng.random((n, n_attacks)), axis=1)[:, : self.attacks_per_image]
+        chosen = np.zeros((n, n_attacks), dtype=bool)
+        np.put_along_axis(chosen, picks, True, axis=1)
+        return chosen
 
     def _compiled_attack(self, model: keras.Model, steps: int, shape: tuple[int, ...]):
         """FGSM (``steps == 1``) or I-FGSM with ``steps`` iterations on ``model``'s logits, as one graph."""
@@ -533,31 +612,34 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     # ------------------------------------------------------------------ training
 
     def _make_train_step(self, optimizer: keras.optimizers.Optimizer):
+        """The compiled training step ``step(x_noisy, x_clean, global_batch) -> loss`` under ``strategy``: each
+        replica's loss is its share of the global batch's mean (per-example losses summed over the replica and
+        divided by the global batch size), so the summed gradients equal single-device training."""
         denoiser, guides = self.denoiser_, self._guide_models
 
-        @tf.function(input_signature=[self._spec(), self._spec()])
-        def step(x_noisy, x_clean):
+        def replica_step(x_noisy, x_clean, global_batch):
             with tf.GradientTape() as tape:
                 x_hat = self._network(x_noisy, training=True)
                 if not guides:
                     # the raw output: through a clip, pixels outside the range get no gradient, and the image-output
                     # DAE, which starts below zero, would stay on the all-black image for good
-                    loss = tf.reduce_mean(tf.abs(x_hat - x_clean))
+                    per_example = _mean_per_example(tf.abs(x_hat - x_clean))
                 else:  # the classifier sees what inference gives it; an identity-gradient clip here lets the
                     # denoiser drift outside the range unchecked (clean-image L1 0.0009 -> 0.083 on MNIST)
-                    x_hat = self._clip(x_hat)
-                    loss = self._guided_distance(guides, x_hat, x_clean)
+                    per_example = self._guided_distance(guides, self._clip(x_hat), x_clean)
+                loss = per_replica_mean(per_example, global_batch)
             grads = tape.gradient(loss, denoiser.trainable_variables)
             optimizer.apply_gradients(zip(grads, denoiser.trainable_variables))
             return loss
 
-        return step
+        signature = [self._spec(), self._spec(), tf.TensorSpec([], tf.int32)]
+        return distributed_step(self.strategy, replica_step, input_signature=signature)
 
     @staticmethod
     def _guided_distance(guides: list, x_hat: tf.Tensor, x_clean: tf.Tensor) -> tf.Tensor:
-        """Mean over the guide models of the mean absolute difference of their outputs."""
+        """Per example, the mean over the guide models of the mean absolute difference of their outputs."""
         return tf.add_n(
-            [tf.reduce_mean(tf.abs(g(x_hat, training=False) - g(x_clean, training=False))) for g in guides]
+            [_mean_per_example(tf.abs(g(x_hat, training=False) - g(x_clean, training=False))) for g in guides]
         ) / len(guides)
 
     def guided_loss(self, x_noisy: np.ndarray, x_clean: np.ndarray) -> float:
@@ -572,8 +654,8 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             if self._guide_models:
                 distance = self._guided_distance(self._guide_models, x_hat, tf.constant(x_clean[s]))
             else:
-                distance = tf.reduce_mean(tf.abs(x_hat - x_clean[s]))
-            total += float(distance) * (s.stop - s.start)
+                distance = _mean_per_example(tf.abs(x_hat - x_clean[s]))
+            total += float(tf.reduce_sum(distance))
         return total / len(x_noisy)
 
     def fit(
@@ -643,29 +725,34 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             x_noisy = np.concatenate([x_noisy, np.clip(x[idx] + noise, *self.clip_values)])
             x_clean = np.concatenate([x_clean, x[idx]])
 
-        optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
-        step = self._make_train_step(optimizer)
-        best, waited = np.inf, 0
+        step, optimizer = self._training()
         bar = tqdm(range(int(nb_epochs)), desc="UDDN", disable=not self.verbose)
+        schedule = _Plateau(self, optimizer)
         for epoch in bar:
             order = rng.permutation(len(x_noisy))
             total = 0.0
             for s in batches(len(order), batch_size):
                 idx = np.sort(order[s])
-                total += float(step(x_noisy[idx], x_clean[idx])) * len(idx)
-            loss = total / len(order)
-            lr = float(optimizer.learning_rate.numpy())
-            self.history_.append({"epoch": epoch, "loss": loss, "learning_rate": lr})
-            bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.1e}")
-            if loss < best * 0.99:
-                best, waited = loss, 0
-            else:
-                waited += 1
-                if waited >= self.patience and lr > self.min_learning_rate:
-                    optimizer.learning_rate.assign(max(lr * 0.1, self.min_learning_rate))
-                    waited = 0
+                total += self._train_on(step, x_noisy[idx], x_clean[idx]) * len(idx)
+            schedule.end_epoch(epoch, total / len(order), bar)
         self._is_fitted = True
         return self
+
+    def _training(self):
+        """The optimizer (its slots in ``strategy.scope()``) and the compiled step, after checking that the guides
+        were built in the same scope (they run inside the replicas' step)."""
+        for i, guide in enumerate([self.classifier, *self.extra_guides] if self._guide_models else []):
+            what = "classifier.model" if i == 0 else f"extra_guides[{i - 1}].model"
+            check_built_in_scope(self.strategy, guide.model.variables, "UDDN", what)
+        with resolve_strategy(self.strategy).scope():
+            optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
+            optimizer.build(self.denoiser_.trainable_variables)  # slots now, in the scope (not inside a replica)
+        return self._make_train_step(optimizer), optimizer
+
+    def _train_on(self, step, x_noisy: np.ndarray, x_clean: np.ndarray) -> float:
+        """One step on a global batch of pairs (shared across the replicas); returns its mean loss."""
+        n = len(x_noisy)
+        return float(step(*replica_batches(self.strategy, x_noisy, x_clean), tf.constant(n, tf.int32)))
 
     # ------------------------------------------------------------------ persistence
 
@@ -691,6 +778,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             "apply_predict": self.apply_predict,
             "verbose": self.verbose,
             "channels_first": self.channels_first,
+            "attacks_per_image": self.attacks_per_image,
         }
 
     def save(self, path: str) -> None:
@@ -712,6 +800,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         extra_guides: list | None = None,
         attack_sources: list | None = None,
         source_weights: list[float] | None = None,
+        strategy: tf.distribute.Strategy | None = None,
     ) -> UDDN:
         """
         Load a UDDN written by :meth:`save` (Keras ``safe_mode``).
@@ -721,12 +810,16 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         :param extra_guides: Further guides to attach (only to train further; see the constructor).
         :param attack_sources: Classifiers making the training pairs (only to train further; see the constructor).
         :param source_weights: Their probabilities (see the constructor).
+        :param strategy: The strategy to train further under (the denoiser is loaded into its scope).
         :return: The UDDN, with the saved weights.
         :raises ValueError: If the file is missing or not an art-ext UDDN file.
         """
-        model, config, _ = load_keras(path, "UDDN")
+        validate_params({"strategy": [None, STRATEGY]}, {"strategy": strategy}, "UDDN.load")
+        with resolve_strategy(strategy).scope():
+            model, config, _ = load_keras(path, "UDDN")
         try:
             is_fitted, history = bool(config.pop("is_fitted")), list(config.pop("history"))
+            config.setdefault("attacks_per_image", None)  # files from before the parameter: every attack
             # The guide classifier is only needed to train further: load without one as a pixel-guided shell.
             guide = config["guide"] if classifier is not None else "pixels"
             uddn = cls(
@@ -734,6 +827,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
                 extra_guides=extra_guides,
                 attack_sources=attack_sources,
                 source_weights=source_weights,
+                strategy=strategy,
                 **{**config, "guide": guide, "seed": None, "widths": tuple(config["widths"])},
             )
         except (KeyError, TypeError, ValueError) as err:
