@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from art_ext.params import InstanceOf
@@ -36,6 +37,7 @@ __all__ = [
     "distributed_step",
     "is_distributed",
     "per_replica_mean",
+    "replica_batches",
     "resolve_strategy",
 ]
 
@@ -134,3 +136,21 @@ def distribute_batches(strategy: tf.distribute.Strategy | None, dataset: tf.data
     if strategy is None or _is_default(strategy):
         return dataset
     return strategy.experimental_distribute_dataset(dataset)
+
+
+def replica_batches(strategy: tf.distribute.Strategy | None, *arrays) -> tuple:
+    """One global batch of NumPy arrays (the same length) as the strategy's replicas take it: each replica gets a
+    contiguous share (``np.array_split`` order), as per-replica values for :func:`distributed_step`. Without a
+    distributed strategy the arrays themselves.
+
+    For host-side batches (made by NumPy code, e.g. adversarial pairs) where a ``tf.data`` pipeline is not the
+    natural source; every worker must hold the same global batch (same data and seed), as with a dataset.
+    """
+    if not is_distributed(strategy):
+        return arrays
+
+    def value_fn(context: tf.distribute.experimental.ValueContext) -> tuple:
+        shares = [np.array_split(a, context.num_replicas_in_sync)[context.replica_id_in_sync_group] for a in arrays]
+        return tuple(tf.constant(share) for share in shares)
+
+    return tuple(strategy.experimental_distribute_values_from_function(value_fn))

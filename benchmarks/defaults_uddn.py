@@ -55,16 +55,19 @@ def run_one(name: str, other: str, variant: str, args, data) -> dict:
     scale = zoo.scale(variant)
     target, source = zoo.classifier(name, variant), zoo.classifier(other, variant)
     x_fit, x_eval, y_eval = x_train[:N_TRAIN] * scale, x_test[: args.n] * scale, y_test[: args.n]
-    path = os.path.join(args.out, f"uddn-{name}-{variant}-s{SEED}.keras")
+    options = json.loads(args.options)
+    tag = "".join(f"-{k}={v}" for k, v in sorted(options.items())).replace(" ", "")
+    path = os.path.join(args.out, f"uddn-{name}-{variant}-s{SEED}{tag}.keras")
     start = time.perf_counter()
     if os.path.isfile(path):
         uddn, fit_seconds = UDDN.load(path, classifier=target), None
     else:
-        uddn = UDDN(classifier=target, seed=SEED).fit(x_fit, nb_epochs=EPOCHS)
+        uddn = UDDN(classifier=target, seed=SEED, **options).fit(x_fit, nb_epochs=EPOCHS)
         fit_seconds = time.perf_counter() - start
         uddn.save(path)
     sets = {"clean": x_eval, "white FGSM": fgsm(target, x_eval, scale), "black FGSM": fgsm(source, x_eval, scale)}
     row = {"target": name, "black-box source": other, "clip_values": VARIANTS[variant], "fit_seconds": fit_seconds}
+    row["options"] = options
     for key, x in sets.items():
         row[f"{key} undefended"] = accuracy(target, x, y_eval)
         row[f"{key} UDDN"] = accuracy(target, x, y_eval, uddn)
@@ -117,6 +120,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="test digits")
     parser.add_argument("--only", nargs="*", default=None, help="run only these targets (default: all)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--options", default="{}", help="JSON of UDDN constructor arguments (for choosing defaults on dev models only)"
+    )
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     names = list(zoo.HELD_OUT if args.models == "held_out" else zoo.DEV)

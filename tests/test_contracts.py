@@ -306,6 +306,10 @@ CLASSES = {
             "forward_batch_size": POS_INT,
             "seed": SEED,
             "verbose": BOOL,
+            "attacks_per_image": [0, -1, True, 2.5, NAN, "3"],  # None: every attack
+            "attack_sources": [[], [object()], 3],
+            "source_weights": [(0.5, 0.5), "ab"],
+            "strategy": ["mirrored", 3],
         },
     ),
     "GNR": (
@@ -320,6 +324,7 @@ CLASSES = {
             "batch_size": POS_INT,
             "seed": SEED,
             "verbose": BOOL,
+            "strategy": ["mirrored", 3],
         },
     ),
     "TwoNLabelingDetector": (

@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras import layers
 from tqdm.auto import tqdm
 
+from art_ext.distribute import STRATEGY, distributed_step, per_replica_mean, replica_batches, resolve_strategy
 from art_ext.params import (
     BOOL,
     NON_NEGATIVE_INT,
@@ -94,6 +95,7 @@ class GNR(ValidatedParams):
         "batch_size",
         "seed",
         "verbose",
+        "strategy",
     ]
     _parameter_constraints = {
         "latent_dim": [POSITIVE_INT],
@@ -105,6 +107,7 @@ class GNR(ValidatedParams):
         "batch_size": [POSITIVE_INT],
         "seed": [None, SEED],
         "verbose": [BOOL],
+        "strategy": [None, STRATEGY],
     }
 
     def __init__(
@@ -118,6 +121,7 @@ class GNR(ValidatedParams):
         batch_size: int = 64,
         seed: int | None = None,
         verbose: bool = False,
+        strategy: tf.distribute.Strategy | None = None,
     ) -> None:
         """
         :param latent_dim: Size of the generator's random input.
@@ -130,6 +134,10 @@ class GNR(ValidatedParams):
         :param seed: Seed of the initialisation, the training noise and the shuffling (local: the global random
                state is not touched).
         :param verbose: Show a progress bar in :meth:`fit`.
+        :param strategy: A ``tf.distribute.Strategy`` to train under (e.g. ``MirroredStrategy`` over several GPUs):
+               the networks, their optimizers and the random generator are created in ``strategy.scope()`` (each
+               replica draws its own latent vectors), every batch is split across the replicas and the losses are
+               scaled to the global batch. ``None``: no distribution (TensorFlow's default strategy).
         :raises ValueError: If a parameter is invalid.
         """
         self.latent_dim = latent_dim
@@ -141,6 +149,7 @@ class GNR(ValidatedParams):
         self.batch_size = batch_size
         self.seed = seed
         self.verbose = verbose
+        self.strategy = strategy
         self._check_params()
         self.generator_: keras.Model | None = None
         self.critic_: keras.Model | None = None
@@ -161,24 +170,27 @@ class GNR(ValidatedParams):
             raise ValueError(f"noise must have shape (n, H, W, C), got {noise.shape}")
         validate_params({"nb_epochs": [POSITIVE_INT]}, {"nb_epochs": nb_epochs}, "GNR.fit")
         rng = np.random.default_rng(self.seed)
-        # in-graph draws (latent vectors, penalty interpolation) from a local generator, never the global TF seed
-        draws = (
-            tf.random.Generator.from_seed(int(self.seed))
-            if self.seed is not None
-            else tf.random.Generator.from_non_deterministic_state()
-        )
         self.scale_ = float(max(np.abs(noise).max(), _MIN_SCALE))
         shape = tuple(int(s) for s in noise.shape[1:])
-        with seeded(self.seed):
-            gen = build_generator(shape, self.latent_dim, self.generator_widths)
-            critic = build_critic(shape, self.critic_widths)
+        with resolve_strategy(self.strategy).scope():
+            # in-graph draws (latent vectors, penalty interpolation) from a local generator, never the global TF seed;
+            # made in the scope, it gives every replica its own stream
+            draws = (
+                tf.random.Generator.from_seed(int(self.seed))
+                if self.seed is not None
+                else tf.random.Generator.from_non_deterministic_state()
+            )
+            with seeded(self.seed):
+                gen = build_generator(shape, self.latent_dim, self.generator_widths)
+                critic = build_critic(shape, self.critic_widths)
+            g_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
+            c_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
+            g_opt.build(gen.trainable_variables)  # slots now, in the scope (not inside a replica's step)
+            c_opt.build(critic.trainable_variables)
         self.generator_, self.critic_ = gen, critic
-        g_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
-        c_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.0, beta_2=0.9)
         scale, gp_weight, latent_dim = self.scale_, float(self.gp_weight), self.latent_dim
 
-        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
-        def critic_step(real):
+        def critic_replica(real, global_batch):
             n = tf.shape(real)[0]
             fake = scale * gen(draws.normal([n, latent_dim]), training=True)
             alpha = draws.uniform([n, 1, 1, 1])
@@ -189,26 +201,35 @@ class GNR(ValidatedParams):
                     score_between = critic(between, training=True)
                 grad = gp_tape.gradient(score_between, between)
                 norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + _NORM_EPS)
-                penalty = tf.reduce_mean(tf.square(norm - 1.0))
-                wasserstein = tf.reduce_mean(critic(real, training=True)) - tf.reduce_mean(critic(fake, training=True))
+                penalty = per_replica_mean(tf.square(norm - 1.0), global_batch)
+                per_example = critic(real, training=True)[:, 0] - critic(fake, training=True)[:, 0]
+                wasserstein = per_replica_mean(per_example, global_batch)
                 loss = -wasserstein + gp_weight * penalty  # Eq. 3, minimised by the critic
             c_opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
             return wasserstein
 
-        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
-        def generator_step(n):
+        def generator_replica(global_batch):
+            # each replica makes its share of the global batch of fakes
+            n = global_batch // tf.distribute.get_replica_context().num_replicas_in_sync
             with tf.GradientTape() as tape:
                 fake = scale * gen(draws.normal([n, latent_dim]), training=True)
-                loss = -tf.reduce_mean(critic(fake, training=True))
+                loss = per_replica_mean(-critic(fake, training=True)[:, 0], global_batch)
             g_opt.apply_gradients(zip(tape.gradient(loss, gen.trainable_variables), gen.trainable_variables))
             return loss
+
+        n_spec = tf.TensorSpec([], tf.int32)
+        critic_step = distributed_step(
+            self.strategy, critic_replica, input_signature=[tf.TensorSpec([None, *shape], tf.float32), n_spec]
+        )
+        generator_step = distributed_step(self.strategy, generator_replica, input_signature=[n_spec])
 
         real_all = noise.astype(np.float32)
         for epoch in tqdm(range(int(nb_epochs)), desc="GNR", disable=not self.verbose):
             order = rng.permutation(len(real_all))
             distances = []
             for i, s in enumerate(batches(len(order), self.batch_size)):
-                distances.append(float(critic_step(real_all[np.sort(order[s])])))
+                real = real_all[np.sort(order[s])]
+                distances.append(float(critic_step(*replica_batches(self.strategy, real), tf.constant(len(real)))))
                 if (i + 1) % self.n_critic == 0:
                     generator_step(tf.constant(self.batch_size))
             self.history_.append({"epoch": epoch, "wasserstein": float(np.mean(distances))})

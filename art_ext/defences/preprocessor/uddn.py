@@ -25,6 +25,7 @@ import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 from tqdm.auto import tqdm
 
+from art_ext.data.batches import _is_data_generator, training_batches
 from art_ext.distribute import (
     STRATEGY,
     check_built_in_scope,
@@ -33,6 +34,7 @@ from art_ext.distribute import (
     replica_batches,
     resolve_strategy,
 )
+from art_ext.estimators.classification import classifier_logits
 from art_ext.models.unet import uddn_unet
 from art_ext.params import (
     BOOL,
@@ -105,6 +107,25 @@ def guide_model(model: keras.Model, guide: str) -> keras.Model | None:
             "guide='features' needs a functional or Sequential Keras model whose last layer maps "
             "the last feature layer to the logits"
         ) from err
+
+
+def _guide_function(classifier, guide: str):
+    """``f(x) -> outputs`` the guided loss compares, on raw inputs (``clip_values`` units) as ART's ``predict``
+    sees them: the classifier's ``preprocessing`` and ``preprocessing_defences`` are applied first (see
+    :func:`~art_ext.estimators.classifier_logits`; probability outputs become log-probabilities). ``"features"``:
+    the input of the Keras model's last layer, after the same preprocessing."""
+    logits = classifier_logits(classifier)  # also refuses preprocessing without a TensorFlow forward pass
+    if guide == "logits":
+        return logits
+    features = guide_model(classifier.model, guide)
+    operations = list(getattr(classifier, "preprocessing_operations", None) or [])
+
+    def forward(x: tf.Tensor) -> tf.Tensor:
+        if operations:
+            x, _ = classifier._apply_preprocessing(x, None, fit=False)  # pylint: disable=protected-access
+        return features(x, training=False)
+
+    return forward
 
 
 class _Plateau:
@@ -230,8 +251,10 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         """
         Create a UDDN preprocessor (the denoiser is built now, and trained by :meth:`fit`).
 
-        :param classifier: ART ``TensorFlowV2Classifier`` (or any estimator with a Keras ``model``
-               that outputs logits) guiding the training and making the training pairs. Needed for
+        :param classifier: ART ``TensorFlowV2Classifier`` guiding the training and making the training pairs,
+               called as ART's ``predict`` calls it: its ``preprocessing`` (e.g. ``(mean, std)``) and
+               ``preprocessing_defences`` are applied in TensorFlow, and a model that outputs probabilities is
+               guided by its log-probabilities (:func:`~art_ext.estimators.classifier_logits`). Needed for
                ``guide="logits"``/``"features"`` and for :meth:`fit` without ``x_adversarial``.
         :param guide: ``"logits"`` (LGD, l=-1), ``"features"`` (FGD, l=-2) or ``"pixels"`` (pixel L1).
         :param clip_values: ``(min, max)`` of valid inputs; the output is clipped to it.
@@ -309,6 +332,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         self._build_network()
         self._guide_models = self._build_guides()
         self._denoise = self._compile_denoise()
+        self._compiled_cache: dict = {}
 
     @classmethod
     def ensemble(
@@ -389,7 +413,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     def _build_guides(self) -> list[keras.Model]:
         if self.classifier is None or self.guide == "pixels":
             return []
-        return [guide_model(c.model, self.guide) for c in (self.classifier, *self.extra_guides)]
+        return [_guide_function(c, self.guide) for c in (self.classifier, *self.extra_guides)]
 
     def _params_changed(self, changed: set[str]) -> None:
         """Rebuild what depends on the changed parameters: the network (refused once fitted), the guides and the
@@ -413,6 +437,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             self._build_network()  # the seed sets the initial weights
         self._guide_models = self._build_guides()
         self._denoise = self._compile_denoise()
+        self._compiled_cache = {}  # the attacks bake in clip_values
 
     def __deepcopy__(self, memo: dict) -> UDDN:
         """A deep copy of the denoiser and its state; the guide classifiers are shared, not copied (they are the
@@ -423,8 +448,9 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         for shared in (self.classifier, self.extra_guides, self.attack_sources, self.strategy):
             memo[id(shared)] = shared
         for key, value in self.__dict__.items():
-            if key not in ("_denoise", "_guide_models"):
+            if key not in ("_denoise", "_guide_models", "_compiled_cache"):
                 clone.__dict__[key] = copy.deepcopy(value, memo)
+        clone._compiled_cache = {}
         clone._guide_models = clone._build_guides()
         clone._denoise = clone._compile_denoise()
         return clone
@@ -544,21 +570,21 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         for i, source in enumerate(sources or []):
             if not isinstance(getattr(source, "model", None), keras.Model):
                 raise ValueError(
-                    f"sources[{i}] must be an ART estimator with a Keras `model` that outputs logits, "
-                    f"got {type(source).__name__}"
+                    f"sources[{i}] must be an ART estimator with a Keras `model`, got {type(source).__name__}"
                 )
-        models = [source.model for source in (sources or [self.classifier])]
+        models = list(sources or [self.classifier])
         weights = np.full(len(models), 1 / len(models)) if source_weights is None else np.asarray(source_weights, float)
         if weights.shape != (len(models),) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
             raise ValueError(
                 f"source_weights must be {len(models)} non-negative numbers summing to 1, got {source_weights!r}"
             )
-        labeller = self.classifier.model if self.classifier is not None else models[0]
+        labeller = self.classifier if self.classifier is not None else (sources or [])[0]
         if y is None:
+            predict = self._compiled(labeller, 0, x.shape[1:])
             y = np.concatenate(
-                [np.argmax(labeller(x[s], training=False), axis=1) for s in batches(len(x), self.forward_batch_size)]
+                [np.argmax(predict(tf.constant(x[s])), axis=1) for s in batches(len(x), self.forward_batch_size)]
             )
-        y = check_labels(y, len(x), int(labeller.output_shape[-1]))
+        y = check_labels(y, len(x), int(labeller.nb_classes))
         rng = rng or np.random.default_rng(self.seed)
         levels = [rng.uniform(*self.eps_levels, size=len(x)).astype(np.float32) for _ in self.attacks]
         # with one source every image is its own: no draw is needed (and none is taken from the shared rng)
@@ -569,7 +595,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             rows = np.flatnonzero(chosen[:, j])
             x_adv = np.empty_like(x[rows])
             for k, model in enumerate(models):
-                attack = self._compiled_attack(model, _attack_steps(name), x.shape[1:])
+                attack = self._compiled(model, _attack_steps(name), x.shape[1:])
                 pos = np.flatnonzero(owner[rows] == k)
                 idx = rows[pos]
                 for s in batches(len(idx), self.forward_batch_size):
@@ -592,9 +618,23 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         np.put_along_axis(chosen, picks, True, axis=1)
         return chosen
 
-    def _compiled_attack(self, model: keras.Model, steps: int, shape: tuple[int, ...]):
-        """FGSM (``steps == 1``) or I-FGSM with ``steps`` iterations on ``model``'s logits, as one graph."""
-        logits_fn = lambda t: model(t, training=False)  # noqa: E731
+    def _compiled(self, source, steps: int, shape: tuple[int, ...]):
+        """The compiled prediction (``steps == 0``) or attack on ``source``, made once per source, attack and image
+        shape (a dataset's batches reuse them instead of tracing new graphs)."""
+        key = (id(source), steps, tuple(shape))
+        if key not in self._compiled_cache:
+            logits_fn = classifier_logits(source)
+            if steps == 0:
+                spec = [tf.TensorSpec([None, *shape], tf.float32)]
+                compiled = tf.function(logits_fn, input_signature=spec)
+            else:
+                compiled = self._compiled_attack(logits_fn, steps, shape)
+            self._compiled_cache[key] = (source, compiled)  # the source is kept so its id is not reused
+        return self._compiled_cache[key][1]
+
+    def _compiled_attack(self, logits_fn, steps: int, shape: tuple[int, ...]):
+        """FGSM (``steps == 1``) or I-FGSM with ``steps`` iterations on ``logits_fn`` (a classifier as
+        :func:`~art_ext.estimators.classifier_logits` sees it), as one graph."""
         signature = [
             tf.TensorSpec([None, *shape], tf.float32),
             tf.TensorSpec([None], tf.int64),
@@ -638,9 +678,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     @staticmethod
     def _guided_distance(guides: list, x_hat: tf.Tensor, x_clean: tf.Tensor) -> tf.Tensor:
         """Per example, the mean over the guide models of the mean absolute difference of their outputs."""
-        return tf.add_n(
-            [_mean_per_example(tf.abs(g(x_hat, training=False) - g(x_clean, training=False))) for g in guides]
-        ) / len(guides)
+        return tf.add_n([_mean_per_example(tf.abs(g(x_hat) - g(x_clean))) for g in guides]) / len(guides)
 
     def guided_loss(self, x_noisy: np.ndarray, x_clean: np.ndarray) -> float:
         """The training loss (L1 on the guide's outputs, or on pixels) of the current denoiser, in inference mode."""
@@ -674,7 +712,10 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         """
         Train the denoiser (the classifier is not changed).
 
-        :param x: Clean training images ``(n, H, W, channels)``.
+        :param x: Clean training images ``(n, H, W, channels)``; or, for data larger than memory, a
+               ``tf.data.Dataset`` of ``(images, labels)`` batches or an ART ``DataGenerator`` (then ``y`` and
+               ``x_adversarial`` must be ``None``): the pairs are then made batch by batch, afresh in every epoch,
+               and each batch of pairs is trained on in shuffled steps of ``batch_size``.
         :param y: Labels for making the adversarial pairs; default the classifier's predictions.
         :param x_adversarial: Noisy counterparts of ``x`` (same shape). If ``None``, pairs are made with
                :meth:`make_pairs` (FGSM / I-FGSM on the guide classifier).
@@ -693,8 +734,6 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         """
         if self.guide != "pixels" and not self._guide_models:
             raise ValueError(f"guide={self.guide!r} needs a classifier: load(path, classifier=...) to train further")
-        x = check_inputs(x, "x", self.clip_values)
-        self._check_layout(x.shape)
         batch_size = self.batch_size if batch_size is None else batch_size
         validate_params(
             {"nb_epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "gnr_ratio": [NON_NEGATIVE_REAL]},
@@ -703,14 +742,13 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         )
         if kwargs:
             raise ValueError(f"UDDN.fit: unexpected argument(s) {sorted(kwargs)}")
-        if gnr_ratio > 0:
-            if getattr(gnr, "generator_", None) is None:
-                raise ValueError(f"gnr_ratio={gnr_ratio!r} > 0 needs a fitted GNR as gnr, got {type(gnr).__name__}")
-            if tuple(gnr.generator_.output_shape[1:]) != x.shape[1:]:
-                raise ValueError(
-                    f"the GNR makes noise of shape {tuple(gnr.generator_.output_shape[1:])}, the images "
-                    f"are {x.shape[1:]}"
-                )
+        if isinstance(x, tf.data.Dataset) or _is_data_generator(x):
+            if x_adversarial is not None:
+                raise ValueError("UDDN.fit: x_adversarial needs array x (a dataset's pairs are made batch by batch)")
+            return self._fit_stream(x, y, nb_epochs, batch_size, gnr, gnr_ratio, attack_sources, source_weights)
+        x = check_inputs(x, "x", self.clip_values)
+        self._check_layout(x.shape)
+        self._check_gnr(gnr, gnr_ratio, x.shape[1:])
         rng = np.random.default_rng(self.seed)
         if x_adversarial is None:
             x_noisy, x_clean = self.make_pairs(x, y, rng, sources=attack_sources, source_weights=source_weights)
@@ -719,11 +757,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             if len(x_noisy) != len(x):
                 raise ValueError(f"x_adversarial must have one image per x ({len(x)}), got {len(x_noisy)}")
             x_clean = x
-        if gnr_ratio > 0:
-            idx = rng.integers(0, len(x), size=int(round(gnr_ratio * len(x))))
-            noise = gnr.sample(len(idx), seed=int(rng.integers(2**31)))
-            x_noisy = np.concatenate([x_noisy, np.clip(x[idx] + noise, *self.clip_values)])
-            x_clean = np.concatenate([x_clean, x[idx]])
+        x_noisy, x_clean = self._add_gnr_pairs(x, x_noisy, x_clean, gnr, gnr_ratio, rng)
 
         step, optimizer = self._training()
         bar = tqdm(range(int(nb_epochs)), desc="UDDN", disable=not self.verbose)
@@ -737,6 +771,84 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             schedule.end_epoch(epoch, total / len(order), bar)
         self._is_fitted = True
         return self
+
+    def _fit_stream(self, source, y, nb_epochs, batch_size, gnr, gnr_ratio, attack_sources, source_weights) -> UDDN:
+        """:meth:`fit` on a ``tf.data.Dataset`` or ART ``DataGenerator`` of clean ``(images, labels)`` batches."""
+        reference = (attack_sources or self.attack_sources or [None])[0]
+        reference = self.classifier if self.classifier is not None else reference
+        if reference is None:
+            raise ValueError("UDDN.fit on a dataset or DataGenerator makes its pairs, so it needs a classifier")
+        input_shape = tuple(int(d) for d in reference.input_shape)
+        self._check_layout((None, *input_shape))
+        self._check_gnr(gnr, gnr_ratio, input_shape)
+        data = training_batches(
+            source,
+            y,
+            batch_size=None,
+            input_shape=input_shape,
+            nb_classes=int(reference.nb_classes),
+            clip_values=self.clip_values,
+            owner="UDDN.fit",
+        )
+        rng = np.random.default_rng(self.seed)
+        step, optimizer = self._training()
+        bar = tqdm(range(int(nb_epochs)), desc="UDDN", disable=not self.verbose)
+        schedule = _Plateau(self, optimizer)
+        for epoch in bar:
+            total, count = 0.0, 0
+            for xb, yb in data.epoch():
+                xb = np.asarray(xb, dtype=np.float32)
+                x_noisy, x_clean = self.make_pairs(xb, yb, rng, sources=attack_sources, source_weights=source_weights)
+                x_noisy, x_clean = self._add_gnr_pairs(xb, x_noisy, x_clean, gnr, gnr_ratio, rng)
+                order = rng.permutation(len(x_noisy))
+                for s in batches(len(order), batch_size):
+                    idx = np.sort(order[s])
+                    total += self._train_on(step, x_noisy[idx], x_clean[idx]) * len(idx)
+                    count += len(idx)
+            if count == 0:
+                raise ValueError("UDDN.fit: the dataset or DataGenerator gave no batch in an epoch")
+            schedule.end_epoch(epoch, total / count, bar)
+        self._is_fitted = True
+        return self
+
+    def fit_generator(self, generator, nb_epochs: int = 30, **kwargs) -> UDDN:
+        """
+        Train the denoiser on an ART ``DataGenerator`` of clean ``(images, labels)`` batches (ART's convention);
+        the same as ``fit(generator, nb_epochs=nb_epochs, **kwargs)``.
+
+        :param generator: ART ``DataGenerator`` (``size``, ``batch_size``, ``get_batch()``).
+        :param nb_epochs: Number of epochs.
+        :param kwargs: Further arguments of :meth:`fit` (``batch_size``, ``gnr``, ``gnr_ratio``, ``attack_sources``,
+               ``source_weights``).
+        :return: self.
+        :raises ValueError: If ``generator`` is not a DataGenerator, or as :meth:`fit`.
+        """
+        if not _is_data_generator(generator):
+            raise ValueError(
+                f"UDDN.fit_generator: generator must be an ART DataGenerator, got {type(generator).__name__}"
+            )
+        return self.fit(generator, nb_epochs=nb_epochs, **kwargs)
+
+    def _check_gnr(self, gnr, gnr_ratio: float, shape: tuple) -> None:
+        if gnr_ratio <= 0:
+            return
+        if getattr(gnr, "generator_", None) is None:
+            raise ValueError(f"gnr_ratio={gnr_ratio!r} > 0 needs a fitted GNR as gnr, got {type(gnr).__name__}")
+        if tuple(gnr.generator_.output_shape[1:]) != tuple(shape):
+            raise ValueError(
+                f"the GNR makes noise of shape {tuple(gnr.generator_.output_shape[1:])}, the images are {tuple(shape)}"
+            )
+
+    def _add_gnr_pairs(self, x, x_noisy, x_clean, gnr, gnr_ratio: float, rng: np.random.Generator):
+        """The pairs with ``round(gnr_ratio * len(x))`` GNR pairs ``(clip(x + noise), x)`` appended."""
+        if gnr_ratio <= 0:
+            return x_noisy, x_clean
+        idx = rng.integers(0, len(x), size=int(round(gnr_ratio * len(x))))
+        noise = gnr.sample(len(idx), seed=int(rng.integers(2**31)))
+        return (
+            np.concatenate([x_noisy, np.clip(x[idx] + noise, *self.clip_values)]),
+            np.concatenate([x_clean, x[idx]]),
+        )
 
     def _training(self):
         """The optimizer (its slots in ``strategy.scope()``) and the compiled step, after checking that the guides
@@ -874,7 +986,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         if self.classifier is not None and not isinstance(getattr(self.classifier, "model", None), keras.Model):
             raise ValueError(
                 "UDDN: classifier must be an ART TensorFlowV2Classifier (or estimator) with a Keras "
-                "`model` that outputs logits"
+                "`model` (logits or probabilities)"
             )
         if self.guide != "pixels" and self.classifier is None:
             raise ValueError(
@@ -886,7 +998,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
             if not isinstance(getattr(extra, "model", None), keras.Model):
                 raise ValueError(
                     "UDDN: extra_guides must be ART TensorFlowV2Classifiers (or estimators) with a Keras "
-                    "`model` that outputs logits"
+                    "`model` (logits or probabilities)"
                 )
             if tuple(extra.input_shape) != tuple(self.classifier.input_shape):
                 raise ValueError(
