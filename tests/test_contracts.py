@@ -291,7 +291,7 @@ CLASSES = {
         _uddn,
         {
             "guide": ["bogus", 3],
-            "clip_values": CLIP,
+            "clip_values": CLIP[:-1],  # None: the classifier's
             "channels": [0, -1, True, 2.5, "1"],
             "widths": [(4, 4), (0, 4, 4, 4, 4), (4, 4, 4, 4, True), "abc"],
             "lateral": BOOL,

@@ -197,7 +197,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
     ]
     _parameter_constraints = {
         "guide": [Options(GUIDES)],
-        "clip_values": [ClipValues()],
+        "clip_values": [None, ClipValues()],
         "channels": [None, POSITIVE_INT],
         "widths": [Pair(POSITIVE_INT, length=5)],
         "lateral": [BOOL],
@@ -224,7 +224,7 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         self,
         classifier=None,
         guide: str = "logits",
-        clip_values: tuple[float, float] = (0.0, 1.0),
+        clip_values: tuple[float, float] | None = None,
         channels: int | None = None,
         widths: tuple[int, ...] = DEFAULT_WIDTHS,
         lateral: bool = True,
@@ -257,7 +257,9 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
                guided by its log-probabilities (:func:`~art_ext.estimators.classifier_logits`). Needed for
                ``guide="logits"``/``"features"`` and for :meth:`fit` without ``x_adversarial``.
         :param guide: ``"logits"`` (LGD, l=-1), ``"features"`` (FGD, l=-2) or ``"pixels"`` (pixel L1).
-        :param clip_values: ``(min, max)`` of valid inputs; the output is clipped to it.
+        :param clip_values: ``(min, max)`` of valid inputs; the output is clipped to it. Default ``None``: the
+               classifier's ``clip_values`` (so a classifier of ``[0, 255]`` inputs gets a ``[0, 255]`` denoiser),
+               or ``(0, 1)`` without a classifier or when it has none.
         :param channels: Image channels; default the classifier's (its ``input_shape[0]`` with ``channels_first``,
                else ``input_shape[-1]``).
         :param widths: Widths of the five encoder modules (the decoder reuses the first four). Default
@@ -380,17 +382,17 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
         for name in ("extra_guides", "attack_sources", "source_weights"):
             if name in kwargs:
                 raise ValueError(f"UDDN.ensemble: {name} is set by the preset; build UDDN(...) directly to choose it")
-        clip_values = kwargs.get("clip_values", (0.0, 1.0))
-        if "eps_range" not in kwargs and ClipValues().is_satisfied_by(clip_values):
-            span = float(clip_values[1]) - float(clip_values[0])
-            kwargs["eps_range"] = tuple(f * span for f in ENSEMBLE_EPS_FRACTION)
-        return cls(
+        uddn = cls(
             classifier,
             extra_guides=local,
             attack_sources=[classifier, *local],
             source_weights=[target_weight] + [(1.0 - target_weight) / len(local)] * len(local),
             **kwargs,
         )
+        if "eps_range" not in kwargs:  # the preset's fractions of the width of the (resolved) clip_values
+            span = uddn.clip_values[1] - uddn.clip_values[0]
+            uddn.set_params(eps_range=tuple(f * span for f in ENSEMBLE_EPS_FRACTION))
+        return uddn
 
     @property
     def eps_levels(self) -> tuple[float, float]:
@@ -954,6 +956,9 @@ class UDDN(ValidatedParams, PreprocessorTensorFlowV2):
 
     def _check_param_relations(self) -> None:
         self.extra_guides = list(self.extra_guides or [])
+        if self.clip_values is None:  # the classifier's input range (ART's clip_values: scalars or arrays)
+            clip = getattr(self.classifier, "clip_values", None) if self.classifier is not None else None
+            self.clip_values = (0.0, 1.0) if clip is None else (float(np.min(clip[0])), float(np.max(clip[1])))
         self.clip_values = tuple(float(v) for v in self.clip_values)
         self.widths = tuple(int(w) for w in self.widths)
         self.attacks = tuple(self.attacks)
