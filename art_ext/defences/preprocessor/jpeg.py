@@ -28,10 +28,13 @@ import tensorflow as tf
 from art.defences.preprocessor.preprocessor import PreprocessorTensorFlowV2
 
 from art_ext.defences.preprocessor.jpeg_codec import (
+    BATCH_BUCKETS,
     GRADIENT_ESTIMATORS,
+    CompiledBuckets,
     JpegOptions,
     check_image_layout,
     compiled_codec,
+    trace_batch_polymorphic,
 )
 from art_ext.defences.preprocessor.jpeg_tables import (
     PRESETS,
@@ -45,7 +48,7 @@ from art_ext.defences.preprocessor.jpeg_tables import (
 )
 from art_ext.params import BOOL, POSITIVE_INT, ClipValues, Interval, Options, Pair, Real, ValidatedParams
 from art_ext.persistence import load_json, save_json
-from art_ext.utils import HostStaging, batches, check_finite_tensor, check_inputs
+from art_ext.utils import HostStaging, check_finite_tensor, check_inputs
 
 __all__ = ["JpegCompressionTensorFlowV2", "NNFavoredJpeg"]
 
@@ -55,11 +58,8 @@ logger = logging.getLogger(__name__)
 _DESIGN_PARAMS = frozenset({"q_min", "q_max", "thresholds", "quantiles"})
 #: Kind tag of the files written by :meth:`NNFavoredJpeg.save`.
 _FILE_KIND = "NNFavoredJpeg"
-
-
-def _bucket(n: int) -> int:
-    """The next power of two >= ``n``: the NumPy path pads each batch to it, so XLA compiles once per bucket."""
-    return 1 << max(0, int(n) - 1).bit_length()
+#: The batch sizes the NumPy path's XLA codec is compiled for, per kind of input, in this process.
+_COMPILED = CompiledBuckets()
 
 
 class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
@@ -78,8 +78,12 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
     levels on average, 97-99 % of pixels exactly (:doc:`/methods/nn_jpeg`, fidelity).
 
     Fast and exact: libjpeg's integer DCT runs in float32 on integers below 2^24, so it is exact, and the NumPy
-    ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops (one compilation per image
-    size and batch bucket: batches are padded to a power of two, at most ``batch_size``).
+    ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops. XLA compiles for fixed
+    shapes, so every batch runs as chunks of a few fixed sizes (8, 64 and 512 images, at most ``batch_size``; the
+    last chunk padded): a new batch size needs no compilation of its own. The first call on an image size compiles
+    the sizes it needs; when that image size comes back, the other sizes are compiled in a background thread while
+    calls run on the compiled ones (:meth:`precompile` does it all at once). The differentiable path
+    (:meth:`forward`) is traced once per image size for every batch size.
 
     ``forward`` returns the exact JPEG output; its gradient is that of ``gradient_estimator`` applied to every
     rounding (BPDA), so white-box attacks and ART's ``loss_gradient`` go through it. ``estimate_forward``
@@ -150,7 +154,8 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
                bit-identical to Pillow's (gradients still come from the float pipeline). ``False``: a pure float
                pipeline, further from libjpeg (0.6-4 grey levels): quantisation is a step function, so coefficients
                near a rounding boundary -- common in images that were JPEG-compressed before -- go the other way.
-        :param batch_size: Images per TensorFlow call in ``__call__`` (NumPy path).
+        :param batch_size: Most images per TensorFlow call in ``__call__`` (NumPy path): bounds its memory. Batches
+               run as chunks of 8, 64 and 512 images (those above ``batch_size`` replaced by it).
         :param apply_fit: True if applied during fitting/training.
         :param apply_predict: True if applied during predicting.
         :param verbose: Show a progress bar in ``__call__``.
@@ -210,19 +215,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         x = tf.cast(x, tf.float32)
         if not checked:  # eagerly a ValueError before any work; in a graph, assertions that fail when it runs
             x = check_finite_tensor(x, "x", self.clip_values)
-        rank = x.shape.rank
-        if self.channels_first:  # NCHW -> NHWC, NCFHW -> NFHWC
-            x = tf.transpose(x, (0, 2, 3, 1) if rank == 4 else (0, 2, 3, 4, 1))
-        shape = tf.shape(x)
-        if rank == 5:
-            x = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
-        tables = tf.constant(self.tables.reshape(2, 64))
-        out = compiled_codec(options)(x, tables, self.clip_values)
-        if rank == 5:
-            out = tf.reshape(out, shape)
-        if self.channels_first:
-            out = tf.transpose(out, (0, 3, 1, 2) if rank == 4 else (0, 4, 1, 2, 3))
-        return out
+        return _code(x, options, tf.constant(self.tables.reshape(2, 64)), self.clip_values, self.channels_first)
 
     def _compress_checked(self, x: tf.Tensor) -> tf.Tensor:
         """The exact codec on an already validated batch (the NumPy path)."""
@@ -252,7 +245,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
 
     def __call__(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """
-        Apply JPEG compression to NumPy images, ``batch_size`` at a time.
+        Apply JPEG compression to NumPy images, in chunks of at most ``batch_size`` (see :meth:`precompile`).
 
         :param x: Images ``NHWC`` (``NCHW`` if ``channels_first``) or videos, values within ``clip_values``.
         :param y: Labels; returned unchanged.
@@ -265,14 +258,57 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         x = np.asarray(x)
         check_image_layout(x.shape, self.channels_first)
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
-        parts = []
-        for part in tqdm(list(batches(len(x), self.batch_size)), desc="JPEG compression", disable=not self.verbose):
-            chunk = x[part]
-            size = min(self.batch_size, _bucket(len(chunk)))  # few batch shapes, so few XLA compilations
-            parts.append(self._staging.run(self._compress_checked, chunk, rows=size)[: len(chunk)])
-        if not parts:
+        if len(x) == 0:
             return np.empty(x.shape, dtype=np.float32), y
+        key, pixels, compile_bucket = self._xla_kind(x.shape[1:])
+        plan = _COMPILED.plan(key, len(x), self._buckets(), pixels, compile_bucket)
+        parts, start = [], 0
+        for size in tqdm(plan, desc="JPEG compression", disable=not self.verbose):
+            chunk = x[start : start + size]
+            start += len(chunk)
+            parts.append(self._staging.run(self._compress_checked, chunk, rows=size)[: len(chunk)])
+            _COMPILED.ran(key, size)
         return (parts[0] if len(parts) == 1 else np.concatenate(parts)), y
+
+    def precompile(self, image_shape: tuple[int, ...]) -> None:
+        """
+        Compile the XLA codec of ``__call__`` for every batch size it uses on images of one size (8, 64 and 512,
+        at most ``batch_size``), and wait for the compilations running in the background: afterwards no call on
+        images of this size waits for XLA, whatever its batch size (e.g. before timing, or before serving).
+
+        :param image_shape: The shape of one image (or video) in this preprocessor's layout, e.g. ``(32, 32, 3)``.
+        :raises ValueError: Not the shape of an image or video with 1 or 3 channels in this layout.
+        """
+        shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
+        if shape is None or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+            raise ValueError(f"image_shape must be a tuple of positive integers, got {image_shape!r}")
+        if min(shape, default=0) < 1:
+            raise ValueError(f"image_shape must be a tuple of positive integers, got {image_shape!r}")
+        check_image_layout((1, *shape), self.channels_first, name="image_shape (with a batch axis)")
+        key, _, compile_bucket = self._xla_kind(tuple(int(s) for s in shape))
+        _COMPILED.wait()
+        for size in sorted(set(self._buckets()) - _COMPILED.compiled(key)):
+            compile_bucket(size)
+            _COMPILED.ran(key, size)
+
+    def _buckets(self) -> list[int]:
+        """The batch sizes of the XLA path: :data:`~art_ext.defences.preprocessor.jpeg_codec.BATCH_BUCKETS`,
+        at most ``batch_size`` (which bounds the memory of one call)."""
+        return sorted({min(size, self.batch_size) for size in BATCH_BUCKETS})
+
+    def _xla_kind(self, image_shape: tuple[int, ...]):
+        """``(key, pixels, compile_bucket)`` of the NumPy path on images of ``image_shape``: what its XLA
+        compilation depends on (not the tables, an input of the compiled function), pixels per image, and a
+        function compiling it for a batch size (on a snapshot of the parameters, as it may run in a thread)."""
+        options, clip_values, channels_first = self._options(value_only=True), self.clip_values, self.channels_first
+        tables = tf.constant(self.tables.reshape(2, 64))
+        key = (options, clip_values, channels_first, tuple(image_shape))
+        channels = image_shape[0] if channels_first else image_shape[-1]
+
+        def compile_bucket(size: int) -> None:
+            _code(tf.fill((size, *image_shape), clip_values[0]), options, tables, clip_values, channels_first)
+
+        return key, int(np.prod(image_shape)) // channels, compile_bucket
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> JpegCompressionTensorFlowV2:
         """No parameters to learn for this method.
@@ -347,7 +383,7 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         :param channels_first: Inputs are ``NCHW`` instead of ``NHWC``.
         :param gradient_estimator: ``"straight_through"`` or ``"cubic"`` (see :class:`JpegCompressionTensorFlowV2`).
         :param emulate_libjpeg: Emulate libjpeg's 8-bit integer arithmetic in the forward value.
-        :param batch_size: Images per TensorFlow call in ``__call__`` and ``fit``.
+        :param batch_size: Most images per TensorFlow call in ``__call__`` and ``fit``.
         :param apply_fit: True if applied during fitting/training.
         :param apply_predict: True if applied during predicting.
         :param verbose: Show a progress bar in ``__call__``.
@@ -480,6 +516,27 @@ class NNFavoredJpeg(JpegCompressionTensorFlowV2):
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"not an art-ext {_FILE_KIND} file: {path} (invalid content: {err})") from err
         return jpeg
+
+
+def _code(
+    x: tf.Tensor, options: JpegOptions, tables: tf.Tensor, clip_values: tuple[float, float], channels_first: bool
+) -> tf.Tensor:
+    """The codec on a float32 batch of images or videos in the preprocessor's layout: to ``NHWC`` images, code,
+    back. The graph (differentiable) codec is traced once per image size for any batch size."""
+    rank = x.shape.rank
+    if channels_first:  # NCHW -> NHWC, NCFHW -> NFHWC
+        x = tf.transpose(x, (0, 2, 3, 1) if rank == 4 else (0, 2, 3, 4, 1))
+    shape = tf.shape(x)
+    if rank == 5:
+        x = tf.reshape(x, tf.concat([[-1], shape[2:]], 0))
+    if not options.value_only:
+        trace_batch_polymorphic(options, tuple(x.shape[1:]), clip_values)
+    out = compiled_codec(options)(x, tables, clip_values)
+    if rank == 5:
+        out = tf.reshape(out, shape)
+    if channels_first:
+        out = tf.transpose(out, (0, 3, 1, 2) if rank == 4 else (0, 4, 1, 2, 3))
+    return out
 
 
 def _jsonable(value):

@@ -16,6 +16,8 @@ from art_ext.defences.preprocessor import (
     dct_coefficient_std,
     two_level_table,
 )
+from art_ext.defences.preprocessor.jpeg import _COMPILED
+from art_ext.defences.preprocessor.jpeg_codec import BATCH_BUCKETS, bucket_plan, compiled_codec, plan_cost
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_shapes_dtypes_layouts_and_range(photos):
 
 
 def test_batches_padded_for_xla_give_the_same_images(photos):
-    x = np.concatenate([photos, photos[::-1]])  # 12 images: batches of 5, 5 and 2 (padded to 8, 8 and 2)
+    x = np.concatenate([photos, photos[::-1]])  # 12 images: chunks of 5, 5 and 2 (padded to 5) vs 8 and 4 (to 8)
     out, _ = JpegCompressionTensorFlowV2(quality=30, batch_size=5)(x)
     one_call, _ = JpegCompressionTensorFlowV2(quality=30, batch_size=16)(x)
     np.testing.assert_array_equal(out, one_call)
@@ -326,3 +328,60 @@ def test_nn_favoured_save_load_round_trip(photos, tmp_path):
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(ValueError, match="not an art-ext NNFavoredJpeg file"):
         NNFavoredJpeg.load(str(tmp_path / "other.json"))
+
+
+def test_bucket_plan_covers_every_batch_with_few_padded_chunks():
+    for n in range(1, 1200, 7):
+        plan = bucket_plan(n, BATCH_BUCKETS, pixels=32 * 32)
+        assert set(plan) <= set(BATCH_BUCKETS) and list(plan) == sorted(plan, reverse=True)
+        assert 0 <= sum(plan) - n < min(plan)  # only the last (smallest) chunk is padded
+        assert plan_cost(plan, 1024) <= min(plan_cost((b,) * -(-n // b), 1024) for b in BATCH_BUCKETS)
+        assert plan.count(512) >= n // 512  # full chunks of the largest bucket
+    assert bucket_plan(0, BATCH_BUCKETS, 1024) == () and bucket_plan(5, [5], 1024) == (5,)
+    assert bucket_plan(2048, BATCH_BUCKETS, 1024) == (512,) * 4 and bucket_plan(32, BATCH_BUCKETS, 1024) == (64,)
+    assert bucket_plan(3, BATCH_BUCKETS, 1024) == (8,) and bucket_plan(3, [64, 512], 1024) == (64,)
+
+
+def test_new_batch_sizes_reuse_the_compiled_buckets_and_the_rest_compile_in_the_background():
+    x = np.random.default_rng(3).random((40, 9, 7, 3)).astype(np.float32)  # an image size no other test uses
+    jpeg = JpegCompressionTensorFlowV2(quality=35, batch_size=16)  # buckets 8 and 16
+    codec = compiled_codec(jpeg._options(value_only=True))
+    key = jpeg._xla_kind(x.shape[1:])[0]
+    first = jpeg(x[:3])[0]  # compiles batch size 8 only
+    traces = codec.experimental_get_tracing_count()
+    assert _COMPILED.compiled(key) == {8}
+    for n in (1, 5, 7, 8, 20):  # new batch sizes (20: chunks of 8, the second call starts compiling 16)
+        np.testing.assert_array_equal(jpeg(x[:n])[0][:3], first[: min(n, 3)])
+    _COMPILED.wait()
+    assert _COMPILED.compiled(key) == {8, 16}
+    assert codec.experimental_get_tracing_count() == traces + 1  # only the background compilation of 16
+    whole = jpeg(x)[0]  # 16 + 16 + 8
+    np.testing.assert_array_equal(whole[:20], jpeg(x[:20])[0])
+    assert codec.experimental_get_tracing_count() == traces + 1
+
+
+def test_precompile_compiles_every_bucket_and_validates_the_shape():
+    jpeg = JpegCompressionTensorFlowV2(quality=35, batch_size=8, channels_first=True)
+    codec = compiled_codec(jpeg._options(value_only=True))
+    jpeg.precompile((1, 5, 6))
+    traces = codec.experimental_get_tracing_count()
+    x = np.random.default_rng(4).random((11, 1, 5, 6)).astype(np.float32)
+    assert jpeg(x)[0].shape == x.shape and codec.experimental_get_tracing_count() == traces
+    for bad in [(5, 6, 1), (1, 5), (1, 0, 6), (1.0, 5, 6), "156", None]:
+        with pytest.raises(ValueError, match="image_shape"):
+            jpeg.precompile(bad)
+
+
+def test_forward_traces_once_per_image_size_for_any_batch_size(photos):
+    jpeg = JpegCompressionTensorFlowV2(quality=45, gradient_estimator="cubic")
+    codec = compiled_codec(jpeg._options())
+    jpeg.forward(tf.constant(photos[:2]))
+    traces = codec.experimental_get_tracing_count()
+    for n in (1, 3, 6):
+        with tf.GradientTape() as tape:
+            x = tf.constant(photos[:n])
+            tape.watch(x)
+            out = jpeg.forward(x)[0]
+            loss = tf.reduce_sum(out)
+        assert out.shape == x.shape and tape.gradient(loss, x).shape == x.shape
+    assert codec.experimental_get_tracing_count() == traces
