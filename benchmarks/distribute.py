@@ -130,11 +130,32 @@ def null_labeling(strategy):
     return _labeling("null", strategy)
 
 
+def uddn(strategy):
+    """``UDDN.fit``: one epoch of the denoiser on given (clean, noisy) pairs, guided by the classifier's logits."""
+    from art_ext.defences.preprocessor import UDDN
+
+    denoiser = UDDN(_classifier(strategy), batch_size=BATCH, seed=0, verbose=False, strategy=strategy)
+    x, _ = _data()
+    noisy = np.clip(x + np.random.default_rng(1).uniform(-0.1, 0.1, x.shape), 0, 1).astype(np.float32)
+    return (lambda: denoiser.fit(x, x_adversarial=noisy, nb_epochs=1)), STEPS
+
+
+def learning_to_confuse(strategy):
+    """``LearningToConfuse.fit``: one epoch of generator steps (each through an unrolled victim update)."""
+    from art_ext.attacks.poisoning import LearningToConfuse
+
+    attack = LearningToConfuse(nb_classes=CLASSES, seed=0, verbose=False, strategy=strategy)
+    x, y = _data()
+    return (lambda: attack.fit(x, y, nb_epochs=1, batch_size=BATCH)), STEPS
+
+
 COMPONENTS = {
     "plain_step": (plain_step, None),
     "distillation": (distillation, ("art_ext.defences.trainer", "DistillationTrainer")),
     "two_n_labeling": (two_n_labeling, ("art_ext.defences.trainer", "TwoNLabelingTrainer")),
     "null_labeling": (null_labeling, ("art_ext.defences.trainer", "NullLabelingTrainer")),
+    "uddn": (uddn, ("art_ext.defences.preprocessor", "UDDN")),
+    "learning_to_confuse": (learning_to_confuse, ("art_ext.attacks.poisoning", "LearningToConfuse")),
 }
 
 
