@@ -12,7 +12,8 @@ Pillow at 4:4:4 as ART cannot). For each batch size three times are measured, ea
 * **warm**: best of ``--repeats`` rounds in which ART and ours take turns (so a slow spell of the shared machine
   hits both alike).
 
-The two cold kinds run in ``--processes`` fresh processes each (median reported). Writes ``jpeg_speed.csv``
+The two cold kinds run in ``--processes`` fresh processes each, in half of them ours first, in the other half ART
+first (median reported). Writes ``jpeg_speed.csv``
 and ``jpeg_speed.rst`` (a table) to ``--out``. Falls back to random images when the data are missing.
 """
 
@@ -68,12 +69,15 @@ def _child(args) -> None:
             ours(x[: args.warmup])
         ours.precompile(x.shape[1:])
     batch = x[: args.n]
-    result = {"art": _timed(lambda: art(batch)), "ours": _timed(lambda: ours(batch))}
-    print(json.dumps(result))
+    order = {"art": art, "ours": ours}
+    if args.ours_first:
+        order = dict(reversed(order.items()))
+    print(json.dumps({who: _timed(lambda fn=fn: fn(batch)) for who, fn in order.items()}))
 
 
-def _in_fresh_process(args, kind: str, n: int) -> dict[str, float]:
+def _in_fresh_process(args, kind: str, n: int, ours_first: bool) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", kind, "--n", str(n), "--warmup", str(args.warmup)]
+    command += ["--ours-first"] if ours_first else []
     command += ["--quality", str(args.quality), "--subsampling", args.subsampling, "--data", args.data]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -84,7 +88,10 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="directory for jpeg_speed.csv / .rst (default: print only)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128, 2048])
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--processes", type=int, default=3, help="fresh processes per cold measurement")
+    parser.add_argument(
+        "--processes", type=int, default=4, help="fresh processes per cold measurement (ART or ours first in turn)"
+    )
+    parser.add_argument("--kinds", nargs="+", choices=["fresh", "new-size"], default=["fresh", "new-size"])
     parser.add_argument("--warmup", type=int, default=100, help="batch size of the warm-up calls (new-size kind)")
     parser.add_argument("--quality", type=int, default=50)
     parser.add_argument("--subsampling", choices=["420", "444"], default="420")
@@ -95,6 +102,7 @@ def main() -> None:
     )
     parser.add_argument("--child", choices=["fresh", "new-size"], default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--ours-first", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         args.kind = args.child
@@ -112,8 +120,8 @@ def main() -> None:
     ours.precompile(x.shape[1:])
     for n in args.sizes:
         row = {"images": n}
-        for kind in ("fresh", "new-size"):
-            runs = [_in_fresh_process(args, kind, n) for _ in range(args.processes)]
+        for kind in args.kinds:
+            runs = [_in_fresh_process(args, kind, n, ours_first=i % 2 == 1) for i in range(args.processes)]
             for who in ("art", "ours"):
                 row[f"{kind} {who} ms"] = 1e3 * statistics.median(run[who] for run in runs)
             row[f"{kind} speed-up"] = row[f"{kind} art ms"] / row[f"{kind} ours ms"]
@@ -130,6 +138,8 @@ def main() -> None:
 def _format(row: dict) -> str:
     parts = [f"{row['images']:>5} images"]
     for kind in ("fresh", "new-size", "warm"):
+        if f"{kind} art ms" not in row:
+            continue
         parts.append(
             f"{kind}: ART {row[f'{kind} art ms']:.1f} ms, ours {row[f'{kind} ours ms']:.1f} ms "
             f"({row[f'{kind} speed-up']:.2f}x)"
@@ -143,12 +153,13 @@ def _write(args, rows: list[dict]) -> None:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    header = ["images"] + [f"{k}: ART / ours (speed-up)" for k in ("fresh process", "new batch size", "warm")]
+    titles = {"fresh": "fresh process", "new-size": "new batch size", "warm": "warm"}
+    kinds = [k for k in titles if f"{k} art ms" in rows[0]]
+    header = ["images"] + [f"{titles[k]}: ART / ours (speed-up)" for k in kinds]
     lines = [".. csv-table::", "   :header-rows: 1", "", "   " + ", ".join(f'"{h}"' for h in header)]
     for row in rows:
         cells = [f"{row['images']:,}"] + [
-            f"{row[f'{k} art ms']:.1f} / {row[f'{k} ours ms']:.1f} ms ({row[f'{k} speed-up']:.2f}x)"
-            for k in ("fresh", "new-size", "warm")
+            f"{row[f'{k} art ms']:.1f} / {row[f'{k} ours ms']:.1f} ms ({row[f'{k} speed-up']:.2f}x)" for k in kinds
         ]
         lines.append("   " + ", ".join(f'"{c}"' for c in cells))
     with open(os.path.join(args.out, "jpeg_speed.rst"), "w") as file:
