@@ -4,7 +4,7 @@
 
 For every component whose constructor takes ``strategy`` (a component without it is listed as skipped), and
 for a plain Keras training step run with :func:`art_ext.distribute.distributed_step`, it measures the time of
-one training step (or, for the attack, one optimisation batch) on 28x28 grey synthetic images, batch 64, under
+one training step (for ``LearningToConfuse``, one round of its ``fit``) on 28x28 grey synthetic images, batch 64, under
 
 * ``none``: ``strategy=None`` (TensorFlow's default strategy: today's path);
 * ``one-device``: ``tf.distribute.OneDeviceStrategy("/cpu:0")``;
@@ -35,7 +35,7 @@ tf.config.set_logical_device_configuration(_CPUS[0], [tf.config.LogicalDeviceCon
 
 import keras  # noqa: E402
 
-from art_ext.distribute import distributed_step, per_replica_mean, resolve_strategy  # noqa: E402
+from art_ext.distribute import distribute_batches, distributed_step, per_replica_mean, resolve_strategy  # noqa: E402
 from art_ext.params import seeded  # noqa: E402
 
 #: Examples per global batch and batches per timed unit of work.
@@ -91,13 +91,12 @@ def plain_step(strategy):
 
     step = distributed_step(strategy, replica_step)
     x, y = _data()
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache()
-    if strategy is not None:
-        dataset = resolve_strategy(strategy).experimental_distribute_dataset(dataset)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache().repeat()
+    batches = iter(distribute_batches(strategy, dataset))  # one iterator: its set-up is not a step
 
     def run():
-        for xb, yb in dataset:
-            step(xb, yb)
+        for _ in range(STEPS):
+            step(*next(batches))
 
     return run, STEPS
 
@@ -141,12 +140,12 @@ def uddn(strategy):
 
 
 def learning_to_confuse(strategy):
-    """``LearningToConfuse.fit``: one epoch of generator steps (each through an unrolled victim update)."""
+    """``LearningToConfuse.fit``: one round (``nb_epochs=1``, no validation split); timed per round."""
     from art_ext.attacks.poisoning import LearningToConfuse
 
     attack = LearningToConfuse(nb_classes=CLASSES, seed=0, verbose=False, strategy=strategy)
     x, y = _data()
-    return (lambda: attack.fit(x, y, nb_epochs=1, batch_size=BATCH)), STEPS
+    return (lambda: attack.fit(x, y, nb_epochs=1, batch_size=BATCH, validation_split=0.0)), 1
 
 
 COMPONENTS = {
@@ -165,7 +164,7 @@ def _has_strategy(owner) -> bool:
     import importlib
 
     cls = getattr(importlib.import_module(owner[0]), owner[1])
-    return "strategy" in getattr(cls, "params", [])
+    return "strategy" in getattr(cls, "_parameter_constraints", {})
 
 
 def measure(name: str, repeats: int) -> dict[str, float]:
