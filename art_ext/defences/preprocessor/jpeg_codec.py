@@ -569,7 +569,7 @@ class CompiledBuckets:
 
     * The first call on a kind (``key``: options, clip values, image shape) compiles what its best plan needs,
       synchronously -- there is nothing compiled to run on.
-    * Later calls run at once on the compiled buckets. When that plan costs more than :data:`PLAN_SLACK` times the
+    * Later calls run at once on the compiled buckets. When that plan costs more than ``PLAN_SLACK`` times the
       best one, the missing buckets of the best plan are compiled in the background; the second call on a kind
       (a loop) also starts the compilation of all its remaining buckets. A kind called once (a test, a one-off
       call) costs one compilation per bucket it used.
