@@ -22,7 +22,8 @@ x_test, y_test = load_dataset("mnist", "test", source="embedded")
 substitute = wrap(get_model("simple_cnn", (28, 28, 1), 10))
 substitute.fit(x_train, y_train, nb_epochs=3, batch_size=64)
 
-# The defended model: the same architecture with 2N = 20 outputs, trained with 2N labeling.
+# The defended model: the same architecture with 2N = 20 outputs, trained with 2N labeling
+# (with the classifier's own optimizer, Adam here; optimizer="paper" gives the paper's SGD + cosine schedule).
 classifier = wrap(extend_classes(get_model("simple_cnn", (28, 28, 1), 10), "2n"))
 trainer = TwoNLabelingTrainer(
     classifier,
@@ -30,7 +31,6 @@ trainer = TwoNLabelingTrainer(
     eps_max=0.3,
     perturbed_fraction=0.5,
     smoothing=0.8,
-    learning_rate=0.05,
     seed=0,
     verbose=True,
 )

@@ -119,6 +119,7 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
                 eps_max=0.3,
                 perturbed_fraction=0.5,
                 smoothing=0.8,
+                optimizer="paper",
                 learning_rate=0.05,
                 validation_split=0.1,
                 patience=3,

@@ -169,3 +169,64 @@ def test_extend_classes_refuses_a_non_bool_keep_weights():
     base = get_model("simple_mlp", (8, 8, 1), 10)
     with pytest.raises(ValueError, match="extend_classes: keep_weights must be a bool"):
         extend_classes(base, "2n", keep_weights="yes")
+
+
+def _tiny_data(n=32, nb_classes=3):
+    x = np.random.default_rng(2).uniform(size=(n, 8, 8, 1)).astype(np.float32)
+    return x, np.arange(n) % nb_classes
+
+
+def test_the_classifiers_own_optimizer_trains_by_default_and_paper_is_one_argument_away():
+    x, y = _tiny_data()
+    clf = _tiny(3, "2n")
+    TwoNLabelingTrainer(clf, seed=0).fit(x, y, nb_epochs=2, batch_size=8)
+    assert int(clf.optimizer.iterations) == 8  # ART's convention: the classifier's optimiser took every step
+    paper = TwoNLabelingTrainer(clf, optimizer="paper", learning_rate=0.05, seed=0)
+    before = [w.copy() for w in clf.model.get_weights()]
+    paper.fit(x, y, nb_epochs=1, batch_size=8)
+    assert int(clf.optimizer.iterations) == 8  # SGD + cosine of the paper, not the classifier's optimiser
+    assert not np.allclose(before[0], clf.model.get_weights()[0])
+    sgd = keras.optimizers.SGD(0.1)
+    TwoNLabelingTrainer(clf, optimizer=sgd, seed=0).fit(x, y, nb_epochs=1, batch_size=8)
+    assert int(sgd.iterations) == 4
+
+
+def test_a_classifier_without_optimizer_falls_back_to_adam_with_a_warning(caplog):
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    x, y = _tiny_data()
+    model = extend_classes(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), "2n")
+    clf = TensorFlowV2Classifier(model, nb_classes=6, input_shape=(8, 8, 1), clip_values=(0.0, 1.0))
+    before = model.get_weights()[0].copy()
+    trainer = TwoNLabelingTrainer(clf, seed=0)
+    with caplog.at_level("WARNING"):
+        trainer.fit(x, y, nb_epochs=1, batch_size=8)
+    assert "no optimizer" in caplog.text and "Adam" in caplog.text
+    assert not np.allclose(before, model.get_weights()[0])
+    assert int(trainer._fallback_optimizer.iterations) == 4
+
+
+def test_the_compiled_steps_are_traced_once_across_fit_calls_and_rebuilt_after_set_params():
+    x, y = _tiny_data()
+    trainer = TwoNLabelingTrainer(_tiny(3, "2n"), seed=0)
+    trainer.fit(x, y, nb_epochs=1, batch_size=8)
+    step = trainer._step_fns["train"]
+    trainer.fit(x, y, nb_epochs=1, batch_size=8)
+    assert trainer._step_fns["train"] is step and step.experimental_get_tracing_count() == 1
+    trainer.set_params(eps_max=0.1)
+    trainer.fit(x, y, nb_epochs=1, batch_size=8)
+    assert trainer._step_fns["train"] is not step
+
+
+def test_a_fit_call_repeats_exactly_from_the_same_weights_and_seed():
+    x, y = _tiny_data()
+    clf = _tiny(3, "2n")
+    start = clf.model.get_weights()
+    trainer = TwoNLabelingTrainer(clf, optimizer=keras.optimizers.SGD(0.1), seed=5)  # stateless: repeatable
+    trainer.fit(x, y, nb_epochs=1, batch_size=8)
+    first = clf.model.get_weights()
+    clf.model.set_weights(start)
+    trainer.fit(x, y, nb_epochs=1, batch_size=8)  # cached steps: the generators restart from the seed
+    assert trainer._step_fns["train"].experimental_get_tracing_count() == 1
+    for a, b in zip(first, clf.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
