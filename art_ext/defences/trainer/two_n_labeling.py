@@ -28,8 +28,18 @@ from art.defences.trainer.trainer import Trainer
 from art.estimators.classification import TensorFlowV2Classifier
 from tqdm.auto import trange
 
-from art_ext.estimators.classification import outputs_logits
-from art_ext.estimators.two_n_view import HEAD_NAME, PROBABILITY_FLOOR, check_extended_classifier, n_class_logits
+from art_ext.data.batches import TrainingBatches, training_batches
+from art_ext.distribute import (
+    STRATEGY,
+    check_built_in_scope,
+    distribute_batches,
+    distributed_step,
+    is_distributed,
+    per_replica_mean,
+    resolve_strategy,
+)
+from art_ext.estimators.classification import classifier_logits
+from art_ext.estimators.two_n_view import HEAD_NAME, check_extended_classifier, n_class_logits
 from art_ext.params import (
     BOOL,
     POSITIVE_INT,
@@ -122,11 +132,6 @@ def smoothed_targets(
     return tf.concat([clean * (1.0 - f), f], axis=1)
 
 
-def _log_probabilities(outputs: tf.Tensor) -> tf.Tensor:
-    """Log of probability outputs, floored at :data:`PROBABILITY_FLOOR` so a zero probability stays finite."""
-    return tf.math.log(tf.maximum(outputs, PROBABILITY_FLOOR))
-
-
 class _ExtendedLabelTrainer(ValidatedParams, Trainer):
     """Shared training loop of 2N and NULL labeling; subclasses set ``_kind``."""
 
@@ -144,6 +149,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         "patience",
         "seed",
         "verbose",
+        "strategy",
     ]
     _parameter_constraints = {
         "substitute": [None, TensorFlowV2Classifier],
@@ -158,6 +164,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         "patience": [POSITIVE_INT],
         "seed": [None, SEED],
         "verbose": [BOOL],
+        "strategy": [None, STRATEGY],
     }
 
     def __init__(
@@ -175,6 +182,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         patience: int = 5,
         seed: int | None = None,
         verbose: bool = False,
+        strategy: tf.distribute.Strategy | None = None,
     ) -> None:
         self._nb_classes = check_extended_classifier(classifier, self._kind)
         super().__init__(classifier=classifier)
@@ -190,6 +198,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         self.patience = patience
         self.seed = seed
         self.verbose = verbose
+        self.strategy = strategy
         self._check_params()
         self._step_fns: dict[str, Callable] = {}
         self._fallback_optimizer: keras.optimizers.Optimizer | None = None
@@ -216,55 +225,59 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
                     f" differs from the classifier's {tuple(self._classifier.input_shape)}"
                 )
 
-    def _check_labels(self, y, n: int) -> np.ndarray:
+    def _check_labels(self, y, n: int, name: str = "y") -> np.ndarray:
         """Labels over the N original classes; labels that would fit the classifier's outputs as ordinary classes
         get an error saying the classifier must be an extended (2N / N + 1) model."""
         try:
-            return check_labels(y, n, self._nb_classes)
+            return check_labels(y, n, self._nb_classes, name)
         except ValueError as err:
             outputs = int(self._classifier.nb_classes)
             try:
-                check_labels(y, n, outputs)
+                check_labels(y, n, outputs, name)
             except ValueError:
                 raise err from None
             extended = "2N" if self._kind == "2n" else "N + 1"
             raise ValueError(
                 f"{err}. {type(self).__name__} reads the classifier's {outputs} outputs as {extended} labeling of "
-                f"N = {self._nb_classes} original classes, and y must be over those N; if your model has "
+                f"N = {self._nb_classes} original classes, and {name} must be over those N; if your model has "
                 f"{outputs} ordinary classes, it needs {extended} outputs: extend it with "
                 f"extend_classes(model, {self._kind!r}) (art_ext.defences.trainer) and wrap the result"
             ) from None
 
+    def _check_strategy(self, optimizer: keras.optimizers.Optimizer) -> None:
+        """The classifier's model, the substitute's and the optimiser must live in the strategy's scope."""
+        owner = type(self).__name__
+        check_built_in_scope(self.strategy, self._classifier.model.variables, owner, "classifier.model")
+        if self.substitute is not None:
+            check_built_in_scope(self.strategy, self.substitute.model.variables, owner, "substitute.model")
+        check_built_in_scope(self.strategy, optimizer.variables, owner, "the optimizer")
+
     # ------------------------------------------------------------------ the compiled step
 
     def _attacker_logits(self) -> Callable[[tf.Tensor], tf.Tensor]:
-        """N-class logits the simulated attacker differentiates (substitute, or the model's own N-class view)."""
+        """N-class logits the simulated attacker differentiates (substitute, or the model's own N-class view), on raw
+        inputs through the classifier's ART preprocessing (:func:`~art_ext.estimators.classifier_logits`)."""
         if self.substitute is not None:
-            model, logits = self.substitute.model, outputs_logits(self.substitute)
-            return (
-                (lambda x: model(x, training=False))
-                if logits
-                else (lambda x: _log_probabilities(model(x, training=False)))
-            )
-        model, kind = self._classifier.model, self._kind
-        if not outputs_logits(self._classifier):
-            return lambda x: n_class_logits(_log_probabilities(model(x, training=False)), kind)
-        return lambda x: n_class_logits(model(x, training=False), kind)
+            return classifier_logits(self.substitute)
+        own, kind = classifier_logits(self._classifier), self._kind
+        return lambda x: n_class_logits(own(x), kind)
 
     def _build_steps(
         self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator, val_generator: tf.random.Generator
     ) -> None:
-        model, kind, n = self._classifier.model, self._kind, self._nb_classes
-        clip = self._classifier.clip_values if self._classifier.clip_values is not None else (-np.inf, np.inf)
-        clip = (float(clip[0]), float(clip[1]))
+        clf, kind, n = self._classifier, self._kind, self._nb_classes
+        model, strategy = clf.model, resolve_strategy(self.strategy)
+        replicas = int(strategy.num_replicas_in_sync)
+        clip = clf.clip_values if clf.clip_values is not None else (-np.inf, np.inf)
+        clip = (float(np.min(clip[0])), float(np.max(clip[1])))
         attacker, eps_max, fraction, q = (
             self._attacker_logits(),
             float(self.eps_max),
             float(self.perturbed_fraction),
             float(self.smoothing),
         )
-        from_logits = outputs_logits(self._classifier)
-        spec = (tf.TensorSpec([None, *self._classifier.input_shape], tf.float32), tf.TensorSpec([None], tf.int64))
+        train_logits, eval_logits = classifier_logits(clf, fit=True, training=True), classifier_logits(clf)
+        spec = [tf.TensorSpec([None, *clf.input_shape], tf.float32), tf.TensorSpec([None], tf.int64)]
 
         def batch_and_targets(x, y, gen):
             b = tf.shape(x)[0]
@@ -277,62 +290,76 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
             eps_all = tf.scatter_nd(chosen[:, None], eps, [b])
             return x_in, smoothed_targets(y, perturbed, eps_all, n, kind, q, eps_max)
 
-        def loss_fn(targets, outputs):
-            if from_logits:
-                return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, outputs))
-            return tf.reduce_mean(-tf.reduce_sum(targets * _log_probabilities(outputs), axis=1))
+        def loss_fn(x, targets, logits_fn):
+            per_example = tf.nn.softmax_cross_entropy_with_logits(targets, logits_fn(x))
+            if replicas == 1:
+                return tf.reduce_mean(per_example)
+            size = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.shape(x)[0])
+            return per_replica_mean(per_example, size)  # scaled to the global batch: the replicas' sum is its mean
 
-        @tf.function(input_signature=spec)
         def train_step(x, y):
             x_in, targets = batch_and_targets(x, y, generator)
             with tf.GradientTape() as tape:
-                loss = loss_fn(targets, model(x_in, training=True))
+                loss = loss_fn(x_in, targets, train_logits)
             optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
             return loss
 
-        @tf.function(input_signature=spec)
         def val_step(x, y):
             x_in, targets = batch_and_targets(x, y, val_generator)
-            return loss_fn(targets, model(x_in, training=False))
+            return loss_fn(x_in, targets, eval_logits)
 
-        self._step_fns = {"train": train_step, "val": val_step}
+        signature = None if is_distributed(self.strategy) else spec
+        self._step_fns = {
+            "train": distributed_step(self.strategy, train_step, input_signature=signature, reduce_retracing=False),
+            "val": distributed_step(self.strategy, val_step, input_signature=signature, reduce_retracing=False),
+        }
 
-    def _make_optimizer(self, total_steps: int) -> keras.optimizers.Optimizer:
+    def _make_optimizer(self, total_steps: int | None) -> keras.optimizers.Optimizer:
         """The optimiser of this ``fit`` call (see the ``optimizer`` parameter), built for the model's variables."""
         variables = self._classifier.model.trainable_variables
-        if isinstance(self.optimizer, keras.optimizers.Optimizer):
-            optimizer = self.optimizer
-        elif self.optimizer == PAPER_OPTIMIZER:
-            lr = self.learning_rate
-            if self.cosine_annealing:
-                lr = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, total_steps))
-            optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=self.momentum)
-        else:
-            optimizer = getattr(self._classifier, "optimizer", None)
-            if optimizer is None:
-                if self._fallback_optimizer is None:
-                    logger.warning(
-                        "%s: the classifier has no optimizer; training with Adam(learning_rate=%g), the Keras "
-                        "default (pass optimizer=... to choose)",
-                        type(self).__name__,
-                        FALLBACK_LEARNING_RATE,
+        with resolve_strategy(self.strategy).scope():
+            if isinstance(self.optimizer, keras.optimizers.Optimizer):
+                optimizer = self.optimizer
+            elif self.optimizer == PAPER_OPTIMIZER:
+                lr = self.learning_rate
+                if self.cosine_annealing:
+                    if total_steps is None:
+                        raise ValueError(
+                            f"{type(self).__name__}: optimizer='paper' anneals the learning rate over all steps, but "
+                            "the dataset's length is unknown; give it one with "
+                            "dataset.apply(tf.data.experimental.assert_cardinality(nb_batches)), or pass "
+                            "cosine_annealing=False"
+                        )
+                    lr = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, total_steps))
+                optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=self.momentum)
+            else:
+                optimizer = getattr(self._classifier, "optimizer", None)
+                if optimizer is None:
+                    if self._fallback_optimizer is None:
+                        logger.warning(
+                            "%s: the classifier has no optimizer; training with Adam(learning_rate=%g), the Keras "
+                            "default (pass optimizer=... to choose)",
+                            type(self).__name__,
+                            FALLBACK_LEARNING_RATE,
+                        )
+                        self._fallback_optimizer = keras.optimizers.Adam(learning_rate=FALLBACK_LEARNING_RATE)
+                    optimizer = self._fallback_optimizer
+                elif not isinstance(optimizer, keras.optimizers.Optimizer):
+                    raise ValueError(
+                        f"{type(self).__name__}: the classifier's optimizer must be a Keras optimizer, got "
+                        f"{type(optimizer).__name__}; pass optimizer=<keras optimizer> or "
+                        f"optimizer={PAPER_OPTIMIZER!r}"
                     )
-                    self._fallback_optimizer = keras.optimizers.Adam(learning_rate=FALLBACK_LEARNING_RATE)
-                optimizer = self._fallback_optimizer
-            elif not isinstance(optimizer, keras.optimizers.Optimizer):
-                raise ValueError(
-                    f"{type(self).__name__}: the classifier's optimizer must be a Keras optimizer, got "
-                    f"{type(optimizer).__name__}; pass optimizer=<keras optimizer> or optimizer={PAPER_OPTIMIZER!r}"
-                )
-        if not optimizer.built:
-            optimizer.build(variables)
+            if not optimizer.built:
+                optimizer.build(variables)
         return optimizer
 
     def _steps(self, optimizer: keras.optimizers.Optimizer, seed: int) -> tuple[Callable, Callable]:
         """The compiled train and validation steps for ``optimizer``, traced once and reused by later ``fit`` calls
         (their random generators are reset to ``seed``); a parameter change or another optimiser rebuilds them."""
         if self._step_fns.get("optimizer") is not optimizer:
-            self._generators = (tf.random.Generator.from_seed(seed), tf.random.Generator.from_seed(seed + 1))
+            with resolve_strategy(self.strategy).scope():  # under a strategy: a different stream on every replica
+                self._generators = (tf.random.Generator.from_seed(seed), tf.random.Generator.from_seed(seed + 1))
             self._build_steps(optimizer, *self._generators)
             self._step_fns["optimizer"] = optimizer
         for offset, generator in enumerate(self._generators):
@@ -342,10 +369,16 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
     def _params_changed(self, changed: set[str]) -> None:
         self._step_fns = {}
 
+    def _run_step(self, step: Callable, batches_of: TrainingBatches) -> list[float]:
+        """``step`` over one epoch of ``batches_of`` (distributed across the strategy's replicas), its losses."""
+        if not is_distributed(self.strategy):
+            return [float(step(xb, yb)) for xb, yb in batches_of.epoch()]
+        return [float(step(xb, yb)) for xb, yb in distribute_batches(self.strategy, batches_of.dataset())]
+
     # ------------------------------------------------------------------ public
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, batch_size: int = 128, nb_epochs: int = 20, **kwargs
+        self, x, y: np.ndarray | None = None, batch_size: int = 128, nb_epochs: int = 20, **kwargs
     ) -> _ExtendedLabelTrainer:
         """Train the classifier's model with 2N / NULL labeling (Fig. 1 of the paper).
 
@@ -354,48 +387,93 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         model takes one optimiser step on the soft-label cross-entropy. With ``validation_split > 0``
         that share of ``x`` is held out; training stops when its loss (the same task, with fixed
         perturbation draws) has not improved for ``patience`` epochs, and the best weights are restored.
-        The optimiser is the classifier's own unless ``optimizer`` says otherwise (see the class).
+        The optimiser is the classifier's own unless ``optimizer`` says otherwise (see the class). The
+        classifier's ART ``preprocessing`` and ``preprocessing_defences`` are applied as in its ``fit``.
 
-        :param x: Clean training inputs (NHWC, within the classifier's clip values).
-        :param y: Labels over the N original classes (indices or one-hot).
-        :param batch_size: Batch size.
+        :param x: Clean training inputs (NHWC, within the classifier's clip values), or a ``tf.data.Dataset`` of
+            ``(x, y)`` batches (data larger than memory; then ``y`` is ``None``, ``batch_size`` is the dataset's own
+            and ``validation_split`` must be 0).
+        :param y: Labels over the N original classes (indices or one-hot); ``None`` for a dataset.
+        :param batch_size: Batch size of array inputs (the global batch, split across a strategy's replicas).
         :param nb_epochs: Maximum number of epochs.
         :param kwargs: Unused (ART's signature, as ``AdversarialTrainer.fit``).
         :return: ``self``.
         :raises ValueError: For bad inputs, labels (over the N original classes), ``nb_epochs`` or ``batch_size``.
         """
-        clf = self._classifier
-        validate_params(
-            {"batch_size": [POSITIVE_INT], "nb_epochs": [POSITIVE_INT]},
-            {"batch_size": batch_size, "nb_epochs": nb_epochs},
-            f"{type(self).__name__}.fit",
-        )
-        x = check_inputs(x, "x", clf.clip_values, tuple(clf.input_shape), min_samples=2)
-        y = self._check_labels(y, len(x))
+        return self._fit(x, y, batch_size, nb_epochs, "fit")
+
+    def fit_generator(self, generator, nb_epochs: int = 20, **kwargs) -> _ExtendedLabelTrainer:
+        """Train as :meth:`fit` on the batches of an ART ``DataGenerator`` (data larger than memory; ART's
+        ``AdversarialTrainer.fit_generator`` signature): each epoch takes ``ceil(generator.size /
+        generator.batch_size)`` batches of ``generator.get_batch()``, validated as they come.
+
+        :param generator: ART ``DataGenerator`` yielding clean inputs and labels over the N original classes.
+        :param nb_epochs: Maximum number of epochs.
+        :param kwargs: Unused (ART's signature).
+        :return: ``self``.
+        :raises ValueError: For a generator without a positive ``size`` / ``batch_size``, a bad batch, ``nb_epochs``,
+            or ``validation_split > 0`` (early stopping needs array inputs).
+        """
+        return self._fit(generator, None, None, nb_epochs, "fit_generator")
+
+    def _fit(self, x, y, batch_size: int | None, nb_epochs: int, caller: str) -> _ExtendedLabelTrainer:
+        clf, owner = self._classifier, f"{type(self).__name__}.{caller}"
+        validate_params({"nb_epochs": [POSITIVE_INT]}, {"nb_epochs": nb_epochs}, owner)
+        arrays = not isinstance(x, tf.data.Dataset) and not callable(getattr(x, "get_batch", None))
+        if arrays:
+            validate_params({"batch_size": [POSITIVE_INT]}, {"batch_size": batch_size}, owner)
+        elif self.validation_split > 0:
+            raise ValueError(
+                f"{owner}: validation_split={self.validation_split} holds out part of array inputs; with a "
+                "tf.data.Dataset or DataGenerator pass validation_split=0"
+            )
         rng = np.random.default_rng(self.seed)
         seed = int(rng.integers(2**31))
-        order = rng.permutation(len(x))
-        n_val = int(round(self.validation_split * len(x)))
-        val_idx, train_idx = order[:n_val], order[n_val:]
-        if len(train_idx) == 0:
-            raise ValueError("validation_split leaves no training samples")
-        steps_per_epoch = int(np.ceil(len(train_idx) / batch_size))
-        optimizer = self._make_optimizer(steps_per_epoch * int(nb_epochs))
+        source = dict(
+            input_shape=tuple(clf.input_shape),
+            nb_classes=self._nb_classes,
+            clip_values=clf.clip_values,
+            check_y=self._check_labels,
+            owner=owner,
+        )
+        val_batches = None
+        if arrays:
+            x = check_inputs(x, "x", clf.clip_values, tuple(clf.input_shape), min_samples=2)
+            y = self._check_labels(y, len(x))
+            order = rng.permutation(len(x))
+            n_val = int(round(self.validation_split * len(x)))
+            val_idx, train_idx = order[:n_val], order[n_val:]
+            if len(train_idx) == 0:
+                raise ValueError(f"{owner}: validation_split leaves no training samples")
+            train = training_batches(x[train_idx], y[train_idx], batch_size=batch_size, seed=rng, **source)
+            if n_val:
+                val_x, val_y = x[val_idx], y[val_idx]
+                val_batches = TrainingBatches(
+                    "arrays",
+                    lambda: ((val_x[s], val_y[s]) for s in batches(n_val, batch_size)),
+                    -(-n_val // batch_size),
+                    (tf.TensorSpec((None, *clf.input_shape), tf.float32), tf.TensorSpec((None,), tf.int64)),
+                )
+        else:
+            train = training_batches(x, y, batch_size=None, **source)
+        steps = train.steps_per_epoch
+        optimizer = self._make_optimizer(None if steps is None else steps * int(nb_epochs))
+        self._check_strategy(optimizer)
         train_step, val_step = self._steps(optimizer, seed)
         val_generator = self._generators[1]
+
         self.history_: dict[str, list[float]] = {"loss": [], "val_loss": []}
         best, best_weights, waited = np.inf, None, 0
         self.best_epoch_ = int(nb_epochs) - 1
         bar = trange(int(nb_epochs), desc=f"{type(self).__name__} epochs", disable=not self.verbose)
         for epoch in bar:
-            perm = train_idx[rng.permutation(len(train_idx))]
-            losses = [float(train_step(x[perm[s]], y[perm[s]])) for s in batches(len(perm), batch_size)]
+            losses = self._run_step(train_step, train)
+            if not losses:
+                raise ValueError(f"{owner}: the training data yielded no batch")
             self.history_["loss"].append(float(np.mean(losses)))
-            if n_val:
+            if val_batches is not None:
                 val_generator.reset_from_seed(seed + 1)  # the same eps / sample draws every epoch
-                val = float(
-                    np.mean([float(val_step(x[val_idx[s]], y[val_idx[s]])) for s in batches(n_val, batch_size)])
-                )
+                val = float(np.mean(self._run_step(val_step, val_batches)))
                 self.history_["val_loss"].append(val)
                 if val < best:
                     best, waited, self.best_epoch_ = val, 0, epoch
@@ -456,6 +534,9 @@ class TwoNLabelingTrainer(_ExtendedLabelTrainer):
     :param patience: Epochs without validation improvement before stopping.
     :param seed: Seed of the shuffling, perturbed-sample choice and eps draws.
     :param verbose: Show a progress bar over epochs.
+    :param strategy: A ``tf.distribute.Strategy`` to train under (each global batch split across its replicas, see
+        :mod:`art_ext.distribute`); the classifier's model, the substitute and the classifier's optimiser must have
+        been built in its ``scope()``. ``None``: one device, as without a strategy.
     :raises ValueError: For a classifier without 2N outputs, a substitute with other than N classes,
         or parameters out of range.
     """
