@@ -38,6 +38,7 @@ __all__ = [
     "is_distributed",
     "per_replica_mean",
     "replica_batches",
+    "replica_mean",
     "resolve_strategy",
 ]
 
@@ -97,6 +98,16 @@ def per_replica_mean(per_example: tf.Tensor, global_batch_size: tf.Tensor | int)
     those of single-device training. With one replica it is the plain mean.
     """
     return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+
+
+def replica_mean(per_example: tf.Tensor) -> tf.Tensor:
+    """Inside a step: :func:`per_replica_mean` with the global batch size summed over the replicas (exact also when
+    the last batch splits unevenly); with one replica (no strategy) simply the mean, today's single-device loss."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.reduce_mean(per_example)
+    size = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.shape(per_example)[0])
+    return per_replica_mean(per_example, size)
 
 
 def distributed_step(

@@ -27,7 +27,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import zoo  # noqa: E402
 
@@ -43,30 +42,21 @@ PGD_EPS, PGD_STEPS = 0.3, 10
 CONFIGS = {"default": {}, "paper": {"optimizer": "paper"}}
 
 
-def fresh_classifier(name: str, seed: int):
-    """A user's fresh 2N classifier: the zoo architecture with 20 outputs, ART's TensorFlowV2Classifier + Adam()."""
-    from art.estimators.classification import TensorFlowV2Classifier
-
+def fresh_classifier(name: str, variant: str, seed: int):
+    """A user's fresh 2N classifier: the zoo architecture with 20 outputs as ART's TensorFlowV2Classifier (Adam 1e-3)
+    in the zoo's form ``variant`` (logits, softmax head, 0-255 inputs, ART standardisation)."""
     from art_ext.defences.trainer import extend_classes
 
-    model = extend_classes(zoo.build(name, nb_classes=10, seed=seed), "2n")
-    optimizer = keras.optimizers.Adam()
-    return TensorFlowV2Classifier(
-        model,
-        nb_classes=20,
-        input_shape=(28, 28, 1),
-        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        optimizer=optimizer,
-        clip_values=(0.0, 1.0),
-    )
+    return zoo.wrap_variant(extend_classes(zoo.build(name, nb_classes=10, seed=seed), "2n"), variant)
 
 
-def trained(name: str, config: str, seed: int, x, y, cache: str):
+def trained(name: str, variant: str, config: str, seed: int, x, y, cache: str):
     """The 2N classifier of ``name`` trained with ``CONFIGS[config]`` (weights cached in ``cache``)."""
     from art_ext.defences.trainer import TwoNLabelingTrainer
 
-    clf = fresh_classifier(name, seed)
-    path = os.path.join(cache, f"two_n-{name}-{config}-n{len(x)}-e{EPOCHS}-s{seed}.weights.h5")
+    clf = fresh_classifier(name, variant, seed)
+    tag = variant.replace("+", "_")
+    path = os.path.join(cache, f"two_n-{name}-{tag}-{config}-n{len(x)}-e{EPOCHS}-s{seed}.weights.h5")
     seconds = None
     if os.path.isfile(path):
         clf.model.load_weights(path)
@@ -78,8 +68,9 @@ def trained(name: str, config: str, seed: int, x, y, cache: str):
     return clf, seconds
 
 
-def evaluate(clf, attacker, x, y, seed: int) -> dict:
-    """Filtered accuracy over eps (half the inputs FGSM-perturbed on ``attacker``) and PGD detection AUCs."""
+def evaluate(clf, attacker, x, y, seed: int, factor: float = 1.0) -> dict:
+    """Filtered accuracy over eps (half the inputs FGSM-perturbed on ``attacker``) and PGD detection AUCs; ``x`` and
+    the attacker are in the classifier's units, eps are in [0, 1] units times ``factor``."""
     from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
     from sklearn.metrics import roc_auc_score
 
@@ -93,7 +84,7 @@ def evaluate(clf, attacker, x, y, seed: int) -> dict:
     mask = perturbed[:, None, None, None]
     curve, unfiltered, rejected_clean = [], [], []
     for eps in EPS_GRID:
-        x_adv = FastGradientMethod(attacker, eps=eps, batch_size=500).generate(x) if eps else x
+        x_adv = FastGradientMethod(attacker, eps=eps * factor, batch_size=500).generate(x) if eps else x
         x_mix = np.where(mask, x_adv, x)
         _, rejected = detector.detect(x_mix, batch_size=500)
         acc = filtering_accuracy(y, view.predict(x_mix, batch_size=500).argmax(1), rejected)
@@ -105,7 +96,7 @@ def evaluate(clf, attacker, x, y, seed: int) -> dict:
     aucs = {}
     for key, source in (("transfer", attacker), ("white-box view", view)):
         pgd = ProjectedGradientDescent(
-            source, eps=PGD_EPS, eps_step=PGD_EPS / 4, max_iter=PGD_STEPS, batch_size=500, verbose=False
+            source, eps=PGD_EPS * factor, eps_step=PGD_EPS * factor / 4, max_iter=PGD_STEPS, batch_size=500
         )
         x_pgd = pgd.generate(x)
         aucs[key] = float(roc_auc_score(labels, np.r_[clean_scores, detector.attack_probability(x_pgd, 500)]))
@@ -157,6 +148,7 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "held_out"), default="dev")
     parser.add_argument("--configs", default="default", help=f"comma-separated, of {sorted(CONFIGS)}")
     parser.add_argument("--models", default=None, help="comma-separated zoo names (default: the whole split)")
+    parser.add_argument("--variant", default="logits", help=f"zoo form of both models, {zoo.VARIANTS}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rst", default=None, help="write the docs fragment here")
     args = parser.parse_args()
@@ -165,31 +157,36 @@ def main() -> None:
     names = tuple(zoo.DEV if args.split == "dev" else zoo.HELD_OUT)
     models = args.models.split(",") if args.models else list(names)
     x_train, y_train, x_test, y_test = zoo.mnist()
-    x, y = x_train[:N_TRAIN], y_train[:N_TRAIN]
-    x_test, y_test = x_test[:N_TEST], y_test[:N_TEST]
+    factor = zoo.scale(args.variant)
+    x, y = x_train[:N_TRAIN] * factor, y_train[:N_TRAIN]
+    x_test, y_test = x_test[:N_TEST] * factor, y_test[:N_TEST]
     results = {}
     for name in models:
         attacker_name = names[(names.index(name) + 1) % len(names)]
-        attacker = zoo.classifier(attacker_name, "logits", seed=args.seed)
+        attacker = zoo.classifier(attacker_name, args.variant, seed=args.seed)
         results[name] = {}
         for config in args.configs.split(","):
-            clf, seconds = trained(name, config, args.seed, x, y, cache)
-            row = evaluate(clf, attacker, x_test, y_test, args.seed)
-            row.update(attacker=attacker_name, train_seconds=seconds)
+            clf, seconds = trained(name, args.variant, config, args.seed, x, y, cache)
+            row = evaluate(clf, attacker, x_test, y_test, args.seed, factor)
+            row.update(attacker=attacker_name, variant=args.variant, train_seconds=seconds)
             results[name][config] = row
             print(
-                f"{name:>12} {config:>8}: filtered {' '.join(f'{100 * v:.2f}' for v in row['filtered'])} "
+                f"{name:>12} {args.variant} {config:>8}: "
+                f"filtered {' '.join(f'{100 * v:.2f}' for v in row['filtered'])} "
                 f"range {100 * row['range']:.2f}, clean rejected {100 * row['clean_rejected']:.1f} %, "
                 f"AUC transfer {row['auc_pgd_transfer']:.3f} white-box {row['auc_pgd_white_box']:.3f}"
                 + (f", trained in {seconds:.0f} s" if seconds else ""),
                 flush=True,
             )
-    with open(os.path.join(args.out, f"defaults_two_n_{args.split}.json"), "w") as f:
+    tag = f"{args.split}_{args.variant.replace('+', '_')}"
+    with open(os.path.join(args.out, f"defaults_two_n_{tag}.json"), "w") as f:
         json.dump(results, f, indent=1)
     if args.rst:
         command = f"ART_EXT_DATA_DIR=path/to/data python benchmarks/defaults_two_n.py --out DIR --split {args.split}"
         if args.configs != "default":
             command += f" --configs {args.configs}"
+        if args.variant != "logits":
+            command += f" --variant {args.variant}"
         with open(args.rst, "w") as f:
             f.write(rst_fragment(results, args.split, command))
 

@@ -35,7 +35,7 @@ from art_ext.distribute import (
     distribute_batches,
     distributed_step,
     is_distributed,
-    per_replica_mean,
+    replica_mean,
     resolve_strategy,
 )
 from art_ext.estimators.classification import classifier_logits
@@ -266,8 +266,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator, val_generator: tf.random.Generator
     ) -> None:
         clf, kind, n = self._classifier, self._kind, self._nb_classes
-        model, strategy = clf.model, resolve_strategy(self.strategy)
-        replicas = int(strategy.num_replicas_in_sync)
+        model = clf.model
         clip = clf.clip_values if clf.clip_values is not None else (-np.inf, np.inf)
         clip = (float(np.min(clip[0])), float(np.max(clip[1])))
         attacker, eps_max, fraction, q = (
@@ -290,12 +289,8 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
             eps_all = tf.scatter_nd(chosen[:, None], eps, [b])
             return x_in, smoothed_targets(y, perturbed, eps_all, n, kind, q, eps_max)
 
-        def loss_fn(x, targets, logits_fn):
-            per_example = tf.nn.softmax_cross_entropy_with_logits(targets, logits_fn(x))
-            if replicas == 1:
-                return tf.reduce_mean(per_example)
-            size = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.shape(x)[0])
-            return per_replica_mean(per_example, size)  # scaled to the global batch: the replicas' sum is its mean
+        def loss_fn(x, targets, logits_fn):  # scaled to the global batch: the replicas' sum is its mean
+            return replica_mean(tf.nn.softmax_cross_entropy_with_logits(targets, logits_fn(x)))
 
         def train_step(x, y):
             x_in, targets = batch_and_targets(x, y, generator)

@@ -123,3 +123,95 @@ def test_fit_generator_trains_from_an_art_data_generator(mnist):
     bad = NumpyDataGenerator(x * 2.0, y, batch_size=32, drop_remainder=False, shuffle=False)
     with pytest.raises(ValueError, match="generator batch x values must lie within clip_values"):
         trainer.fit_generator(bad)
+
+
+def test_the_classifiers_own_optimizer_trains_the_student_and_a_copy_the_teacher(mnist):
+    x, y = mnist[0][:64], mnist[1][:64]
+    student = _tiny_student()
+    trainer = DistillationTrainer(student, nb_epochs=1, teacher_epochs=2, batch_size=16, seed=0)
+    trainer.fit(x, y)
+    assert int(student.optimizer.iterations) == 4  # the student's steps, with the classifier's optimiser
+    explicit = _tiny_student()
+    DistillationTrainer(explicit, nb_epochs=1, batch_size=16, learning_rate=1e-2, seed=0).fit(x, y)
+    assert int(explicit.optimizer.iterations) == 0  # learning_rate=...: Adam of its own
+
+
+def test_a_classifier_without_optimizer_gets_adam_and_a_warning(mnist, caplog):
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    x, y = mnist[0][:32], mnist[1][:32]
+    model = _tiny_student().model
+    clf = TensorFlowV2Classifier(model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0))
+    before = model.get_weights()[0].copy()
+    with caplog.at_level("WARNING"):
+        DistillationTrainer(clf, nb_epochs=1, batch_size=16, seed=0).fit(x, y)
+    assert "no optimizer" in caplog.text
+    assert not np.allclose(before, model.get_weights()[0])
+
+
+def test_art_preprocessing_of_the_student_is_applied_to_teacher_and_student(mnist):
+    """Behind ART's preprocessing=(0.5, 0.5) both models train exactly as with that standardisation as a layer."""
+    import keras
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    x, y = mnist[0][:32], mnist[1][:32]
+    base = _tiny_student().model
+    start = base.get_weights()
+    inner = keras.models.clone_model(base)
+    inner.set_weights(start)
+    layered = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(2.0, -1.0), inner])
+    teachers = []
+    for model, kwargs in ((base, {"preprocessing": (0.5, 0.5)}), (layered, {})):
+        teacher = keras.models.clone_model(model)
+        teacher.set_weights(model.get_weights())
+        teachers.append(teacher)
+        clf = TensorFlowV2Classifier(
+            model,
+            nb_classes=10,
+            input_shape=(28, 28, 1),
+            optimizer=keras.optimizers.SGD(0.1),
+            clip_values=(0.0, 1.0),
+            **kwargs,
+        )
+        DistillationTrainer(clf, teacher=teacher, nb_epochs=1, batch_size=16, seed=0).fit(x, y)
+    for a, b in zip(base.get_weights(), inner.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for a, b in zip(teachers[0].get_weights(), teachers[1].layers[-1].get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(start[0], base.get_weights()[0])
+
+
+def test_fit_takes_a_tf_dataset_and_fit_generator_nb_epochs(mnist):
+    from art.data_generators import NumpyDataGenerator
+
+    x, y = mnist[0][:48], mnist[1][:48]
+    trainer = DistillationTrainer(_tiny_student(), nb_epochs=1, batch_size=16, seed=0)
+    assert trainer.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16)) is trainer
+    assert len(trainer.history_["student"]) == 1
+    generator = NumpyDataGenerator(x, y, batch_size=16, drop_remainder=False, shuffle=True)
+    trainer.fit_generator(generator, nb_epochs=2)
+    assert trainer.nb_epochs == 2 and len(trainer.history_["student"]) == 3
+    with pytest.raises(ValueError, match="y must be None"):
+        trainer.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16), y)
+
+
+def test_a_mirrored_strategy_over_two_cpus_distils_as_well_as_one_device(mnist, two_cpu_strategy):
+    """Tolerance: the last epoch's teacher and student losses within 5 % of single-device training from the same
+    weights (deterministic steps: the runs differ only by the order of floating-point sums)."""
+    x, y = mnist[0][:96], mnist[1][:96]
+    start = _tiny_student().model.get_weights()
+    histories = []
+    for strategy in (None, two_cpu_strategy):
+        with (strategy or tf.distribute.get_strategy()).scope():
+            student = _tiny_student()
+            teacher = _tiny_student(seed=1).model
+        student.model.set_weights(start)
+        trainer = DistillationTrainer(student, teacher=teacher, nb_epochs=3, batch_size=32, seed=0, strategy=strategy)
+        histories.append(trainer.fit(x, y).history_)
+    one, mirrored = histories
+    for name in ("teacher", "student"):
+        assert mirrored[name][-1] < mirrored[name][0]
+        np.testing.assert_allclose(mirrored[name], one[name], rtol=0.05)
+    outside = DistillationTrainer(_tiny_student(), nb_epochs=1, strategy=two_cpu_strategy)
+    with pytest.raises(ValueError, match=r"classifier.model was built outside strategy.scope\(\)"):
+        outside.fit(x, y)
