@@ -95,3 +95,63 @@ def test_set_params_atomic_and_bad_inputs(pretrained, data):
         trainer.fit(x, y[:-1])
     with pytest.raises(ValueError, match="classifier"):
         MultiLevelJpegTrainer(object(), [JpegCompressionTensorFlowV2()])
+
+
+def test_members_fine_tune_with_a_copy_of_the_classifiers_optimizer_and_keep_its_preprocessing(data):
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    x, y = data
+    with seeded(0):
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    optimizer = keras.optimizers.RMSprop(learning_rate=3e-3)
+    clf = TensorFlowV2Classifier(
+        model,
+        nb_classes=2,
+        input_shape=(8, 8, 1),
+        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=optimizer,
+        clip_values=(0.0, 1.0),
+        preprocessing=(0.5, 0.25),
+    )
+    trainer = MultiLevelJpegTrainer(clf, [JpegCompressionTensorFlowV2(quality=50)], nb_epochs=1, batch_size=16, seed=0)
+    member = trainer.fit(x, y).classifiers_[0]
+    assert isinstance(member.optimizer, keras.optimizers.RMSprop) and member.optimizer is not optimizer
+    assert float(member.optimizer.learning_rate) == pytest.approx(3e-3) and int(member.optimizer.iterations) == 3
+    assert int(optimizer.iterations) == 0  # the pre-trained classifier is left alone
+    assert member.preprocessing is not None and len(member.preprocessing_defences) == 1
+    # the member predicts through compression and the standardisation, as its fine-tuning saw the images
+    standardised = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(4.0, -2.0), member.model])
+    compressed = JpegCompressionTensorFlowV2(quality=50)(x)[0]
+    np.testing.assert_allclose(member.predict(x), standardised.predict(compressed, verbose=0), atol=1e-5)
+
+
+def test_fit_takes_a_tf_dataset_and_fit_generator_an_art_data_generator(pretrained, data):
+    import tensorflow as tf
+    from art.data_generators import NumpyDataGenerator
+
+    x, y = data
+    trainer = _trainer(pretrained, seed=0, nb_epochs=1)
+    assert trainer.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16)) is trainer
+    assert len(trainer.classifiers_) == 2
+    generator = NumpyDataGenerator(x, y, batch_size=16, drop_remainder=False, shuffle=True)
+    assert trainer.fit_generator(generator, nb_epochs=2) is trainer and trainer.nb_epochs == 2
+    assert trainer.get_classifier().predict(x).shape == (len(x), 2)
+    with pytest.raises(ValueError, match="ART DataGenerator"):
+        trainer.fit_generator((x, y))
+
+
+def test_a_mirrored_strategy_over_two_cpus_fine_tunes_as_one_device(data, two_cpu_strategy):
+    """Tolerance: every member's weights within 1e-4 of single-device fine-tuning (same seed and batches, no random
+    layers: the runs differ only in the order of floating-point sums)."""
+    x, y = data
+    with seeded(0):
+        model = keras.Sequential(
+            [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(16, "relu"), keras.layers.Dense(2)]
+        )
+    start = wrap(model)
+    trainers = [_trainer(start, seed=1, strategy=s, learning_rate=5e-2).fit(x, y) for s in (None, two_cpu_strategy)]
+    for one, mirrored in zip(trainers[0].classifiers_, trainers[1].classifiers_):
+        for a, b, w in zip(one.model.get_weights(), mirrored.model.get_weights(), start.model.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-4)
+        moved = [np.abs(b - w).max() for b, w in zip(mirrored.model.get_weights(), start.model.get_weights())]
+        assert max(moved) > 0.05  # the distributed fine-tuning did train
