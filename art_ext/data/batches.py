@@ -15,11 +15,12 @@ Every trainer takes data the three ways ART and Keras users hold it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
 
+from art_ext.distribute import distribute_batches
 from art_ext.utils import batches, check_finite_tensor, check_inputs, check_labels
 
 __all__ = ["TrainingBatches", "training_batches"]
@@ -51,6 +52,14 @@ class TrainingBatches:
     def dataset(self) -> tf.data.Dataset:
         """One epoch of the batches as a ``tf.data.Dataset`` (each element a global batch)."""
         return tf.data.Dataset.from_generator(self.epoch, output_signature=self._signature)
+
+    def epoch_for(self, strategy: tf.distribute.Strategy | None) -> Iterable:
+        """One epoch as the strategy's replicas take it, for a step made by
+        :func:`~art_ext.distribute.distributed_step`: the batches themselves for one replica (no strategy, or a
+        strategy over one device: no ``tf.data`` overhead), else the dataset distributed across the replicas."""
+        if strategy is None or strategy.num_replicas_in_sync == 1:
+            return self.epoch()
+        return distribute_batches(strategy, self.dataset())
 
 
 def training_batches(

@@ -22,7 +22,6 @@ from art_ext.data.batches import TrainingBatches, training_batches
 from art_ext.distribute import (
     STRATEGY,
     check_built_in_scope,
-    distribute_batches,
     distributed_step,
     is_distributed,
     replica_mean,
@@ -45,6 +44,9 @@ from art_ext.params import (
 from art_ext.utils import batches, check_inputs, check_labels
 
 logger = logging.getLogger(__name__)
+
+#: Signature of a batch of class indices.
+_LABELS = tf.TensorSpec([None], tf.int64)
 
 #: Adam learning rate of teacher and student when neither ``learning_rate`` nor the classifier gives an optimiser.
 FALLBACK_LEARNING_RATE = 1e-3
@@ -224,7 +226,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
             classifier_logits(clf, fit=True, training=True),
         )
         x_spec = tf.TensorSpec([None, *clf.input_shape], tf.float32)
-        signature = None if is_distributed(self.strategy) else [x_spec, tf.TensorSpec([None], tf.int64)]
+        signature = None if is_distributed(self.strategy) else [x_spec, _LABELS]
 
         def teacher_step(xb, yb):
             with tf.GradientTape() as tape:
@@ -256,17 +258,15 @@ class DistillationTrainer(ValidatedParams, Trainer):
             for xb, yb in source.epoch():
                 yield self._preprocess(np.asarray(xb)), np.asarray(yb)
 
-        if is_distributed(self.strategy):
-            x_spec = tf.TensorSpec([None, *self._classifier.input_shape], tf.float32)
-            dataset = tf.data.Dataset.from_generator(epoch, output_signature=(x_spec, tf.TensorSpec([None], tf.int64)))
+        x_spec = tf.TensorSpec([None, *self._classifier.input_shape], tf.float32)
+        preprocessed = TrainingBatches("preprocessed", epoch, source.steps_per_epoch, (x_spec, _LABELS))
         for name, step, nb_epochs in (
             ("teacher", teacher_step, self.teacher_epochs),
             ("student", student_step, self.nb_epochs),
         ):
             for _ in tqdm(range(nb_epochs), desc=name, disable=not self.verbose):
                 total, count = 0.0, 0.0
-                batches_of = distribute_batches(self.strategy, dataset) if is_distributed(self.strategy) else epoch()
-                for xb, yb in batches_of:
+                for xb, yb in preprocessed.epoch_for(self.strategy):
                     loss, size = step(xb, yb)
                     total += float(loss) * float(size)
                     count += float(size)

@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 from art_ext.data.batches import TrainingBatches, training_batches
 from art_ext.distribute import (
     STRATEGY,
-    distribute_batches,
     distributed_step,
     is_distributed,
     replica_mean,
@@ -289,13 +288,10 @@ class MultiLevelJpegTrainer(ValidatedParams, Trainer):
             return loss
 
         spec = (tf.TensorSpec([None, *trainee.input_shape], tf.float32), tf.TensorSpec([None], tf.int64))
-        distributed = is_distributed(self.strategy)
-        compiled = distributed_step(self.strategy, step, input_signature=None if distributed else list(spec))
+        compiled = distributed_step(
+            self.strategy, step, input_signature=None if is_distributed(self.strategy) else list(spec)
+        )
+        member_batches = TrainingBatches("compressed", epoch, None, spec)
         for _ in range(self.nb_epochs):
-            if distributed:
-                dataset = tf.data.Dataset.from_generator(epoch, output_signature=spec)
-                for xb, yb in distribute_batches(self.strategy, dataset):
-                    compiled(xb, yb)
-            else:
-                for xb, yb in epoch():
-                    compiled(xb, yb)
+            for xb, yb in member_batches.epoch_for(self.strategy):
+                compiled(xb, yb)

@@ -32,7 +32,6 @@ from art_ext.data.batches import TrainingBatches, training_batches
 from art_ext.distribute import (
     STRATEGY,
     check_built_in_scope,
-    distribute_batches,
     distributed_step,
     is_distributed,
     replica_mean,
@@ -366,9 +365,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
 
     def _run_step(self, step: Callable, batches_of: TrainingBatches) -> list[float]:
         """``step`` over one epoch of ``batches_of`` (distributed across the strategy's replicas), its losses."""
-        if not is_distributed(self.strategy):
-            return [float(step(xb, yb)) for xb, yb in batches_of.epoch()]
-        return [float(step(xb, yb)) for xb, yb in distribute_batches(self.strategy, batches_of.dataset())]
+        return [float(step(xb, yb)) for xb, yb in batches_of.epoch_for(self.strategy)]
 
     # ------------------------------------------------------------------ public
 
