@@ -27,7 +27,8 @@ autodoc_typehints = "none"
 html_theme = "furo"
 html_static_path = ["_static"]
 html_title = f"art-ext {release}"
-exclude_patterns = ["_build"]
+# results/defaults_*.rst are fragments included by the "Defaults on unseen models" page, not pages of their own
+exclude_patterns = ["_build", "results/defaults_*.rst"]
 
 # Every cross-reference to an art-ext object must resolve (``-W`` makes a dangling one an error). The builds run
 # offline, so there is no intersphinx inventory for ART, Keras, TensorFlow or NumPy: references into them (and to

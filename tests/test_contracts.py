@@ -348,6 +348,8 @@ CLASSES = {
             "patience": POS_INT,
             "seed": SEED,
             "verbose": BOOL,
+            "optimizer": ["sgd", 0.1, True],
+            "strategy": ["mirrored", 1],
         },
     ),
     "NullLabelingTrainer": (
@@ -369,7 +371,7 @@ CLASSES = {
             "nb_epochs": POS_INT,
             "teacher_epochs": [-1, True, 2.5, "1"],
             "batch_size": POS_INT,
-            "learning_rate": POS_REAL,
+            "learning_rate": [v for v in POS_REAL if v is not None],  # None: the classifier's optimizer
             "seed": SEED,
             "verbose": BOOL,
             "teacher": [3, "t"],
@@ -381,7 +383,7 @@ CLASSES = {
             "preprocessors": [[], [3], None, "jpeg"],
             "nb_epochs": POS_INT,
             "batch_size": POS_INT,
-            "learning_rate": POS_REAL,
+            "learning_rate": [v for v in POS_REAL if v is not None],  # None: the classifier's optimizer
             "clean_fraction": [-0.1, 1.0, NAN, True, "0", None],
             "verbose": BOOL,
         },
