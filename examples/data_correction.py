@@ -32,7 +32,7 @@ def trained(name, **options):
 local = [trained("kwon_d1"), trained("kwon_d4", width_scale=0.5), trained("kwon_d5")]
 unknown = trained("simple_cnn")
 
-attack = EnsembleDataCorrection(local, verbose=False)  # default margin: 5 logits on every local model
+attack = EnsembleDataCorrection(local, verbose=False)  # default margin: 1 logit standard deviation per model
 x_corrected = attack.generate(x_test, y_test)  # y: the TRUE labels
 
 changed = attack.changed_

@@ -149,12 +149,16 @@ def _load(dataset: str, source: str, n_train: int | None):
 
 
 def _correct(local, x, y, confidence, s, max_iter=None, steps=None, verbose=False):
-    """Run the attack with this study's budget; return the corrected inputs and the attack."""
+    """Run the attack with this study's budget; return the corrected inputs and the attack.
+
+    ``confidence`` is a margin in logits (the paper's units), or ``None`` for the attack's default margin.
+    """
     from art_ext.attacks.evasion import EnsembleDataCorrection
 
+    margin = {} if confidence is None else {"confidence": confidence, "confidence_units": "logit"}
     attack = EnsembleDataCorrection(
         local,
-        confidence=confidence,
+        **margin,
         learning_rate=s["attack"]["learning_rate"],
         max_iter=max_iter or s["attack"]["max_iter"],
         binary_search_steps=steps or s["binary_search_steps"],
@@ -195,12 +199,14 @@ def _image_grid(x, x_c, y, changed, unknown, n=10):
     return fig
 
 
-def _default_margin() -> float:
+def _default_margin() -> str:
+    """The attack's default margin in words, e.g. ``"1 spread"``."""
     import inspect
 
     from art_ext.attacks.evasion import EnsembleDataCorrection
 
-    return float(inspect.signature(EnsembleDataCorrection).parameters["confidence"].default)
+    parameters = inspect.signature(EnsembleDataCorrection).parameters
+    return f"{parameters['confidence'].default:g} {parameters['confidence_units'].default}"
 
 
 def _study(run: Run, dataset: str, verbose: bool) -> None:
@@ -265,7 +271,7 @@ def _study(run: Run, dataset: str, verbose: bool) -> None:
     base = [accuracy(c, x_sel, y_sel) for c in (*other.values(), *unknown.values())]
     sweep.insert(0, ["(original inputs)", "", "", *base, 0.0])
     cols = [
-        "margin (confidence)",
+        "margin (confidence, logits)",
         "generating count",
         "local success",
         *(f"acc {v}" for v in other),
@@ -282,9 +288,8 @@ def _study(run: Run, dataset: str, verbose: bool) -> None:
     run.results[f"{dataset}_margin_sweep"] = {"columns": cols, "rows": sweep}
 
     # Tables 6-7 and the transfer study on the evaluation split: the paper's margin 0 and our default
-    default_kappa = _default_margin()
     t7, t6, transfer, grids = [], [], [], {}
-    for label, kappa in (("paper (margin 0)", 0.0), (f"default (margin {default_kappa:g})", default_kappa)):
+    for label, kappa in (("paper (margin 0)", 0.0), (f"default (margin {_default_margin()})", None)):
         x_c, attack = _correct(local, x_ev, y_ev, kappa, s, verbose=verbose)
         t7.append(
             [
@@ -332,7 +337,7 @@ def _study(run: Run, dataset: str, verbose: bool) -> None:
         ["setting", *others, "mean L2 (changed)"],
         transfer,
     )
-    x_c, changed = grids[default_kappa]
+    x_c, changed = grids[None]
     first_other = next(iter(other.values()))
     run.figure(
         _image_grid(x_ev, x_c, y_ev, changed, first_other),
@@ -366,8 +371,7 @@ def _poisoning(run: Run, dataset: str, s: dict, train, x_test, y_test, order, ve
         "inkiest images of each class relabelled (y+1) mod 10 (module docstring).",
     )
     rows, fig_data = [], {}
-    default_kappa = _default_margin()
-    for label, kappa in (("paper (margin 0)", 0.0), (f"default (margin {default_kappa:g})", default_kappa)):
+    for label, kappa in (("paper (margin 0)", 0.0), (f"default (margin {_default_margin()})", None)):
         x_c, attack = _correct(
             local,
             x_ev,

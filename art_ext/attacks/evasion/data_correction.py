@@ -21,8 +21,18 @@ from art.estimators.classification.classifier import ClassGradientsMixin
 from art.estimators.estimator import BaseEstimator
 from tqdm.auto import tqdm
 
+from art_ext.distribute import STRATEGY, check_built_in_scope, resolve_strategy
+from art_ext.estimators.classification import classifier_logits
 from art_ext.metrics import distortion_norms
-from art_ext.params import BOOL, NON_NEGATIVE_REAL, POSITIVE_INT, POSITIVE_REAL, ArrayLike, ValidatedParams
+from art_ext.params import (
+    BOOL,
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    ArrayLike,
+    Options,
+    ValidatedParams,
+)
 from art_ext.utils import batches, check_inputs, check_labels, from_tanh_space, to_tanh_space
 
 logger = logging.getLogger(__name__)
@@ -34,6 +44,8 @@ PAPER_CIFAR10 = {"confidence": 0.0, "learning_rate": 0.01, "max_iter": 6000, "in
 #: Smallest batch of the cheap check "does this input already meet the margin?" (one forward pass, no gradients, so
 #: it can take larger batches than the optimisation's ``batch_size``).
 _CHECK_BATCH = 256
+#: Floor of the logit spread a margin is divided by (``confidence_units="spread"``): constant logits have none.
+_MIN_SPREAD = 1e-6
 #: Subtracted from the true class's logit so that ``max`` over the logits picks the best OTHER class.
 _MASK_LOGIT = 1e9
 
@@ -47,27 +59,43 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
     Algorithm 1 of the paper, batched over samples and models: with ``x_c = tanh-box(w)`` (C&W change of
     variables) and the true class ``y``, Adam minimises per sample
 
-    ``||x_c - x||_2^2 + c * sum_i weights_i * max(max_{j != y} Z_i(x_c)_j - Z_i(x_c)_y, -confidence)``
+    ``||(x_c - x) / (max - min)||_2^2 + c * sum_i weights_i * max(-m_i(x_c), -confidence)``
 
-    where ``Z_i`` are the logits of local model ``i``. A sample stops as soon as every local model predicts
-    ``y`` with a logit margin of at least ``confidence``; a per-sample binary search over ``c`` (C&W style,
-    starting at ``initial_const``, x10 while it fails) keeps the least-distorted success. Inputs that
-    already meet the margin on every local model are returned bitwise unchanged; inputs that cannot be
-    corrected are returned unchanged too (``success_`` tells them apart). All local models and the whole
-    batch run in one fused ``tf.function``.
+    where ``(min, max)`` are the ``clip_values`` and ``m_i`` is how clearly local model ``i`` predicts ``y``:
+    with ``confidence_units="spread"`` (default) its logit margin ``Z_y - max_{j != y} Z_j`` divided by the
+    standard deviation of its logits ``std_k Z_k`` at the same input, with ``"logit"`` the margin itself (the
+    paper's and C&W's form). A sample stops as soon as every local model has ``m_i >= confidence`` (and
+    predicts ``y``); a per-sample binary search over ``c`` (C&W style, starting at ``initial_const``, x10 while
+    it fails) keeps the least-distorted success. Inputs that already meet the margin on every local model are
+    returned bitwise unchanged; inputs that cannot be corrected are returned unchanged too (``success_`` tells
+    them apart). All local models and the whole batch run in one fused ``tf.function``; with a ``strategy``
+    the batch is split across its replicas.
+
+    The same settings mean the same thing for every model and input scale:
+
+    * the distortion is measured in units of the box, so inputs in (0, 1) and in (0, 255) get the same
+      corrections with the same ``initial_const`` (the tanh change of variables, in which ``learning_rate``
+      acts, is already relative to the box);
+    * ``Z_i`` are logits, or log-probabilities for a model that outputs probabilities (they differ by one
+      constant per input, so margins and the argmax are the same), with the classifier's ART
+      ``preprocessing`` and ``preprocessing_defences`` applied as ART's ``predict`` applies them;
+    * a margin in standard deviations of the model's own logits does not change when a model's logits are
+      larger or smaller (temperature, training length, architecture), which a margin in logits does: 5 logits
+      is a small margin for a model whose logits spread widely and a large one for a model with small logits.
 
     Readings where the paper is vague: ``Z_i`` are logits (the paper calls them probabilities but cites C&W,
     whose ``Z`` are logits); the paper's margin is 0 and its "initial value 0.01" is the initial constant
     of C&W's search, while the per-model weights ``c_i`` start at 1 (``weights``).
 
-    Defaults are chosen for what the method is for, transfer to an UNKNOWN classifier (measurements on the
-    :doc:`results page </results/data_correction>`): ``confidence=5``, because the paper's margin 0 leaves the
-    corrected inputs on the local decision boundaries and barely helps an unknown model, while a margin of 10
-    more than doubles the distortion; ``initial_const=1`` with 3 search steps, because at the paper's 0.01 the
-    first searches mostly fail and run all their iterations. ``learning_rate=0.1`` and ``max_iter=400`` are the
-    paper's MNIST settings; all of the paper's settings are in
+    Defaults are chosen for what the method is for, transfer to an UNKNOWN classifier, by measurement on
+    models of other families than the ones reported on (``benchmarks/defaults_edc.py``; numbers on the
+    "Defaults on unseen models" results page): ``confidence=1`` logit standard deviation, because the paper's
+    margin 0 leaves the corrected inputs on the local decision boundaries and barely helps an unknown model;
+    ``initial_const=1`` with 3 search steps, because at the paper's 0.01 the first searches mostly fail and run
+    all their iterations. ``learning_rate=0.1`` and ``max_iter=400`` are the paper's MNIST settings; all of the
+    paper's settings are in
     :data:`~art_ext.attacks.evasion.data_correction.PAPER_MNIST` and
-    :data:`~art_ext.attacks.evasion.data_correction.PAPER_CIFAR10`.
+    :data:`~art_ext.attacks.evasion.data_correction.PAPER_CIFAR10` (margin 0 is the same in both units).
 
     After :meth:`generate`: ``success_`` (every local model meets the margin), ``changed_`` (the input was
     modified), ``l0_``, ``l2_``, ``linf_`` (distortion per sample), ``iterations_`` (Adam steps used, summed
@@ -84,7 +112,9 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         "max_iter",
         "binary_search_steps",
         "initial_const",
+        "confidence_units",
         "batch_size",
+        "strategy",
         "verbose",
     ]
     _estimator_requirements = (BaseEstimator, ClassGradientsMixin)
@@ -95,7 +125,9 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         "max_iter": [POSITIVE_INT],
         "binary_search_steps": [POSITIVE_INT],
         "initial_const": [POSITIVE_REAL],
+        "confidence_units": [Options(["spread", "logit"])],
         "batch_size": [POSITIVE_INT],
+        "strategy": [None, STRATEGY],
         "verbose": [BOOL],
     }
 
@@ -103,12 +135,14 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         self,
         estimators: list[TensorFlowV2Classifier] | EnsembleClassifier,
         weights: list[float] | np.ndarray | None = None,
-        confidence: float = 5.0,
+        confidence: float = 1.0,
         learning_rate: float = 0.1,
         max_iter: int = 400,
         binary_search_steps: int = 3,
         initial_const: float = 1.0,
+        confidence_units: str = "spread",
         batch_size: int = 128,
+        strategy: tf.distribute.Strategy | None = None,
         verbose: bool = True,
     ) -> None:
         """
@@ -116,17 +150,27 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
 
         :param estimators: The local models: a list of ART ``TensorFlowV2Classifier`` (or an ART
                ``EnsembleClassifier`` of them), all with the same ``input_shape``, ``nb_classes`` and
-               ``clip_values``. Their preprocessing (if any) must be TensorFlow-native.
+               ``clip_values``, outputting logits or probabilities. Their preprocessing (if any) must be
+               TensorFlow-native.
         :param weights: Per-model loss weights ``c_i`` (non-negative, not all zero); default 1 each, or an
                ``EnsembleClassifier``'s own weights rescaled to sum to the number of models.
-        :param confidence: Required logit margin ``Z_y - max_{j != y} Z_j`` on every local model (the ``kappa``
-               of the hinge). The paper uses 0; 5 transfers better to unknown models (class docstring).
+        :param confidence: Required margin ``Z_y - max_{j != y} Z_j`` on every local model (the ``kappa`` of the
+               hinge), in the units ``confidence_units`` says. The paper uses 0; the default transfers better to
+               unknown models (class docstring).
         :param learning_rate: Adam learning rate in tanh space (paper: 0.1 MNIST, 0.01 CIFAR-10).
         :param max_iter: Adam iterations per binary-search step (paper: 400 MNIST, 6000 CIFAR-10).
         :param binary_search_steps: Searches over the constant ``c``, per sample; 1 means a single run at
                ``initial_const``.
         :param initial_const: Initial constant ``c`` (paper: 0.01; the class docstring says why the default is 1).
+               The distortion it weighs is measured in units of ``clip_values``, so it does not depend on the
+               input scale.
+        :param confidence_units: ``"spread"``: ``confidence`` counts standard deviations of each model's logits
+               at the corrected input (the same for every model); ``"logit"``: it counts logits (log-probability
+               ratios), as in the paper and C&W.
         :param batch_size: Inputs corrected together in one batch.
+        :param strategy: A ``tf.distribute.Strategy`` whose replicas each correct a contiguous share of every
+               batch (results gathered in order); ``None`` runs on one device. The local models must have been
+               built inside ``strategy.scope()``.
         :param verbose: Show a progress bar.
         :raises ValueError: If the estimators or the parameters are invalid.
         """
@@ -139,7 +183,9 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         self.max_iter = max_iter
         self.binary_search_steps = binary_search_steps
         self.initial_const = initial_const
+        self.confidence_units = confidence_units
         self.batch_size = batch_size
+        self.strategy = strategy
         self.verbose = verbose
         self._check_params()
         self._optimise = None  # the fused tf.function, built on first use
@@ -205,45 +251,52 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
             raise ValueError(
                 f"EnsembleDataCorrection: weights must be non-negative and not all zero, got {self.weights!r}"
             )
+        for i, est in enumerate(self.estimators):
+            check_built_in_scope(self.strategy, est.model.variables, "EnsembleDataCorrection", f"estimators[{i}].model")
 
     def _params_changed(self, changed: set[str]) -> None:
-        # the compiled graph bakes in weights, confidence, learning_rate and max_iter: rebuild it on next use
+        # the compiled graph bakes in weights, learning_rate, max_iter and the strategy: rebuild it on next use
         self._optimise = None
 
     # ------------------------------------------------------------------ the fused TF graph
 
-    def _logits(self, x: tf.Tensor) -> tf.Tensor:
-        """Stacked logits ``(n_models, n, nb_classes)`` of all local models, in one graph."""
-        out = []
-        for est in self.estimators:
-            x_pre, _ = est._apply_preprocessing(x, y=None, fit=False)  # pylint: disable=W0212
-            out.append(tf.cast(est.model(x_pre, training=False), tf.float32))
-        return tf.stack(out, axis=0)
+    def _scores(self, forwards, x: tf.Tensor, y_onehot: tf.Tensor) -> tf.Tensor:
+        """How clearly each local model predicts ``y``, shape ``(n_models, n)``: the margin
+        ``Z_y - max_{j != y} Z_j``, divided by the spread ``std_k Z_k`` of the same logits for
+        ``confidence_units="spread"``.
 
-    def _margins(self, x: tf.Tensor, y_onehot: tf.Tensor) -> tf.Tensor:
-        """``Z_y - max_{j != y} Z_j`` per model and sample, shape ``(n_models, n)``."""
-        z = self._logits(x)
+        ``Z`` are logits, or log-probabilities for a model that outputs probabilities: they differ by a constant
+        per sample, so margins and spreads are the same for both. The spread is held constant in the gradient
+        (the hinge then pushes the margin, as in C&W, with a per-model, per-sample step size).
+        """
+        z = tf.stack([tf.cast(forward(x), tf.float32) for forward in forwards], axis=0)
         z_true = tf.reduce_sum(z * y_onehot, axis=-1)
         z_other = tf.reduce_max(z - _MASK_LOGIT * y_onehot, axis=-1)
-        return z_true - z_other
+        margins = z_true - z_other
+        if self.confidence_units == "spread":
+            spread = tf.stop_gradient(tf.math.reduce_std(z, axis=-1))
+            margins = margins / tf.maximum(spread, _MIN_SPREAD)
+        return margins
 
-    def _met(self, margins: tf.Tensor) -> tf.Tensor:
-        """Per sample: every local model predicts ``y`` with at least the margin."""
-        kappa = float(self.confidence)
-        return tf.reduce_all((margins >= kappa) & (margins > 0.0), axis=0)
+    def _met(self, scores: tf.Tensor) -> tf.Tensor:
+        """Per sample: every local model predicts ``y`` with at least the margin ``confidence``."""
+        return tf.reduce_all((scores >= float(self.confidence)) & (scores > 0.0), axis=0)
 
     def _build(self):
         """Build the fused optimisation: Adam on ``w`` for a whole batch and every local model."""
+        forwards = [classifier_logits(est) for est in self.estimators]
         clip_min, clip_max = (float(v) for v in np.asarray(self.estimators[0].clip_values))
+        scale = clip_max - clip_min
         weights = tf.constant(np.asarray(self.weights, dtype=np.float32)[:, None])
-        kappa = float(self.confidence)
         lr, beta1, beta2, eps = float(self.learning_rate), 0.9, 0.999, 1e-8
         max_iter = int(self.max_iter)
         # One trace for every batch size (the last batch is usually smaller).
         x_spec = tf.TensorSpec([None, *self.estimators[0].input_shape], tf.float32)
         y_spec = tf.TensorSpec([None, self.estimators[0].nb_classes], tf.float32)
+        per_sample = tf.TensorSpec([None], tf.float32)
+        kappa = float(self.confidence)
 
-        @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None], tf.float32)])
+        @tf.function(input_signature=[x_spec, y_spec, per_sample])
         def optimise(x, y_onehot, const):
             """Run up to ``max_iter`` Adam steps from ``w = 0``; stop each sample at its first success."""
             w0 = to_tanh_space(x, clip_min, clip_max)
@@ -259,12 +312,13 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
                 with tf.GradientTape() as tape:
                     tape.watch(dw)
                     x_c = corrected(dw)
-                    margins = self._margins(x_c, y_onehot)
-                    l2sq = tf.reduce_sum(tf.square(x_c - x), axis=axes)
-                    hinge = tf.reduce_sum(weights * tf.maximum(-margins, -kappa), axis=0)
+                    scores = self._scores(forwards, x_c, y_onehot)
+                    # distortion in units of the box (clip_values): the same trade-off at any input scale
+                    l2sq = tf.reduce_sum(tf.square((x_c - x) / scale), axis=axes)
+                    hinge = tf.reduce_sum(weights * tf.maximum(-scores, -kappa), axis=0)
                     loss = tf.reduce_sum(l2sq + const * hinge)
                 # record the first success (evaluated before this step's update)
-                hit = self._met(margins) & ~done
+                hit = self._met(scores) & ~done
                 x_found = tf.where(tf.reshape(hit, mask_shape), x_c, x_found)
                 found = found | hit
                 done = done | hit
@@ -296,15 +350,41 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
             i, dw, _, _, done, found, x_found, iters = tf.while_loop(not_finished, step, init)
             # the last update is checked too
             x_last = corrected(dw)
-            hit = self._met(self._margins(x_last, y_onehot)) & ~done
+            hit = self._met(self._scores(forwards, x_last, y_onehot)) & ~done
             x_found = tf.where(tf.reshape(hit, mask_shape), x_last, x_found)
             return found | hit, x_found, iters
 
         @tf.function(input_signature=[x_spec, y_spec])
         def met(x, y_onehot):
-            return self._met(self._margins(x, y_onehot))
+            return self._met(self._scores(forwards, x, y_onehot))
 
-        return optimise, met
+        strategy = resolve_strategy(self.strategy)
+        if strategy.num_replicas_in_sync == 1:
+            return optimise, met
+
+        def replica_fn(*shard):
+            found, x_found, iters = optimise(*shard)
+            return tf.cast(found, tf.int32), x_found, iters  # collectives do not gather booleans
+
+        @tf.function
+        def sharded(args):
+            # replica_fn is a plain callable: strategy.run would call a tf.function in cross-replica context
+            return strategy.run(replica_fn, args=args)
+
+        def optimise_sharded(*arrays):
+            """``optimise`` on contiguous shards of the batch, one per replica, results gathered in order."""
+            n_replicas = strategy.num_replicas_in_sync
+            bounds = np.linspace(0, len(arrays[0]), n_replicas + 1).astype(int)
+
+            def shard(context):
+                lo, hi = bounds[context.replica_id_in_sync_group], bounds[context.replica_id_in_sync_group + 1]
+                return tuple(tf.constant(a[lo:hi]) for a in arrays)
+
+            shards = strategy.experimental_distribute_values_from_function(shard)
+            found, x_found, iters = (strategy.gather(r, axis=0) for r in sharded(shards))
+            return tf.cast(found, tf.bool), x_found, iters
+
+        return optimise_sharded, met
 
     # ------------------------------------------------------------------ public API
 
@@ -335,7 +415,7 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         x_out = x.copy()
         needs = np.zeros(n, dtype=bool)
         for s in batches(n, max(self.batch_size, _CHECK_BATCH)):
-            needs[s] = ~self._met_fn(tf.constant(x[s]), tf.constant(onehot[s])).numpy()
+            needs[s] = ~self._met_fn(x[s], onehot[s]).numpy()
         success = ~needs
         iterations = np.zeros(n, dtype=np.int64)
         todo = np.flatnonzero(needs)
@@ -369,9 +449,8 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         best = x.copy()
         best_l2 = np.full(n, np.inf)
         iterations = np.zeros(n, dtype=np.int64)
-        x_tf, y_tf = tf.constant(x), tf.constant(onehot)
         for _ in range(self.binary_search_steps):
-            found, x_c, its = (t.numpy() for t in self._optimise(x_tf, y_tf, tf.constant(const)))
+            found, x_c, its = (np.asarray(t) for t in self._optimise(x, onehot, const))
             iterations += its
             l2 = np.sqrt(np.sum(np.square(x_c.astype(np.float64) - x), axis=tuple(range(1, x.ndim))))
             better = found & (l2 < best_l2)
