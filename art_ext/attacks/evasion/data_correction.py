@@ -298,61 +298,66 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
 
         @tf.function(input_signature=[x_spec, y_spec, per_sample])
         def optimise(x, y_onehot, const):
-            """Run up to ``max_iter`` Adam steps from ``w = 0``; stop each sample at its first success."""
+            """Run up to ``max_iter`` Adam steps from ``w = 0``; stop each sample at its first success.
+
+            Samples that succeed leave the batch (their state is dropped, their result written out), so the
+            remaining steps cost only what the samples still searching need.
+            """
+            n = tf.shape(x)[0]
             w0 = to_tanh_space(x, clip_min, clip_max)
             base = from_tanh_space(w0, clip_min, clip_max)
             axes = list(range(1, len(x.shape)))
-            mask_shape = tf.concat([tf.shape(x)[:1], tf.ones([len(axes)], tf.int32)], axis=0)
 
-            def corrected(dw):
+            def corrected(x, w0, base, dw):
                 # x + (box(w0 + dw) - box(w0)): exactly x at dw = 0, in the box up to rounding
                 return tf.clip_by_value(x + from_tanh_space(w0 + dw, clip_min, clip_max) - base, clip_min, clip_max)
 
-            def step(i, dw, m, v, done, found, x_found, iters):
+            def record(ids, hit, x_c, found, x_found):
+                rows = tf.expand_dims(tf.boolean_mask(ids, hit), 1)
+                x_found = tf.tensor_scatter_nd_update(x_found, rows, tf.boolean_mask(x_c, hit))
+                found = tf.tensor_scatter_nd_update(found, rows, tf.ones(tf.shape(rows)[:1], tf.bool))
+                return found, x_found
+
+            def step(i, active, found, x_found, iters):
+                ids, xa, ya, ca, w0a, basea, dw, m, v = active
                 with tf.GradientTape() as tape:
                     tape.watch(dw)
-                    x_c = corrected(dw)
-                    scores = self._scores(forwards, x_c, y_onehot)
+                    x_c = corrected(xa, w0a, basea, dw)
+                    scores = self._scores(forwards, x_c, ya)
                     # distortion in units of the box (clip_values): the same trade-off at any input scale
-                    l2sq = tf.reduce_sum(tf.square((x_c - x) / scale), axis=axes)
+                    l2sq = tf.reduce_sum(tf.square((x_c - xa) / scale), axis=axes)
                     hinge = tf.reduce_sum(weights * tf.maximum(-scores, -kappa), axis=0)
-                    loss = tf.reduce_sum(l2sq + const * hinge)
-                # record the first success (evaluated before this step's update)
-                hit = self._met(scores) & ~done
-                x_found = tf.where(tf.reshape(hit, mask_shape), x_c, x_found)
-                found = found | hit
-                done = done | hit
+                    loss = tf.reduce_sum(l2sq + ca * hinge)
+                # record the first success (evaluated before this step's update) and drop it from the batch
+                hit = self._met(scores)
+                found, x_found = record(ids, hit, x_c, found, x_found)
                 grad = tape.gradient(loss, dw)
                 t = tf.cast(i + 1, tf.float32)
                 m = beta1 * m + (1.0 - beta1) * grad
                 v = beta2 * v + (1.0 - beta2) * tf.square(grad)
-                update = lr * (m / (1.0 - beta1**t)) / (tf.sqrt(v / (1.0 - beta2**t)) + eps)
-                active = tf.reshape(~done, mask_shape)
-                dw = tf.where(active, dw - update, dw)
-                iters = iters + tf.cast(~done, tf.int32)
-                return i + 1, dw, m, v, done, found, x_found, iters
+                dw = dw - lr * (m / (1.0 - beta1**t)) / (tf.sqrt(v / (1.0 - beta2**t)) + eps)
+                keep = ~hit
+                rows = tf.expand_dims(tf.boolean_mask(ids, keep), 1)
+                iters = tf.tensor_scatter_nd_add(iters, rows, tf.ones(tf.shape(rows)[:1], tf.int32))
+                active = tuple(tf.boolean_mask(t, keep) for t in (ids, xa, ya, ca, w0a, basea, dw, m, v))
+                return i + 1, active, found, x_found, iters
 
-            def not_finished(i, dw, m, v, done, *_):
-                return (i < max_iter) & ~tf.reduce_all(done)
+            def not_finished(i, active, *_):
+                return (i < max_iter) & (tf.size(active[0]) > 0)
 
-            n = tf.shape(x)[0]
             zeros = tf.zeros_like(x)
-            init = (
-                tf.constant(0),
-                zeros,
-                zeros,
-                zeros,
-                tf.zeros([n], tf.bool),
-                tf.zeros([n], tf.bool),
-                x,
-                tf.zeros([n], tf.int32),
-            )
-            i, dw, _, _, done, found, x_found, iters = tf.while_loop(not_finished, step, init)
-            # the last update is checked too
-            x_last = corrected(dw)
-            hit = self._met(self._scores(forwards, x_last, y_onehot)) & ~done
-            x_found = tf.where(tf.reshape(hit, mask_shape), x_last, x_found)
-            return found | hit, x_found, iters
+            active = (tf.range(n), x, y_onehot, const, w0, base, zeros, zeros, zeros)
+            init = (tf.constant(0), active, tf.zeros([n], tf.bool), x, tf.zeros([n], tf.int32))
+            _, active, found, x_found, iters = tf.while_loop(not_finished, step, init)
+            ids, xa, ya, _, w0a, basea, dw, _, _ = active
+
+            def check_last():
+                x_last = corrected(xa, w0a, basea, dw)
+                return record(ids, self._met(self._scores(forwards, x_last, ya)), x_last, found, x_found)
+
+            # the last update is checked too (not on an empty batch: TF's fused conv kernels reject those)
+            found, x_found = tf.cond(tf.size(ids) > 0, check_last, lambda: (found, x_found))
+            return found, x_found, iters
 
         @tf.function(input_signature=[x_spec, y_spec])
         def met(x, y_onehot):
