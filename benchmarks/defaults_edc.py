@@ -42,6 +42,8 @@ SPLITS = {
     ],
     "held-out": [
         ((("lenet_tanh", 0), ("bn_cnn", 0), ("resnet_small", 0)), (("separable_gap", 0), ("separable_gap", 1))),
+        # added after the first split's run: its unknown family reaches only 77-80% clean accuracy
+        ((("lenet_tanh", 0), ("resnet_small", 0), ("separable_gap", 0)), (("bn_cnn", 0), ("bn_cnn", 1))),
     ],
 }
 #: Test inputs each half corrects (the defaults are chosen on other inputs than they are reported on).
@@ -85,13 +87,15 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["logits", "softmax+scale255"])
     parser.add_argument("--sweep", action="store_true", help="also run the settings the defaults were chosen from")
     parser.add_argument("--n", type=int, default=1000, help="test inputs (from the half's slice)")
+    parser.add_argument("--splits", type=int, nargs="+", default=None, help="indices into the half's splits")
     args = parser.parse_args()
 
     _, _, x_test, y_test = zoo.mnist()
     x, y = x_test[INPUTS[args.half]][: args.n], y_test[INPUTS[args.half]][: args.n]
     settings = [{}] + (SWEEP if args.sweep else [])
     rows = []
-    for local_names, unknown_names in SPLITS[args.half]:
+    splits = SPLITS[args.half]
+    for local_names, unknown_names in [splits[i] for i in args.splits] if args.splits else splits:
         for variant in args.variants:
             local = [zoo.classifier(name, variant, seed) for name, seed in local_names]
             unknown = {f"{name}_s{seed}": zoo.classifier(name, variant, seed) for name, seed in unknown_names}
