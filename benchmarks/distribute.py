@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import os
 import time
 
@@ -51,7 +52,11 @@ def _data(n: int = BATCH * STEPS) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@functools.cache
 def _strategies() -> dict[str, tf.distribute.Strategy | None]:
+    """One instance of each strategy for the whole process: two MirroredStrategy objects over the same devices
+    share collective instance keys, and their all-reduces then collide ("Shape mismatch in the collective
+    instance")."""
     return {
         "none": None,
         "one-device": tf.distribute.OneDeviceStrategy("/cpu:0"),
