@@ -53,11 +53,7 @@ def resolve_strategy(strategy: tf.distribute.Strategy | None) -> tf.distribute.S
 
 def is_distributed(strategy: tf.distribute.Strategy | None) -> bool:
     """Whether ``strategy`` is a real distribution strategy (not ``None`` or TensorFlow's default one)."""
-    return strategy is not None and not _is_default(strategy)
-
-
-def _is_default(strategy: tf.distribute.Strategy) -> bool:
-    return type(strategy).__name__ == "_DefaultDistributionStrategy"
+    return strategy is not None and type(strategy).__name__ != "_DefaultDistributionStrategy"
 
 
 def check_built_in_scope(
@@ -74,7 +70,7 @@ def check_built_in_scope(
     :param what: What holds the variables (``"classifier.model"``), for the message.
     :raises ValueError: If a variable was not created in ``strategy.scope()``.
     """
-    if strategy is None or _is_default(strategy):
+    if not is_distributed(strategy):
         return
     outside = [v for v in variables if not strategy.extended.variable_created_in_scope(_tf_variable(v))]
     if outside:
@@ -129,7 +125,7 @@ def distributed_step(
     :param reduce_retracing: Passed to ``tf.function``.
     :return: ``step(*args)`` -> ``replica_fn``'s (nested) result, SUM-reduced over replicas.
     """
-    if strategy is None or _is_default(strategy):
+    if not is_distributed(strategy):
         return tf.function(replica_fn, input_signature=input_signature, reduce_retracing=reduce_retracing)
 
     def step(*args):
@@ -144,7 +140,7 @@ def distribute_batches(strategy: tf.distribute.Strategy | None, dataset: tf.data
 
     Each element of ``dataset`` is a *global* batch; a distributed strategy splits it across its replicas.
     """
-    if strategy is None or _is_default(strategy):
+    if not is_distributed(strategy):
         return dataset
     return strategy.experimental_distribute_dataset(dataset)
 
