@@ -340,7 +340,7 @@ CLASSES = {
     "TwoNLabelingTrainer": (
         _two_n_trainer,
         {
-            "eps_max": [0, -0.1, 5.0, NAN, True, None],
+            "eps_max": [0, -0.1, 5.0, NAN, True, "0.3"],
             "perturbed_fraction": FRACTION,
             "smoothing": FRACTION,
             "learning_rate": POS_REAL,
@@ -357,7 +357,7 @@ CLASSES = {
     "NullLabelingTrainer": (
         _null_trainer,
         {
-            "eps_max": [0, -0.1, 5.0, NAN, True, None],
+            "eps_max": [0, -0.1, 5.0, NAN, True, "0.3"],
             "perturbed_fraction": FRACTION,
             "smoothing": FRACTION,
             "learning_rate": POS_REAL,

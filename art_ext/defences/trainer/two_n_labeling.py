@@ -59,6 +59,8 @@ PAPER_OPTIMIZER = "paper"
 
 #: Adam learning rate used when neither ``optimizer`` nor the classifier gives an optimiser (the Keras default).
 FALLBACK_LEARNING_RATE = 1e-3
+#: Default ``eps_max`` as a share of the width of the classifier's ``clip_values`` (the paper's 0.3 on [0, 1]).
+DEFAULT_EPS_MAX_FRACTION = 0.3
 
 
 def extend_classes(
@@ -152,7 +154,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
     ]
     _parameter_constraints = {
         "substitute": [None, TensorFlowV2Classifier],
-        "eps_max": [POSITIVE_REAL],
+        "eps_max": [None, POSITIVE_REAL],
         "perturbed_fraction": [Interval(Real, 0, 1, closed="right")],
         "smoothing": [Interval(Real, 0, 1, closed="right")],
         "optimizer": [None, Options([PAPER_OPTIMIZER]), keras.optimizers.Optimizer],
@@ -170,7 +172,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         self,
         classifier: TensorFlowV2Classifier,
         substitute: TensorFlowV2Classifier | None = None,
-        eps_max: float = 0.3,
+        eps_max: float | None = None,
         perturbed_fraction: float = 0.5,
         smoothing: float = 0.8,
         optimizer: keras.optimizers.Optimizer | str | None = None,
@@ -204,9 +206,23 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
 
     # ------------------------------------------------------------------ validation
 
+    @property
+    def eps_limit(self) -> float:
+        """The upper bound of the training FGSM amplitudes in input units: ``eps_max``, or by default
+        ``DEFAULT_EPS_MAX_FRACTION`` (0.3) times the width of the classifier's ``clip_values``."""
+        if self.eps_max is not None:
+            return float(self.eps_max)
+        clip = self._classifier.clip_values
+        return DEFAULT_EPS_MAX_FRACTION * (float(np.max(clip[1])) - float(np.min(clip[0])))
+
     def _check_param_relations(self) -> None:
         clip = self._classifier.clip_values
-        if clip is not None and self.eps_max > float(np.max(clip[1])) - float(np.min(clip[0])):
+        if self.eps_max is None and clip is None:
+            raise ValueError(
+                f"{type(self).__name__}: eps_max=None is a share of the classifier's clip_values, which are None; "
+                "pass eps_max in the classifier's input units, or wrap the classifier with clip_values"
+            )
+        if clip is not None and self.eps_limit > float(np.max(clip[1])) - float(np.min(clip[0])):
             raise ValueError(
                 f"{type(self).__name__}: eps_max must not exceed the input range "
                 f"{tuple(float(c) for c in clip)}, got {self.eps_max}"
@@ -270,7 +286,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         clip = (float(np.min(clip[0])), float(np.max(clip[1])))
         attacker, eps_max, fraction, q = (
             self._attacker_logits(),
-            float(self.eps_max),
+            self.eps_limit,
             float(self.perturbed_fraction),
             float(self.smoothing),
         )
@@ -513,7 +529,9 @@ class TwoNLabelingTrainer(_ExtendedLabelTrainer):
         see :func:`extend_classes`.
     :param substitute: N-class ART ``TensorFlowV2Classifier`` used by the simulated attacker; ``None``
         uses the classifier's own N-class view (white-box FGSM on the current model).
-    :param eps_max: Upper bound of the per-sample FGSM amplitude ``eps ~ U(0, eps_max)`` (paper: 0.3).
+    :param eps_max: Upper bound of the per-sample FGSM amplitude ``eps ~ U(0, eps_max)`` in the classifier's input
+        units (those of its ``clip_values``); ``None`` (default): 0.3 of the width of ``clip_values``, the
+        paper's 0.3 on [0, 1] images and 76.5 on [0, 255] ones (see :attr:`eps_limit`).
     :param perturbed_fraction: Share of each batch that is perturbed (paper: 0.5).
     :param smoothing: Label smoothing ``q``, the target probability of the true (extended) class (paper: 0.8).
     :param optimizer: ``None`` (default): the classifier's own optimiser; ``"paper"``: SGD with momentum and cosine

@@ -144,7 +144,7 @@ def test_trainer_parameters_are_declarative_and_set_params_is_atomic():
         trainer.set_params(epsmax=0.1)
     with pytest.raises(ValueError, match="eps_max"):
         trainer.set_params(eps_max=2.0, smoothing=0.5)  # beyond the clip range: nothing is changed
-    assert trainer.eps_max == 0.3 and trainer.smoothing == 0.8
+    assert trainer.eps_max is None and trainer.eps_limit == pytest.approx(0.3) and trainer.smoothing == 0.8
     trainer.set_params(eps_max=0.1, seed=4)
     assert (trainer.eps_max, trainer.seed) == (0.1, 4)
 
@@ -232,11 +232,24 @@ def test_a_fit_call_repeats_exactly_from_the_same_weights_and_seed():
         np.testing.assert_array_equal(a, b)
 
 
+def _sgd_classifier(model, **kwargs):
+    """ART's classifier of a tiny 2N model (3 original classes on 8x8 inputs) trained by SGD 0.5."""
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    kwargs.setdefault("clip_values", (0.0, 1.0))
+    return TensorFlowV2Classifier(
+        model,
+        nb_classes=6,
+        input_shape=(8, 8, 1),
+        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.SGD(0.5),
+        **kwargs,
+    )
+
+
 def test_the_classifiers_art_preprocessing_is_applied_as_art_applies_it():
     """A model behind ART's preprocessing=(0.5, 0.5) trains exactly as the same model with that standardisation as its
     first layer: the training forward pass and the simulated attacker both see standardised inputs."""
-    from art.estimators.classification import TensorFlowV2Classifier
-
     x, y = _tiny_data()
     base = extend_classes(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), "2n")
     start = base.get_weights()
@@ -244,22 +257,34 @@ def test_the_classifiers_art_preprocessing_is_applied_as_art_applies_it():
     inner.set_weights(start)
     layered = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(2.0, -1.0), inner])
 
-    def classifier(model, **kwargs):
-        return TensorFlowV2Classifier(
-            model,
-            nb_classes=6,
-            input_shape=(8, 8, 1),
-            loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            optimizer=keras.optimizers.SGD(0.5),
-            clip_values=(0.0, 1.0),
-            **kwargs,
-        )
-
     for model, kwargs in ((base, {"preprocessing": (0.5, 0.5)}), (layered, {})):
-        TwoNLabelingTrainer(classifier(model, **kwargs), seed=0).fit(x, y, nb_epochs=2, batch_size=8)
+        TwoNLabelingTrainer(_sgd_classifier(model, **kwargs), seed=0).fit(x, y, nb_epochs=2, batch_size=8)
     for a, b in zip(base.get_weights(), inner.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert not np.allclose(start[0], base.get_weights()[0])
+
+
+def test_the_default_eps_max_follows_clip_values_so_0_255_inputs_train_as_0_1_inputs():
+    """eps_max=None is 0.3 of the clip range: a model on [0, 255] images (a Rescaling(1/255) first layer) trains
+    exactly as the same model on [0, 1] images; without clip_values the default is refused by name."""
+    x, y = _tiny_data()
+    base = extend_classes(get_model("simple_mlp", (8, 8, 1), 3, units=(8,)), "2n")
+    start = base.get_weights()
+    inner = keras.models.clone_model(base)
+    inner.set_weights(start)
+    scaled = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255), inner])
+
+    unit = TwoNLabelingTrainer(_sgd_classifier(base), seed=0)
+    wide = TwoNLabelingTrainer(_sgd_classifier(scaled, clip_values=(0.0, 255.0)), seed=0)
+    assert unit.eps_limit == pytest.approx(0.3) and wide.eps_limit == pytest.approx(76.5)
+    unit.fit(x, y, nb_epochs=2, batch_size=8)
+    wide.fit(x * 255, y, nb_epochs=2, batch_size=8)
+    for a, b in zip(base.get_weights(), inner.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    assert not np.allclose(start[0], base.get_weights()[0])
+    with pytest.raises(ValueError, match="eps_max=None .* clip_values"):
+        TwoNLabelingTrainer(_sgd_classifier(base, clip_values=None))
+    assert TwoNLabelingTrainer(_sgd_classifier(base, clip_values=None), eps_max=0.2).eps_limit == pytest.approx(0.2)
 
 
 def test_fit_takes_a_tf_dataset_and_fit_generator_an_art_data_generator():
