@@ -155,6 +155,32 @@ def check_fit_labels(y, n: int, nb_classes: int, soft: bool, name: str = "y") ->
     return y_array.astype(np.float32)
 
 
+def options_like(classifier, model: keras.Model, *, from_logits: bool, optimizer=None, **overrides) -> dict:
+    """``TensorFlowV2Classifier`` arguments for ``model`` that take inputs as ``classifier`` does.
+
+    The input shape, ``clip_values``, ``channels_first``, ART ``preprocessing`` and pre-/post-processing defences
+    are ``classifier``'s; the loss is sparse categorical cross-entropy (``from_logits``) with a compiled train step
+    of ``optimizer`` (``Adam(1e-3)`` by default). ``overrides`` replace any of them (e.g. ``nb_classes``).
+    """
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    optimizer = optimizer or keras.optimizers.Adam(1e-3)
+    options = dict(
+        model=model,
+        nb_classes=classifier.nb_classes,
+        input_shape=tuple(classifier.input_shape),
+        loss_object=loss,
+        optimizer=optimizer,
+        train_step=make_train_step(loss, optimizer),
+        clip_values=classifier.clip_values,
+        channels_first=classifier.channels_first,
+        preprocessing_defences=classifier.preprocessing_defences,
+        postprocessing_defences=classifier.postprocessing_defences,
+        preprocessing=classifier.preprocessing,
+    )
+    options.update(overrides)
+    return options
+
+
 class CheckedClassifier(TensorFlowV2Classifier):
     """ART's ``TensorFlowV2Classifier`` with its inputs checked at the boundary and ``predict`` run in batches.
 

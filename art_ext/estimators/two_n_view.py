@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from art.estimators.classification import TensorFlowV2Classifier
 
-from art_ext.estimators.classification import PROBABILITY_FLOOR, CheckedClassifier, make_train_step, outputs_logits
+from art_ext.estimators.classification import PROBABILITY_FLOOR, CheckedClassifier, options_like, outputs_logits
 from art_ext.params import POSITIVE_INT, validate_params
 from art_ext.utils import batches, check_inputs
 
@@ -163,21 +163,7 @@ class NClassView(CheckedClassifier):
         inputs = keras.Input(shape=tuple(classifier.input_shape))
         merged = MergeExtendedClasses(kind, from_logits=outputs_logits(classifier), name="n_class_view")(base(inputs))
         model = keras.Model(inputs, merged, name=f"{base.name}_n_class_view")
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        optimizer = keras.optimizers.Adam(1e-3)
-        super().__init__(
-            model=model,
-            nb_classes=n,
-            input_shape=tuple(classifier.input_shape),
-            loss_object=loss,
-            optimizer=optimizer,
-            train_step=make_train_step(loss, optimizer),
-            clip_values=classifier.clip_values,
-            channels_first=classifier.channels_first,
-            preprocessing_defences=classifier.preprocessing_defences,
-            postprocessing_defences=classifier.postprocessing_defences,
-            preprocessing=classifier.preprocessing,
-        )
+        super().__init__(**options_like(classifier, model, from_logits=True, nb_classes=n))
         self.kind = kind
         self.extended_classifier = classifier
 

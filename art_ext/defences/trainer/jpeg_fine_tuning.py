@@ -27,7 +27,7 @@ from art_ext.distribute import (
     resolve_strategy,
 )
 from art_ext.estimators import MajorityVoteClassifier
-from art_ext.estimators.classification import CheckedClassifier, classifier_logits, make_train_step, outputs_logits
+from art_ext.estimators.classification import CheckedClassifier, classifier_logits, options_like, outputs_logits
 from art_ext.params import BOOL, POSITIVE_INT, POSITIVE_REAL, SEED, Interval, Real, ValidatedParams, seeded
 from art_ext.utils import batches, check_inputs, check_labels
 
@@ -153,19 +153,14 @@ class MultiLevelJpegTrainer(ValidatedParams, Trainer):
     def _member(self, model: keras.Model, optimizer, defences: list) -> TensorFlowV2Classifier:
         """``model`` as ART classifier with the pre-trained classifier's preprocessing behind ``defences``."""
         pretrained = self._pretrained
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(pretrained))
         return CheckedClassifier(
-            model=model,
-            nb_classes=pretrained.nb_classes,
-            input_shape=tuple(pretrained.input_shape),
-            loss_object=loss,
-            optimizer=optimizer,
-            train_step=make_train_step(loss, optimizer),
-            clip_values=pretrained.clip_values,
-            channels_first=pretrained.channels_first,
-            preprocessing_defences=[*defences, *(pretrained.preprocessing_defences or [])],
-            postprocessing_defences=pretrained.postprocessing_defences,
-            preprocessing=pretrained.preprocessing,
+            **options_like(
+                pretrained,
+                model,
+                from_logits=outputs_logits(pretrained),
+                optimizer=optimizer,
+                preprocessing_defences=[*defences, *(pretrained.preprocessing_defences or [])],
+            )
         )
 
     def fit(self, x, y: np.ndarray | None = None, **kwargs) -> MultiLevelJpegTrainer:
