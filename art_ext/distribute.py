@@ -40,6 +40,7 @@ __all__ = [
     "replica_batches",
     "replica_mean",
     "resolve_strategy",
+    "training_step",
 ]
 
 #: Constraint for a ``strategy`` parameter: ``"strategy": [None, STRATEGY]`` in ``_parameter_constraints``.
@@ -133,6 +134,36 @@ def distributed_step(
         return tf.nest.map_structure(lambda r: strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None), results)
 
     return tf.function(step, reduce_retracing=reduce_retracing)
+
+
+def training_step(
+    strategy: tf.distribute.Strategy | None,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+) -> Callable:
+    """A compiled supervised training step ``step(x, y) -> loss`` of ``model`` under ``strategy``, for own loops.
+
+    Each replica's loss is scaled to the global batch (:func:`replica_mean`) and the strategy sums the gradients,
+    so the update equals single-device training on the global batch: the step art-ext's trainers take, without
+    their method. Feed it batches from :func:`distribute_batches`.
+
+    :param strategy: The strategy (``None``: one device); ``model`` and ``optimizer`` built in its ``scope()``.
+    :param model: The Keras model to train (called with ``training=True``).
+    :param optimizer: Its optimiser.
+    :param loss: ``loss(y, outputs)`` per example (``reduction="none"``); default sparse categorical cross-entropy on
+        logits.
+    :return: ``step(x, y)`` -> the global batch's mean loss.
+    """
+    loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+
+    def replica_step(x, y):
+        with tf.GradientTape() as tape:
+            value = replica_mean(loss(y, model(x, training=True)))
+        optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables), model.trainable_variables))
+        return value
+
+    return distributed_step(strategy, replica_step)
 
 
 def distribute_batches(strategy: tf.distribute.Strategy | None, dataset: tf.data.Dataset):

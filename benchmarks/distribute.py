@@ -3,7 +3,7 @@
     python benchmarks/distribute.py --out DIR [--repeats 5] [--components plain_step distillation ...]
 
 For every component whose constructor takes ``strategy`` (a component without it is listed as skipped), and
-for a plain Keras training step run with :func:`art_ext.distribute.distributed_step`, it measures the time of
+for a plain Keras training step (:func:`art_ext.distribute.training_step`), it measures the time of
 one training step (for ``LearningToConfuse``, one round of its ``fit``, without the fixed cost of a ``fit`` call)
 on 28x28 grey synthetic images, batch 64, under
 
@@ -37,7 +37,7 @@ tf.config.set_logical_device_configuration(_CPUS[0], [tf.config.LogicalDeviceCon
 
 import keras  # noqa: E402
 
-from art_ext.distribute import distribute_batches, distributed_step, per_replica_mean, resolve_strategy  # noqa: E402
+from art_ext.distribute import distribute_batches, resolve_strategy, training_step  # noqa: E402
 from art_ext.params import seeded  # noqa: E402
 
 #: Examples per global batch and batches per timed unit of work.
@@ -84,20 +84,12 @@ def _classifier(strategy, kind: str | None = None, seed: int = 0):
 
 
 def plain_step(strategy):
-    """A plain Keras training step (forward, cross-entropy, Adam) through ``distributed_step``."""
+    """A plain Keras training step (forward, cross-entropy, Adam): :func:`art_ext.distribute.training_step`."""
     model = _classifier(strategy).model
     with resolve_strategy(strategy).scope():
         optimizer = keras.optimizers.Adam(1e-3)
         optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = per_replica_mean(loss_fn(yb, model(xb, training=True)), BATCH)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
-    step = distributed_step(strategy, replica_step)
+    step = training_step(strategy, model, optimizer)
     x, y = _data()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache().repeat()
     batches = iter(distribute_batches(strategy, dataset))  # one iterator: its set-up is not a step

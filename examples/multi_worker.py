@@ -3,8 +3,9 @@
 Each worker is a process with ``TF_CONFIG`` naming the cluster and its own index; here both run on this machine
 and talk over loopback ports. Every worker builds the same model inside ``strategy.scope()``, takes its share of
 each global batch, and the strategy sums the gradients, so all workers end with the same weights -- those of
-training on one device with the global batch. The step is art-ext's ``distributed_step`` (what every trainer
-uses); ``--trainer distillation`` trains a ``DistillationTrainer`` under the strategy instead.
+training on one device with the global batch. The step is art-ext's ``training_step`` (the step every trainer
+takes, on ``distributed_step``); ``--trainer distillation`` trains a ``DistillationTrainer`` under the strategy
+instead.
 
     python examples/multi_worker.py                      # launches 2 local workers and compares their weights
     python examples/multi_worker.py --workers 3 --steps 20
@@ -46,7 +47,7 @@ def train(strategy, steps: int, trainer: str) -> list[np.ndarray]:
     import keras
     import tensorflow as tf
 
-    from art_ext.distribute import distribute_batches, distributed_step, per_replica_mean, resolve_strategy
+    from art_ext.distribute import distribute_batches, resolve_strategy, training_step
     from art_ext.params import seeded
 
     x, y = data()
@@ -57,15 +58,7 @@ def train(strategy, steps: int, trainer: str) -> list[np.ndarray]:
         optimizer.build(model.trainable_variables)
     if trainer == "distillation":
         return _distill(strategy, model, optimizer, x, y, steps)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = per_replica_mean(loss_fn(yb, model(xb, training=True)), GLOBAL_BATCH)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
-    step = distributed_step(strategy, replica_step)
+    step = training_step(strategy, model, optimizer)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(GLOBAL_BATCH).take(steps)
     options = tf.data.Options()  # every worker reads the whole data set; the strategy splits each global batch
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -9,10 +9,10 @@ from art_ext.distribute import (
     STRATEGY,
     check_built_in_scope,
     distribute_batches,
-    distributed_step,
     is_distributed,
     per_replica_mean,
     resolve_strategy,
+    training_step,
 )
 from art_ext.params import seeded
 
@@ -30,15 +30,7 @@ def _train(strategy, x, y, steps=5):
         optimizer = keras.optimizers.SGD(0.1)
         optimizer.build(model.trainable_variables)
     check_built_in_scope(strategy, model.variables, "test", "model")
-    loss_object = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = per_replica_mean(loss_object(yb, model(xb, training=True)), 8)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
-    step = distributed_step(strategy, replica_step)
+    step = training_step(strategy, model, optimizer)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     for _ in range(steps):
         for xb, yb in distribute_batches(strategy, dataset):
