@@ -348,6 +348,7 @@ CLASSES = {
             "cosine_annealing": BOOL,
             "validation_split": [-0.1, 1.0, NAN, True, None],
             "patience": POS_INT,
+            "refresh_batch_norm": BOOL,
             "seed": SEED,
             "verbose": BOOL,
             "optimizer": ["sgd", 0.1, True],
@@ -362,6 +363,7 @@ CLASSES = {
             "smoothing": FRACTION,
             "learning_rate": POS_REAL,
             "patience": POS_INT,
+            "refresh_batch_norm": BOOL,
             "seed": SEED,
         },
     ),
@@ -374,6 +376,7 @@ CLASSES = {
             "teacher_epochs": [-1, True, 2.5, "1"],
             "batch_size": POS_INT,
             "learning_rate": [v for v in POS_REAL if v is not None],  # None: the classifier's optimizer
+            "refresh_batch_norm": BOOL,
             "seed": SEED,
             "verbose": BOOL,
             "teacher": [3, "t"],

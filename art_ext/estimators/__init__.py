@@ -1,5 +1,6 @@
-"""Estimators ART lacks: the fast Keras wrapper, the N-class view of a 2N model, majority vote."""
+"""Estimators ART lacks: the fast Keras wrapper, the N-class view of a 2N model, majority vote; batch-norm refresh."""
 
+from art_ext.estimators.batch_norm import refresh_batch_norm
 from art_ext.estimators.classification import (
     CheckedClassifier,
     classifier_logits,
@@ -20,5 +21,6 @@ __all__ = [
     "classifier_logits",
     "make_train_step",
     "outputs_logits",
+    "refresh_batch_norm",
     "wrap",
 ]

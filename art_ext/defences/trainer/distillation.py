@@ -27,6 +27,7 @@ from art_ext.distribute import (
     replica_mean,
     resolve_strategy,
 )
+from art_ext.estimators.batch_norm import REFRESH_BATCHES, refresh_batch_norm
 from art_ext.estimators.classification import classifier_logits
 from art_ext.params import (
     BOOL,
@@ -101,6 +102,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         "teacher_epochs",
         "batch_size",
         "learning_rate",
+        "refresh_batch_norm",
         "seed",
         "verbose",
         "strategy",
@@ -114,6 +116,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         "teacher_epochs": [NON_NEGATIVE_INT],
         "batch_size": [POSITIVE_INT],
         "learning_rate": [None, POSITIVE_REAL],
+        "refresh_batch_norm": [BOOL],
         "seed": [None, SEED],
         "verbose": [BOOL],
         "strategy": [None, STRATEGY],
@@ -132,6 +135,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         teacher_epochs: int | None = None,
         batch_size: int = 128,
         learning_rate: float | None = None,
+        refresh_batch_norm: bool = True,
         seed: int | None = None,
         verbose: bool = False,
         strategy: tf.distribute.Strategy | None = None,
@@ -152,6 +156,10 @@ class DistillationTrainer(ValidatedParams, Trainer):
         :param batch_size: Batch size of both trainings (and of the preprocessing) on array inputs.
         :param learning_rate: ``None``: the classifier's optimiser for the student and a fresh copy of it for the
                teacher (ART's convention); a number: ``Adam`` at that rate for both.
+        :param refresh_batch_norm: After training the teacher, and after training the student, set that model's
+               batch-normalisation statistics to those of its final weights on up to 50 training batches
+               (:func:`~art_ext.estimators.refresh_batch_norm`): Keras' moving averages trail the weights, and the
+               student learns from the teacher in inference mode. Models without batch normalisation are unaffected.
         :param seed: Seed of the teacher initialisation and the shuffling (local: the global random state is not
                touched).
         :param verbose: Show progress bars.
@@ -169,6 +177,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         self.teacher_epochs = nb_epochs if teacher_epochs is None else teacher_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.refresh_batch_norm = refresh_batch_norm
         self.seed = seed
         self.verbose = verbose
         self.strategy = strategy
@@ -246,6 +255,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
             s_opt.apply_gradients(zip(tape.gradient(loss, student.trainable_variables), student.trainable_variables))
             return loss, tf.cast(tf.shape(xb)[0], tf.float32)
 
+        self._forwards = {"teacher": (teacher, teacher_train), "student": (student, student_train)}
         return (
             distributed_step(self.strategy, teacher_step, input_signature=signature, reduce_retracing=False),
             distributed_step(self.strategy, student_step, input_signature=signature, reduce_retracing=False),
@@ -273,6 +283,10 @@ class DistillationTrainer(ValidatedParams, Trainer):
                 if count == 0:
                     raise ValueError("DistillationTrainer: the training data yielded no batch")
                 self.history_[name].append(total / count)
+            if nb_epochs and self.refresh_batch_norm:
+                model, forward = self._forwards[name]
+                inputs = (xb for xb, _ in preprocessed.epoch())
+                refresh_batch_norm(model, inputs, forward, max_batches=REFRESH_BATCHES)
 
     def _set_fit_params(self, kwargs: dict, caller: str) -> None:
         unknown = sorted(set(kwargs) - set(self._fit_params))

@@ -37,6 +37,7 @@ from art_ext.distribute import (
     replica_mean,
     resolve_strategy,
 )
+from art_ext.estimators.batch_norm import REFRESH_BATCHES, refresh_batch_norm
 from art_ext.estimators.classification import classifier_logits
 from art_ext.estimators.two_n_view import HEAD_NAME, check_extended_classifier, n_class_logits
 from art_ext.params import (
@@ -148,6 +149,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         "cosine_annealing",
         "validation_split",
         "patience",
+        "refresh_batch_norm",
         "seed",
         "verbose",
         "strategy",
@@ -163,6 +165,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         "cosine_annealing": [BOOL],
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "patience": [POSITIVE_INT],
+        "refresh_batch_norm": [BOOL],
         "seed": [None, SEED],
         "verbose": [BOOL],
         "strategy": [None, STRATEGY],
@@ -181,6 +184,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         cosine_annealing: bool = True,
         validation_split: float = 0.0,
         patience: int = 5,
+        refresh_batch_norm: bool = True,
         seed: int | None = None,
         verbose: bool = False,
         strategy: tf.distribute.Strategy | None = None,
@@ -197,6 +201,7 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         self.cosine_annealing = cosine_annealing
         self.validation_split = validation_split
         self.patience = patience
+        self.refresh_batch_norm = refresh_batch_norm
         self.seed = seed
         self.verbose = verbose
         self.strategy = strategy
@@ -278,7 +283,11 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         return lambda x: n_class_logits(own(x), kind)
 
     def _build_steps(
-        self, optimizer: keras.optimizers.Optimizer, generator: tf.random.Generator, val_generator: tf.random.Generator
+        self,
+        optimizer: keras.optimizers.Optimizer,
+        generator: tf.random.Generator,
+        val_generator: tf.random.Generator,
+        mix_generator: tf.random.Generator,
     ) -> None:
         clf, kind, n = self._classifier, self._kind, self._nb_classes
         model = clf.model
@@ -322,6 +331,8 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         self._step_fns = {
             "train": distributed_step(self.strategy, train_step, input_signature=signature, reduce_retracing=False),
             "val": distributed_step(self.strategy, val_step, input_signature=signature, reduce_retracing=False),
+            # the training mix (clean and perturbed) for the batch-norm refresh, on one device
+            "mix": tf.function(lambda x, y: batch_and_targets(x, y, mix_generator)[0], input_signature=spec),
         }
 
     def _make_optimizer(self, total_steps: int | None) -> keras.optimizers.Optimizer:
@@ -369,7 +380,8 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
         (their random generators are reset to ``seed``); a parameter change or another optimiser rebuilds them."""
         if self._step_fns.get("optimizer") is not optimizer:
             with resolve_strategy(self.strategy).scope():  # under a strategy: a different stream on every replica
-                self._generators = (tf.random.Generator.from_seed(seed), tf.random.Generator.from_seed(seed + 1))
+                replicated = (tf.random.Generator.from_seed(seed), tf.random.Generator.from_seed(seed + 1))
+            self._generators = (*replicated, tf.random.Generator.from_seed(seed + 2))  # the last: one device
             self._build_steps(optimizer, *self._generators)
             self._step_fns["optimizer"] = optimizer
         for offset, generator in enumerate(self._generators):
@@ -496,7 +508,16 @@ class _ExtendedLabelTrainer(ValidatedParams, Trainer):
                 bar.set_postfix(loss=self.history_["loss"][-1])
         if best_weights is not None:
             clf.model.set_weights(best_weights)
+        if self.refresh_batch_norm:
+            self._refresh_batch_norm(train)
         return self
+
+    def _refresh_batch_norm(self, train: TrainingBatches) -> None:
+        """Batch-norm statistics of the final weights, on up to ``REFRESH_BATCHES`` batches of the training mix."""
+        clf, mix = self._classifier, self._step_fns["mix"]
+        inputs = (mix(tf.cast(xb, tf.float32), tf.cast(yb, tf.int64)) for xb, yb in train.epoch())
+        forward = classifier_logits(clf, fit=True, training=True)
+        refresh_batch_norm(clf.model, inputs, forward, max_batches=REFRESH_BATCHES)
 
 
 class TwoNLabelingTrainer(_ExtendedLabelTrainer):
@@ -542,6 +563,10 @@ class TwoNLabelingTrainer(_ExtendedLabelTrainer):
         of a ``fit`` call.
     :param validation_split: Share of the training data held out for early stopping (0 disables it).
     :param patience: Epochs without validation improvement before stopping.
+    :param refresh_batch_norm: At the end of ``fit``, set the model's batch-normalisation statistics to those of the
+        final weights on up to 50 batches of the training mix (:func:`~art_ext.estimators.refresh_batch_norm`):
+        Keras' moving averages trail the weights, and after a few epochs the inference-mode model can be far worse
+        than the trained one. A model without batch normalisation is unaffected.
     :param seed: Seed of the shuffling, perturbed-sample choice and eps draws.
     :param verbose: Show a progress bar over epochs.
     :param strategy: A ``tf.distribute.Strategy`` to train under (each global batch split across its replicas, see

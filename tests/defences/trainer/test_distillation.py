@@ -215,3 +215,26 @@ def test_a_mirrored_strategy_over_two_cpus_distils_as_well_as_one_device(mnist, 
     outside = DistillationTrainer(_tiny_student(), nb_epochs=1, strategy=two_cpu_strategy)
     with pytest.raises(ValueError, match=r"classifier.model was built outside strategy.scope\(\)"):
         outside.fit(x, y)
+
+
+def test_teacher_and_student_end_with_batch_norm_statistics_of_their_final_weights(mnist):
+    """A batch-norm layer on the inputs: after fit its moving mean is the training images' mean in the teacher (which
+    the student learns from in inference mode) and in the student; Keras' moving average alone stays near 0."""
+    import keras
+
+    from art_ext.params import seeded
+
+    x, y = mnist[0][:64], mnist[1][:64]
+    for refresh in (True, False):
+        with seeded(0):
+            inputs = keras.Input((28, 28, 1))
+            hidden = keras.layers.Flatten()(keras.layers.BatchNormalization(name="bn")(inputs))
+            student = wrap(keras.Model(inputs, keras.layers.Dense(10)(hidden)))
+        trainer = DistillationTrainer(student, nb_epochs=1, batch_size=16, seed=0, refresh_batch_norm=refresh)
+        trainer.fit(x, y)
+        for model in (trainer.teacher, student.model):
+            moving = float(np.mean(model.get_layer("bn").moving_mean.numpy()))
+            if refresh:
+                assert moving == pytest.approx(float(x.mean()), abs=1e-4)
+            else:
+                assert moving < 0.1 * float(x.mean())
