@@ -21,6 +21,7 @@ two-level Feature Distillation table (:mod:`art_ext.defences.preprocessor.jpeg_t
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -79,11 +80,11 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
 
     Fast and exact: libjpeg's integer DCT runs in float32 on integers below 2^24, so it is exact, and the NumPy
     ``__call__`` path is compiled by XLA, which fuses the whole pipeline into a few loops. XLA compiles for fixed
-    shapes, so every batch runs as chunks of a few fixed sizes (8, 64 and 512 images, at most ``batch_size``; the
-    last chunk padded): a new batch size needs no compilation of its own. The first call on an image size compiles
-    the sizes it needs; when that image size comes back, the other sizes are compiled in a background thread while
-    calls run on the compiled ones (:meth:`precompile` does it all at once). The differentiable path
-    (:meth:`forward`) is traced once per image size for every batch size.
+    shapes, so every batch runs as chunks of a few fixed sizes (8, 32, 128, 512 and 2,048 images, at most
+    ``batch_size``; the last chunk padded): a new batch size needs no compilation of its own. The first call on an
+    image size compiles the sizes it needs; when that image size comes back, the other sizes are compiled in a
+    background thread while calls run on the compiled ones (:meth:`precompile` does it all at once). The
+    differentiable path (:meth:`forward`) is traced once per image size for every batch size.
 
     ``forward`` returns the exact JPEG output; its gradient is that of ``gradient_estimator`` applied to every
     rounding (BPDA), so white-box attacks and ART's ``loss_gradient`` go through it. ``estimate_forward``
@@ -155,7 +156,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
                pipeline, further from libjpeg (0.6-4 grey levels): quantisation is a step function, so coefficients
                near a rounding boundary -- common in images that were JPEG-compressed before -- go the other way.
         :param batch_size: Most images per TensorFlow call in ``__call__`` (NumPy path): bounds its memory. Batches
-               run as chunks of 8, 64 and 512 images (those above ``batch_size`` replaced by it).
+               run as chunks of 8, 32, 128, 512 and 2,048 images (those above ``batch_size`` replaced by it).
         :param apply_fit: True if applied during fitting/training.
         :param apply_predict: True if applied during predicting.
         :param verbose: Show a progress bar in ``__call__``.
@@ -208,18 +209,17 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
             smooth=smooth,
         )
 
-    def _compress(self, x: tf.Tensor, options: JpegOptions, checked: bool = False) -> tf.Tensor:
+    def _compress(self, x: tf.Tensor, options: JpegOptions) -> tf.Tensor:
         if x.shape.rank is None:
             raise ValueError("x must be images (rank 4) or videos (rank 5), got a tensor of unknown rank")
         check_image_layout(x.shape.as_list(), self.channels_first)
         x = tf.cast(x, tf.float32)
-        if not checked:  # eagerly a ValueError before any work; in a graph, assertions that fail when it runs
-            x = check_finite_tensor(x, "x", self.clip_values)
-        return _code(x, options, tf.constant(self.tables.reshape(2, 64)), self.clip_values, self.channels_first)
+        x = check_finite_tensor(x, "x", self.clip_values)  # eagerly a ValueError; in a graph, assertions
+        return _code(x, options, self._tables_tensor(), self.clip_values, self.channels_first)
 
-    def _compress_checked(self, x: tf.Tensor) -> tf.Tensor:
-        """The exact codec on an already validated batch (the NumPy path)."""
-        return self._compress(x, self._options(value_only=True), checked=True)
+    def _tables_tensor(self) -> tf.Tensor:
+        """The tables in use as a ``(2, 64)`` constant, made once per table."""
+        return _tables_constant(self.tables.astype(np.float32).tobytes())
 
     def forward(self, x: tf.Tensor, y: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
         """
@@ -262,19 +262,20 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
             return np.empty(x.shape, dtype=np.float32), y
         key, pixels, compile_bucket = self._xla_kind(x.shape[1:])
         plan = _COMPILED.plan(key, len(x), self._buckets(), pixels, compile_bucket)
+        code = functools.partial(_code_value, key=key, tables=self._tables_tensor())
         parts, start = [], 0
         for size in tqdm(plan, desc="JPEG compression", disable=not self.verbose):
             chunk = x[start : start + size]
             start += len(chunk)
-            parts.append(self._staging.run(self._compress_checked, chunk, rows=size)[: len(chunk)])
+            parts.append(self._staging.run(code, chunk, rows=size)[: len(chunk)])
             _COMPILED.ran(key, size)
         return (parts[0] if len(parts) == 1 else np.concatenate(parts)), y
 
     def precompile(self, image_shape: tuple[int, ...]) -> None:
         """
-        Compile the XLA codec of ``__call__`` for every batch size it uses on images of one size (8, 64 and 512,
-        at most ``batch_size``), and wait for the compilations running in the background: afterwards no call on
-        images of this size waits for XLA, whatever its batch size (e.g. before timing, or before serving).
+        Compile the XLA codec of ``__call__`` for every batch size it uses on images of one size (8, 32, 128, 512
+        and 2,048, at most ``batch_size``), and wait for the compilations running in the background: afterwards no
+        call on images of this size waits for XLA, whatever its batch size (e.g. before timing, or before serving).
 
         :param image_shape: The shape of one image (or video) in this preprocessor's layout, e.g. ``(32, 32, 3)``.
         :raises ValueError: Not the shape of an image or video with 1 or 3 channels in this layout.
@@ -301,7 +302,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         compilation depends on (not the tables, an input of the compiled function), pixels per image, and a
         function compiling it for a batch size (on a snapshot of the parameters, as it may run in a thread)."""
         options, clip_values, channels_first = self._options(value_only=True), self.clip_values, self.channels_first
-        tables = tf.constant(self.tables.reshape(2, 64))
+        tables = self._tables_tensor()
         key = (options, clip_values, channels_first, tuple(image_shape))
         channels = image_shape[0] if channels_first else image_shape[-1]
 
@@ -537,6 +538,34 @@ def _code(
     if channels_first:
         out = tf.transpose(out, (0, 3, 1, 2) if rank == 4 else (0, 4, 1, 2, 3))
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _tables_constant(tables: bytes) -> tf.Tensor:
+    """``(2, 64)`` float32 constant of luminance and chrominance tables given as the bytes of a float32 array: an eager
+    tensor even when first asked for inside a graph (which captures it), so that it can be cached."""
+    with tf.init_scope():
+        return tf.constant(np.frombuffer(tables, np.float32).reshape(2, 64))
+
+
+def _code_value(x: tf.Tensor, key: tuple, tables: tf.Tensor) -> tf.Tensor:
+    """The value-only (XLA) codec of the NumPy path on one chunk, of the kind ``key`` (see ``_xla_kind``). A batch
+    of ``NHWC`` images calls the compiled function of its batch size directly: matching the arguments of the
+    ``tf.function`` costs more per call than coding 8 CIFAR-10 images."""
+    options, clip_values, channels_first, _ = key
+    if channels_first or x.shape.rank != 4:
+        return _code(x, options, tables, clip_values, channels_first)
+    return _concrete_codec(key, int(x.shape[0]))(x, tables, clip_values, options=options)
+
+
+@functools.lru_cache(maxsize=256)
+def _concrete_codec(key: tuple, size: int):
+    """The value-only codec of :func:`compiled_codec` for ``NHWC`` images of the kind ``key``, batch size ``size``
+    (the same trace a call of the ``tf.function`` on such a batch uses)."""
+    options, clip_values, _, image_shape = key
+    return compiled_codec(options).get_concrete_function(
+        tf.TensorSpec((size, *image_shape), tf.float32), tf.TensorSpec((2, 64), tf.float32), clip_values
+    )
 
 
 def _jsonable(value):

@@ -338,7 +338,8 @@ def test_bucket_plan_covers_every_batch_with_few_padded_chunks():
         assert plan_cost(plan, 1024) <= min(plan_cost((b,) * -(-n // b), 1024) for b in BATCH_BUCKETS)
         assert plan.count(512) >= n // 512  # full chunks of the largest bucket
     assert bucket_plan(0, BATCH_BUCKETS, 1024) == () and bucket_plan(5, [5], 1024) == (5,)
-    assert bucket_plan(2048, BATCH_BUCKETS, 1024) == (512,) * 4 and bucket_plan(32, BATCH_BUCKETS, 1024) == (64,)
+    assert bucket_plan(2048, BATCH_BUCKETS, 1024) == (2048,) and bucket_plan(4096, BATCH_BUCKETS, 1024) == (2048,) * 2
+    assert bucket_plan(128, BATCH_BUCKETS, 1024) == (128,) and bucket_plan(32, BATCH_BUCKETS, 1024) == (32,)
     assert bucket_plan(3, BATCH_BUCKETS, 1024) == (8,) and bucket_plan(3, [64, 512], 1024) == (64,)
 
 
