@@ -118,12 +118,11 @@ def _resnet_small(x):
 
 
 def _separable_gap(x):
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = keras.layers.SeparableConv2D(64, 3, padding="same", activation="relu")(x)
-    x = keras.layers.SeparableConv2D(64, 3, strides=2, padding="same", activation="relu")(x)
-    x = keras.layers.SeparableConv2D(128, 3, padding="same", activation="relu")(x)
-    x = keras.layers.SeparableConv2D(128, 3, strides=2, padding="same", activation="relu")(x)
-    x = keras.layers.SeparableConv2D(128, 3, padding="same", activation="relu")(x)
+    """MobileNet-style: depthwise-separable convolutions with batch norm, global average pooling."""
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization()(keras.layers.Conv2D(32, 3, padding="same")(x)))
+    for filters, strides in ((64, 1), (64, 2), (128, 1), (128, 2), (128, 1)):
+        x = keras.layers.SeparableConv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+        x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
     return keras.layers.GlobalAveragePooling2D()(x)
 
 
