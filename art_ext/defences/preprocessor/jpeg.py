@@ -260,9 +260,9 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         x = check_inputs(x, "x", clip_values=self.clip_values, min_samples=0)
         if len(x) == 0:
             return np.empty(x.shape, dtype=np.float32), y
-        key, pixels, compile_bucket = self._xla_kind(x.shape[1:])
+        key, pixels, compile_bucket, tables = self._xla_kind(x.shape[1:])
         plan = _COMPILED.plan(key, len(x), self._buckets(), pixels, compile_bucket)
-        code = functools.partial(_code_value, key=key, tables=self._tables_tensor())
+        code = functools.partial(_code_value, key=key, tables=tables)
         parts, start = [], 0
         for size in tqdm(plan, desc="JPEG compression", disable=not self.verbose):
             chunk = x[start : start + size]
@@ -286,7 +286,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         if min(shape, default=0) < 1:
             raise ValueError(f"image_shape must be a tuple of positive integers, got {image_shape!r}")
         check_image_layout((1, *shape), self.channels_first, name="image_shape (with a batch axis)")
-        key, _, compile_bucket = self._xla_kind(tuple(int(s) for s in shape))
+        key, _, compile_bucket, _ = self._xla_kind(tuple(int(s) for s in shape))
         _COMPILED.wait()
         for size in sorted(set(self._buckets()) - _COMPILED.compiled(key)):
             compile_bucket(size)
@@ -298,9 +298,10 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         return sorted({min(size, self.batch_size) for size in BATCH_BUCKETS})
 
     def _xla_kind(self, image_shape: tuple[int, ...]):
-        """``(key, pixels, compile_bucket)`` of the NumPy path on images of ``image_shape``: what its XLA
-        compilation depends on (not the tables, an input of the compiled function), pixels per image, and a
-        function compiling it for a batch size (on a snapshot of the parameters, as it may run in a thread)."""
+        """``(key, pixels, compile_bucket, tables)`` of the NumPy path on images of ``image_shape``: what its XLA
+        compilation depends on (not the tables, an input of the compiled function), pixels per image, a function
+        compiling it for a batch size (on a snapshot of the parameters, as it may run in a thread), and the tables
+        tensor."""
         options, clip_values, channels_first = self._options(value_only=True), self.clip_values, self.channels_first
         tables = self._tables_tensor()
         key = (options, clip_values, channels_first, tuple(image_shape))
@@ -309,7 +310,7 @@ class JpegCompressionTensorFlowV2(ValidatedParams, PreprocessorTensorFlowV2):
         def compile_bucket(size: int) -> None:
             _code(tf.fill((size, *image_shape), clip_values[0]), options, tables, clip_values, channels_first)
 
-        return key, int(np.prod(image_shape)) // channels, compile_bucket
+        return key, int(np.prod(image_shape)) // channels, compile_bucket, tables
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, **kwargs) -> JpegCompressionTensorFlowV2:
         """No parameters to learn for this method.
