@@ -87,6 +87,9 @@ def validate_run_args(name: str, module, args: argparse.Namespace) -> dict:
     if getattr(args, "dataset", None) is not None:
         if "dataset" not in inspect.signature(module.run).parameters:
             raise UsageError(f"reproduce {name}: --dataset is not an option of this reproduction")
+        supported = getattr(module, "DATASETS", None)
+        if supported is not None and args.dataset not in supported:
+            raise UsageError(f"reproduce {name}: --dataset must be one of {', '.join(supported)}, got {args.dataset}")
         options["dataset"] = args.dataset
     check_data_dir()
     check_output_dir(args.out if args.out is not None else os.path.join("results", f"{name}-{args.scale}"))
@@ -239,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset",
         choices=("mnist", "cifar10"),
         default=None,
-        help="data set, for reproductions that take one (uddn); default: the scale's",
+        help="data set, for reproductions that take one (uddn, cifar-models); default: the scale's",
     )
     ev = sub.add_parser(
         "evaluate",

@@ -14,6 +14,7 @@ REPRODUCTIONS: dict[str, str] = {
     "uddn": "art_ext.experiments.uddn",
     "learning-to-confuse": "art_ext.experiments.learning_to_confuse",
     "data-correction": "art_ext.experiments.data_correction",
+    "cifar-models": "art_ext.experiments.cifar_models",
 }
 
 __all__ = ["REPRODUCTIONS", "SCALES", "Run", "accuracy", "cached_classifier", "set_seed", "train_model"]

@@ -114,6 +114,12 @@ def cache_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(_jsonable(parts), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def cached_model_path(name: str, key: dict[str, Any], cache_dir: str | None = None) -> str:
+    """Where :func:`cached_classifier` keeps the model ``name`` trained with settings ``key``: a ``.keras`` file under
+    ``<cache_dir>/models`` (default :func:`default_cache_dir`)."""
+    return os.path.join(cache_dir or default_cache_dir(), "models", f"{name}-{cache_key(name=name, **key)}.keras")
+
+
 def cached_classifier(
     name: str,
     build: Callable[[], keras.Model],
@@ -136,7 +142,7 @@ def cached_classifier(
     """
     from art_ext.estimators import wrap
 
-    path = os.path.join(cache_dir or default_cache_dir(), "models", f"{name}-{cache_key(name=name, **key)}.keras")
+    path = cached_model_path(name, key, cache_dir)
     if use_cache and os.path.isfile(path):
         model = keras.models.load_model(path, compile=False)
     else:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import keras
 
-from art_ext.models import generators, kwon, small, vgg
+from art_ext.models import cifar, generators, kwon, small, vgg
 from art_ext.params import POSITIVE_INT, Constraint, Integral, Interval, validate_params
 
 
@@ -42,6 +42,10 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
     "vgg16_bn": vgg.vgg16_bn,
     "vgg11_bn": vgg.vgg11_bn,
     "vgg_small": vgg.vgg_small,
+    "resnet20": cifar.resnet20,
+    "resnet": cifar.resnet,
+    "plain_cnn": cifar.plain_cnn,
+    "mobilenet_cifar": cifar.mobilenet_cifar,
     "deepconfuse_victim": small.deepconfuse_victim,
     "simple_cnn": small.simple_cnn,
     "simple_mlp": small.simple_mlp,

@@ -21,6 +21,10 @@ CIFAR_MODELS = [f"kwon_cifar_{v}" for v in ("d1", "d2", "d3", "d4", "d5", "du1",
     "vgg16_bn",
     "vgg11_bn",
     "vgg_small",
+    "resnet20",
+    "resnet",
+    "plain_cnn",
+    "mobilenet_cifar",
 ]
 
 
@@ -56,10 +60,62 @@ def test_mnist_models_output_logits(name):
     assert model.layers[-1].activation is keras.activations.linear  # logits, not probabilities
 
 
+#: Options that shrink each CIFAR model for a quick build.
+_REDUCED = {"resnet20": {"widths": (2, 4, 4)}, "resnet": {"widths": (2, 4, 4)}, "plain_cnn": {"widths": (2, 4, 4)}}
+
+
 @pytest.mark.parametrize("name", CIFAR_MODELS)
 def test_cifar_models_build_at_reduced_width(name):
-    model = get_model(name, (32, 32, 3), 10, width_scale=1 / 16)
+    model = get_model(name, (32, 32, 3), 10, **_REDUCED.get(name, {"width_scale": 1 / 16}))
     assert model.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize(
+    "name, parameters, blocks",
+    [
+        ("resnet20", (270_000, 280_000), 9),
+        ("plain_cnn", (1_100_000, 1_200_000), 0),
+        ("mobilenet_cifar", (500_000, 600_000), 0),
+    ],
+)
+def test_cifar_reference_architectures(name, parameters, blocks):
+    """ResNet-20 has He et al.'s 0.27M parameters and 9 residual blocks; every model maps 32x32x3 to 10 logits,
+    reduces the map to 4x4 or 8x8 before global average pooling, and saves and loads in safe mode."""
+    model = get_model(name, (32, 32, 3), 10)
+    assert parameters[0] <= model.count_params() <= parameters[1]
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == blocks
+    pooled = next(layer for layer in model.layers if isinstance(layer, keras.layers.GlobalAveragePooling2D))
+    assert pooled.input.shape[1] in (4, 8)
+    x = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    out = model(x, training=False)
+    assert out.shape == (2, 10) and model.layers[-1].activation is keras.activations.linear
+    if name == "mobilenet_cifar":
+        assert sum(isinstance(layer, keras.layers.DepthwiseConv2D) for layer in model.layers) == 7
+
+
+def test_cifar_architectures_save_and_load_safely(tmp_path):
+    model = get_model("resnet", (32, 32, 3), 10, depth=8, widths=(2, 4, 4))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    x = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    loaded = keras.models.load_model(path, compile=False, safe_mode=True)
+    np.testing.assert_allclose(loaded(x, training=False), model(x, training=False), atol=1e-6)
+    assert get_model("resnet", (32, 32, 3), 10, depth=32, widths=(2, 4, 4)).name == "resnet32"
+
+
+@pytest.mark.parametrize(
+    "name, options, match",
+    [
+        ("resnet", {"depth": 21}, "depth must be 6 n \\+ 2"),
+        ("resnet", {"widths": ()}, "widths"),
+        ("plain_cnn", {"widths": (4, 0)}, "widths"),
+        ("mobilenet_cifar", {"width_scale": 0}, "width_scale"),
+        ("mobilenet_cifar", {"blocks": ((8, 3),)}, "stride 1 or 2"),
+    ],
+)
+def test_cifar_architectures_refuse_bad_options(name, options, match):
+    with pytest.raises(ValueError, match=match):
+        get_model(name, (32, 32, 3), 10, **options)
 
 
 def test_paper_widths_and_depths():
@@ -103,7 +159,7 @@ def test_a_model_trains_in_a_few_steps(mnist_small):
 @pytest.mark.parametrize(
     "args, match",
     [
-        (("resnet", (28, 28, 1), 10), "unknown model"),
+        (("no_such_model", (28, 28, 1), 10), "unknown model"),
         (("kwon_d1", (28, 28), 10), "input_shape"),
         (("kwon_d1", (28, 28, 1), 1), "nb_classes"),
         (("deepconfuse_victim", (8, 8, 1), 10), "at least"),
