@@ -4,8 +4,8 @@
 
 For every component whose constructor takes ``strategy`` (a component without it is listed as skipped), and
 for a plain Keras training step (:func:`art_ext.distribute.training_step`), it measures the time of
-one training step (for ``LearningToConfuse``, one round of its ``fit``, without the fixed cost of a ``fit`` call)
-on 28x28 grey synthetic images, batch 64, under
+one training step (for ``LearningToConfuse``, the generator step and the victim step of one batch of a round) on
+28x28 grey synthetic images, batch 64, under
 
 * ``none``: ``strategy=None`` (TensorFlow's default strategy: today's path);
 * ``one-device``: ``tf.distribute.OneDeviceStrategy("/cpu:0")``;
@@ -42,8 +42,6 @@ from art_ext.params import seeded  # noqa: E402
 
 #: Examples per global batch and batches per timed unit of work.
 BATCH, STEPS = 64, 8
-#: Rounds of the longer LearningToConfuse fit whose extra time is measured (see :func:`learning_to_confuse`).
-LTC_ROUNDS = 2
 #: The synthetic task: 28x28 grey images in this many classes.
 SHAPE, CLASSES = (28, 28, 1), 10
 
@@ -140,18 +138,33 @@ def uddn(strategy):
 
 
 def learning_to_confuse(strategy):
-    """``LearningToConfuse.fit`` (one stage, no validation split): a round's marginal time, i.e. a fit of
-    ``1 + LTC_ROUNDS`` rounds minus a fit of one round, per round -- the fixed cost of a ``fit`` call (building the
-    networks, tracing the steps once per stage) is left out, as it is paid once in a fit of many rounds."""
+    """One batch of a ``LearningToConfuse`` round: its generator step (the unrolled, second-order one) and its victim
+    step, compiled by the attack for ``strategy`` on the default generator and imaginary victim, fed the batch as
+    ``fit`` feeds it (split across the replicas)."""
     from art_ext.attacks.poisoning import LearningToConfuse
+    from art_ext.attacks.poisoning.learning_to_confuse import _shard
+    from art_ext.models import get_model
+    from art_ext.models.generators import default_generator
 
-    attack = LearningToConfuse(nb_classes=CLASSES, seed=0, verbose=False, strategy=strategy, schedule="constant")
+    attack = LearningToConfuse(nb_classes=CLASSES, seed=0, verbose=False, strategy=strategy)
+    resolved = resolve_strategy(strategy)
+    with resolved.scope(), seeded(0):
+        victim, generator = get_model("deepconfuse_victim", SHAPE, CLASSES), default_generator(SHAPE)
+        frozen = keras.models.clone_model(generator)
+        optimizer, victim_optimizer = keras.optimizers.Adam(1e-3), keras.optimizers.SGD(0.01)
+        optimizer.build(generator.trainable_variables)
+        victim_optimizer.build(victim.trainable_variables)
+    generator_step = attack._build_generator_step(resolved, victim, generator, optimizer, BATCH)
+    victim_step, _ = attack._build_steps(resolved, victim, frozen, victim_optimizer, BATCH)
     x, y = _data()
+    batches = [_shard(resolved, x[i : i + BATCH], y[i : i + BATCH].astype(np.int32)) for i in range(0, len(x), BATCH)]
 
-    def fit(rounds):
-        return lambda: attack.fit(x, y, nb_epochs=rounds, batch_size=BATCH, validation_split=0.0)
+    def run():
+        for xb, yb in batches:
+            generator_step(xb, yb, xb, yb, yb)
+            victim_step(xb, yb)
 
-    return fit(1 + LTC_ROUNDS), LTC_ROUNDS, fit(1)
+    return run, len(batches)
 
 
 COMPONENTS = {
@@ -178,21 +191,16 @@ def measure(name: str, repeats: int) -> dict[str, float]:
     build = COMPONENTS[name][0]
     runs = {}
     for setting, strategy in _strategies().items():
-        run, steps, *baseline = build(strategy)  # an optional baseline: its time is subtracted
+        run, steps = build(strategy)
         run()  # tracing
-        runs[setting] = (run, steps, baseline[0] if baseline else None)
+        runs[setting] = (run, steps)
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        for setting, (run, steps, baseline) in runs.items():
-            seconds = _seconds(run) - (_seconds(baseline) if baseline is not None else 0.0)
-            best[setting] = min(best[setting], seconds / steps)
+        for setting, (run, steps) in runs.items():
+            start = time.perf_counter()
+            run()
+            best[setting] = min(best[setting], (time.perf_counter() - start) / steps)
     return best
-
-
-def _seconds(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
 
 
 def main() -> None:

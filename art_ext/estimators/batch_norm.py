@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 #: Batches the trainers refresh the statistics on (at most one epoch).
-REFRESH_BATCHES = 50
+REFRESH_BATCHES = 20
 
 
 def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
@@ -40,7 +41,8 @@ def refresh_batch_norm(
 
     Every updated layer's moving mean and variance become the plain average of the batch means and variances it
     sees in ``forward`` (in training mode) over ``batches``, computed with the current weights: the cumulative
-    average of PyTorch's ``torch.optim.swa_utils.update_bn``. Pass batches of the distribution the model was
+    average of PyTorch's ``torch.optim.swa_utils.update_bn``. ``forward`` is compiled (``tf.function``, traced
+    once per call of this function). Pass batches of the distribution the model was
     trained on (for a model trained on a mix of clean and perturbed inputs, that mix). A model without such
     layers is left untouched and ``batches`` is not read. The layers' momentum is restored afterwards; on an
     error the statistics are too.
@@ -49,7 +51,7 @@ def refresh_batch_norm(
     :param batches: Input batches (arrays or tensors), e.g. a few dozen training batches.
     :param forward: ``forward(x)``: the model's forward pass in training mode through any preprocessing (e.g.
         :func:`~art_ext.estimators.classifier_logits` with ``fit=True, training=True``); default
-        ``model(x, training=True)``. It runs eagerly, once per batch.
+        ``model(x, training=True)``.
     :param max_batches: Read at most this many batches (``None``: all).
     :return: The number of layers refreshed.
     :raises ValueError: If ``batches`` yields no batch (the statistics are left as they were).
@@ -59,19 +61,24 @@ def refresh_batch_norm(
         return 0
     forward = forward or (lambda x: model(x, training=True))
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
-    count, refreshed = 0, False
+    for layer in layers:  # momentum 0: every training-mode call leaves its own batch's statistics
+        layer.momentum = 0.0
+    compiled = tf.function(forward, reduce_retracing=True)  # traced here, with that momentum
+    sums = [[np.zeros_like(mean), np.zeros_like(variance)] for _, mean, variance in saved]
+    count, completed = 0, False
     try:
-        for count, x in enumerate(islice(batches, max_batches), start=1):
-            for layer in layers:  # read eagerly at every call: k-th batch weighted 1/k, a cumulative average
-                layer.momentum = (count - 1) / count
-            forward(tf.convert_to_tensor(x, tf.float32))
-        refreshed = count > 0
-    finally:
-        for layer, (momentum, mean, variance) in zip(layers, saved):
+        for x in islice(batches, max_batches):
+            compiled(tf.convert_to_tensor(x, tf.float32))
+            for total, layer in zip(sums, layers):
+                total[0] += layer.moving_mean.numpy()
+                total[1] += layer.moving_variance.numpy()
+            count += 1
+        completed = count > 0
+    finally:  # the average on success; else (no batch, or an error) the statistics as they were
+        for layer, (momentum, mean, variance), (mean_sum, variance_sum) in zip(layers, saved, sums):
             layer.momentum = momentum
-            if not refreshed:
-                layer.moving_mean.assign(mean)
-                layer.moving_variance.assign(variance)
-    if not refreshed:
+            layer.moving_mean.assign(mean_sum / count if completed else mean)
+            layer.moving_variance.assign(variance_sum / count if completed else variance)
+    if count == 0:
         raise ValueError("refresh_batch_norm: batches yielded no batch")
     return len(layers)

@@ -157,7 +157,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         :param learning_rate: ``None``: the classifier's optimiser for the student and a fresh copy of it for the
                teacher (ART's convention); a number: ``Adam`` at that rate for both.
         :param refresh_batch_norm: After training the teacher, and after training the student, set that model's
-               batch-normalisation statistics to those of its final weights on up to 50 training batches
+               batch-normalisation statistics to those of its final weights on up to 20 training batches
                (:func:`~art_ext.estimators.refresh_batch_norm`): Keras' moving averages trail the weights, and the
                student learns from the teacher in inference mode. Models without batch normalisation are unaffected.
         :param seed: Seed of the teacher initialisation and the shuffling (local: the global random state is not

@@ -564,7 +564,7 @@ class TwoNLabelingTrainer(_ExtendedLabelTrainer):
     :param validation_split: Share of the training data held out for early stopping (0 disables it).
     :param patience: Epochs without validation improvement before stopping.
     :param refresh_batch_norm: At the end of ``fit``, set the model's batch-normalisation statistics to those of the
-        final weights on up to 50 batches of the training mix (:func:`~art_ext.estimators.refresh_batch_norm`):
+        final weights on up to 20 batches of the training mix (:func:`~art_ext.estimators.refresh_batch_norm`):
         Keras' moving averages trail the weights, and after a few epochs the inference-mode model can be far worse
         than the trained one. A model without batch normalisation is unaffected.
     :param seed: Seed of the shuffling, perturbed-sample choice and eps draws.
