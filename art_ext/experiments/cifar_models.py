@@ -393,6 +393,52 @@ def run(
     return study.finish()
 
 
+def step_time(name: str, steps: int = 50, batch_size: int = 128, warmup: int = 5) -> tuple[int, float, float]:
+    """The training cost of reference model ``name``: its parameters, and the wall and CPU seconds (all threads of
+    this process) per step of its ``small``-scale training -- built and compiled as :func:`train_reference_model`
+    does, fed augmented batches of random 32x32 images (the cost depends on shapes only), ``warmup`` steps to trace,
+    then ``steps`` timed."""
+    s = settings(name, "small")
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size * 8, 32, 32, 3), dtype=np.float32)
+    y = rng.integers(0, 10, len(x))
+    set_seed(0)
+    model = compile_for_training(get_model(s["architecture"], (32, 32, 3), 10, **s["options"]), 10_000, s)
+    batches = augmented_batches(x, y, batch_size, 0, epochs=1_000)
+    model.fit(batches, epochs=1, steps_per_epoch=warmup, verbose=0)
+    start, cpu = time.perf_counter(), time.process_time()
+    model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
+    return model.count_params(), (time.perf_counter() - start) / steps, (time.process_time() - cpu) / steps
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m art_ext.experiments.cifar_models [--steps 50] [--models resnet20 ...]``: a table of
+    :func:`step_time` per reference model with the projected time of an epoch and of the ``small`` training."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Training cost of the CIFAR-10 reference models (step times).")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--models", nargs="+", default=list(REFERENCE_MODELS), choices=list(REFERENCE_MODELS))
+    args = parser.parse_args(argv)
+    batch_size, train_images = 128, 50_000
+    per_epoch = train_images // batch_size
+    print(f"load average before: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(
+        f"| model | parameters | {args.steps} steps (s) | s / step | CPU s / step | min / epoch "
+        "| small-scale epochs | projected |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.models:
+        params, seconds, cpu = step_time(name, args.steps, batch_size)
+        epochs = SMALL_EPOCHS[name]
+        print(
+            f"| {name} | {params:,} | {seconds * args.steps:.1f} | {seconds:.3f} | {cpu:.3f} "
+            f"| {seconds * per_epoch / 60:.1f} | {epochs} | {seconds * per_epoch * epochs / 3600:.2f} h |",
+            flush=True,
+        )
+    print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
 def _duration(seconds: float) -> str:
     """``seconds`` as ``1 h 02 min`` / ``3 min 05 s`` / ``12.3 s``."""
     if seconds >= 3600:
@@ -411,5 +457,10 @@ __all__ = [
     "reference_model",
     "run",
     "settings",
+    "step_time",
     "train_reference_model",
 ]
+
+
+if __name__ == "__main__":
+    main()

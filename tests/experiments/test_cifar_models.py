@@ -124,3 +124,13 @@ def test_cli_refuses_another_dataset(tmp_path, capsys):
         main(["reproduce", "cifar-models", "--scale", "smoke", "--dataset", "mnist", "--out", str(tmp_path)])
     assert info.value.code == 2
     assert "--dataset must be one of cifar10" in capsys.readouterr().err
+
+
+def test_step_time_table_reports_each_model_with_its_projection(capsys):
+    from art_ext.experiments import cifar_models
+
+    cifar_models.main(["--steps", "1", "--models", "resnet20"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| resnet20 |")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[1] == "274,042" and float(cells[3]) > 0 and cells[6] == str(cifar_models.SMALL_EPOCHS["resnet20"])
