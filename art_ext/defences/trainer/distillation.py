@@ -204,7 +204,8 @@ class DistillationTrainer(ValidatedParams, Trainer):
         return type(own).from_config(own.get_config()), own
 
     def _steps(self):
-        """The compiled teacher and student training steps (on batches in the student's input layout)."""
+        """Per phase (``"teacher"``, ``"student"``): its compiled training step (on batches in the student's input
+        layout), the model it trains and that model's training-mode forward pass."""
         clf, owner = self._classifier, "DistillationTrainer"
         student = clf.model
         strategy = resolve_strategy(self.strategy)
@@ -255,13 +256,15 @@ class DistillationTrainer(ValidatedParams, Trainer):
             s_opt.apply_gradients(zip(tape.gradient(loss, student.trainable_variables), student.trainable_variables))
             return loss, tf.cast(tf.shape(xb)[0], tf.float32)
 
-        self._forwards = {"teacher": (teacher, teacher_train), "student": (student, student_train)}
-        return (
-            distributed_step(self.strategy, teacher_step, input_signature=signature, reduce_retracing=False),
-            distributed_step(self.strategy, student_step, input_signature=signature, reduce_retracing=False),
-        )
+        def compiled(step):
+            return distributed_step(self.strategy, step, input_signature=signature, reduce_retracing=False)
 
-    def _train(self, source: TrainingBatches, teacher_step, student_step) -> None:
+        return {
+            "teacher": (compiled(teacher_step), teacher, teacher_train),
+            "student": (compiled(student_step), student, student_train),
+        }
+
+    def _train(self, source: TrainingBatches, phases: dict) -> None:
         """Both trainings on the epochs of ``source`` (validated batches, preprocessed by ``preprocessor``)."""
 
         def epoch():
@@ -270,10 +273,8 @@ class DistillationTrainer(ValidatedParams, Trainer):
 
         x_spec = tf.TensorSpec([None, *self._classifier.input_shape], tf.float32)
         preprocessed = TrainingBatches("preprocessed", epoch, source.steps_per_epoch, (x_spec, _LABELS))
-        for name, step, nb_epochs in (
-            ("teacher", teacher_step, self.teacher_epochs),
-            ("student", student_step, self.nb_epochs),
-        ):
+        for name, nb_epochs in (("teacher", self.teacher_epochs), ("student", self.nb_epochs)):
+            step, model, forward = phases[name]
             for _ in tqdm(range(nb_epochs), desc=name, disable=not self.verbose):
                 total, count = 0.0, 0.0
                 for xb, yb in preprocessed.epoch_for(self.strategy):
@@ -284,7 +285,6 @@ class DistillationTrainer(ValidatedParams, Trainer):
                     raise ValueError("DistillationTrainer: the training data yielded no batch")
                 self.history_[name].append(total / count)
             if nb_epochs and self.refresh_batch_norm:
-                model, forward = self._forwards[name]
                 inputs = (xb for xb, _ in preprocessed.epoch())
                 refresh_batch_norm(model, inputs, forward, max_batches=REFRESH_BATCHES)
 
@@ -336,7 +336,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
             x = self._preprocess(x)
             rng = np.random.default_rng(self.seed)
             source = self._source(x, y, "fit", batch_size=self.batch_size, seed=rng, check_y=_checked_labels)
-        self._train(source, *self._steps())
+        self._train(source, self._steps())
         return self
 
     def fit_generator(self, generator, nb_epochs: int | None = None, **kwargs) -> DistillationTrainer:
@@ -365,7 +365,7 @@ class DistillationTrainer(ValidatedParams, Trainer):
         if nb_epochs is not None:
             kwargs = {**kwargs, "nb_epochs": nb_epochs}
         self._set_fit_params(kwargs, "fit_generator")
-        self._train(source, *self._steps())
+        self._train(source, self._steps())
         return self
 
     def _check_param_relations(self) -> None:
