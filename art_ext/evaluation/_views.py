@@ -97,6 +97,36 @@ class EOTClassifier(TensorFlowV2Classifier):
         return self._mean(super().predict, x, batch_size=batch_size, training_mode=training_mode, **kwargs)
 
 
+class JointScores(TensorFlowV2Classifier):
+    """A view whose predictions are the classifier's logits with the detector's score appended as one more column
+    (``nb_classes`` stays the classifier's): what a black-box attack on the classifier *and* its detector queries.
+
+    :param view: The classifier's forward view (its defences inside).
+    :param score: ``x -> score`` in TensorFlow, the input flagged where ``score > 0``.
+    """
+
+    def __init__(self, view: TensorFlowV2Classifier, score):
+        super().__init__(
+            model=view.model,
+            nb_classes=view.nb_classes,
+            input_shape=tuple(view.input_shape),
+            loss_object=view.loss_object,
+            clip_values=view.clip_values,
+            channels_first=view.channels_first,
+            preprocessing_defences=view.preprocessing_defences,
+            preprocessing=view.preprocessing,
+        )
+        self._view, self._score = view, score
+
+    def predict(self, x, batch_size: int = 128, training_mode: bool = False, **kwargs):
+        logits = self._view.predict(x, batch_size=batch_size)
+        scores = [
+            np.asarray(self._score(tf.constant(x[i : i + batch_size], tf.float32))).reshape(-1)
+            for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate([logits, np.concatenate(scores)[:, None]], axis=1)
+
+
 def attack_view(
     classifier: TensorFlowV2Classifier, probabilities: bool, bpda: bool = False, eot: int = 0, loss_object=None
 ) -> TensorFlowV2Classifier:

@@ -348,27 +348,55 @@ class _Evaluation:
         self.white_box_blind = bool(problem) and (self.use_bpda == "no" or bpda_problem is not None)
 
     # ------------------------------------------------------------------ the attacks
+    def _apgd(self, view, eps: float, max_iter: int, targeted: bool, restarts: int = 1):
+        """ART's APGD on ``view`` (with the view's own loss) at the evaluation's norm and batch size."""
+        from art.attacks.evasion import AutoProjectedGradientDescent
+
+        return AutoProjectedGradientDescent(
+            view,
+            norm=np.inf if self.linf else 2,
+            eps=eps,
+            eps_step=2 * eps,
+            max_iter=max_iter,
+            targeted=targeted,
+            nb_random_init=restarts,
+            batch_size=self.batch_size,
+            loss_type=None,
+            verbose=False,
+        )
+
+    def _over_targets(
+        self, eps: float, x: np.ndarray, labels: np.ndarray, nb_targets: int, attack, joint: bool = False
+    ) -> np.ndarray:
+        """Run ``attack(x, targets) -> x_adv`` towards the main view's most likely wrong classes in turn, each on the
+        inputs no earlier target broke (misclassified; with ``joint``, also not flagged by the detector)."""
+        logits = next(iter(self.views.values())).predict(x, batch_size=self.batch_size)
+        logits[np.arange(len(x)), labels] = -np.inf
+        order = np.argsort(-logits, axis=1)
+        x_adv, todo = x.copy(), np.ones(len(x), bool)
+        for rank in range(nb_targets):
+            idx = np.flatnonzero(todo)
+            if not len(idx):
+                break
+            out = _project(x[idx], attack(x[idx], order[idx, rank]), eps, self.linf, self.clip)
+            broken = self.predict_labels(out) != labels[idx]
+            if joint:
+                broken &= ~self.rejected(out)
+            x_adv[idx[broken]] = out[broken]
+            todo[idx[broken]] = False
+        return x_adv
+
     def _attacks(self, eps: float) -> list[tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray], bool]]:
         """``(name, attack(x, labels) -> x_adv, bounded)`` in the order they run."""
-        from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
+        from art.attacks.evasion import DeepFool, SquareAttack
 
         cfg, norm = self.cfg, (np.inf if self.linf else 2)
         attacks = []
         for suffix, view in self.views.items():
 
             def apgd_ce(x, labels, view=view):
-                return AutoProjectedGradientDescent(
-                    view,
-                    norm=norm,
-                    eps=eps,
-                    eps_step=2 * eps,
-                    max_iter=cfg["apgd_iter"],
-                    targeted=False,
-                    nb_random_init=cfg["apgd_restarts"],
-                    batch_size=self.batch_size,
-                    loss_type=None,
-                    verbose=False,
-                ).generate(x, y=_one_hot(labels, self.k))
+                attack = self._apgd(view, eps, cfg["apgd_iter"], targeted=False, restarts=cfg["apgd_restarts"])
+                return attack.generate(x, y=_one_hot(labels, self.k))
 
             attacks.append((f"APGD-CE{suffix}", apgd_ce, True))
         targets = min(cfg["targets"], self.k - 1)
@@ -376,32 +404,8 @@ class _Evaluation:
         main_view = next(iter(self.views.values()))
 
         def apgd_t(x, labels):
-            logits = main_view.predict(x, batch_size=self.batch_size)
-            logits[np.arange(len(x)), labels] = -np.inf
-            order = np.argsort(-logits, axis=1)
-            x_adv = x.copy()
-            todo = np.ones(len(x), bool)
-            for rank in range(targets):
-                idx = np.flatnonzero(todo)
-                if not len(idx):
-                    break
-                out = AutoProjectedGradientDescent(
-                    target_view,
-                    norm=norm,
-                    eps=eps,
-                    eps_step=2 * eps,
-                    max_iter=cfg["apgd_t_iter"],
-                    targeted=True,
-                    nb_random_init=1,
-                    batch_size=self.batch_size,
-                    loss_type=None,
-                    verbose=False,
-                ).generate(x[idx], y=_one_hot(order[idx, rank], self.k))
-                out = _project(x[idx], out, eps, self.linf, self.clip)
-                broken = self.predict_labels(out) != labels[idx]
-                x_adv[idx[broken]] = out[broken]
-                todo[idx[broken]] = False
-            return x_adv
+            attack = self._apgd(target_view, eps, cfg["apgd_t_iter"], targeted=True)
+            return self._over_targets(eps, x, labels, targets, lambda x, t: attack.generate(x, y=_one_hot(t, self.k)))
 
         attacks.append((f"APGD-T ({targets} targets)", apgd_t, True))
         if cfg["deepfool"]:
@@ -498,63 +502,140 @@ class _Evaluation:
 
     # ------------------------------------------------------------------ detector
     def _detector_at(self, eps: float, candidates, records, tag: str) -> dict[str, Any]:
-        from art_ext.evaluation.detector import JointDetectorAttack
-
-        cfg = self.cfg
+        """Accuracy with rejection at ``eps``: the classifier attacks' outputs, then the joint attacks, each on the
+        inputs still defended (correct and not flagged, or flagged): by gradient, towards the extended model's clean
+        classes for a 2N / NULL labeling detector, and the joint Square attack from forward passes."""
         keep = self.clean_correct & ~self.clean_rejected
-        idx = np.flatnonzero(keep)
         survives = keep.copy()
         for _, cidx, out in candidates:  # classifier-only attacks: evaded if misclassified and not flagged
             evaded = (self.predict_labels(out) != self.labels[cidx]) & ~self.rejected(out)
             survives[cidx[evaded]] = False
-        joint_broken = 0
-        if len(idx):
-            attack = JointDetectorAttack(
-                self.clf,
-                self.detector,
-                eps=eps,
-                norm="inf" if self.linf else 2,
-                max_iter=cfg["joint_iter"],
-                nb_random_init=cfg["joint_restarts"],
-                nb_targets=min(cfg["joint_targets"], self.k - 1),
-                batch_size=self.batch_size,
-                detector_logit=self.detector_logit,
-                bpda=self.use_bpda == "only",
-                seed=self.seed,
-                verbose=False,
-            )
-            out = _project(self.x[idx], attack.generate(self.x[idx], self.labels[idx]), eps, self.linf, self.clip)
+        stages = [("joint attack", self._joint_gradient, keep)]
+        if self._extended_detector() is not None:
+            stages.append(("joint APGD-T", self._joint_extended_targets, None))
+        stages.append(("joint Square", self._joint_square, None))
+        broken: dict[str, int] = {}
+        white_survivors = 0
+        for name, attack, attacked in stages:
+            if name == "joint Square":
+                white_survivors = int(survives.sum())
+            idx = np.flatnonzero(survives if attacked is None else attacked)
+            broken[name] = 0
+            if not len(idx):
+                continue
+            out = _project(self.x[idx], attack(eps, self.x[idx], self.labels[idx]), eps, self.linf, self.clip)
             evaded = (self.predict_labels(out) != self.labels[idx]) & ~self.rejected(out)
-            joint_broken = int(evaded.sum())
+            broken[name] = int(evaded.sum())
             survives[idx[evaded]] = False
             for j, i in enumerate(idx):
-                records[i][f"joint attack{tag}"] = "misclassified, not flagged" if evaded[j] else "held"
+                records[i][f"{name}{tag}"] = "misclassified, not flagged" if evaded[j] else "held"
         for i, rec in enumerate(records):
             rec[f"robust_with_rejection{tag}"] = bool(survives[i])
-        return {"accuracy_with_rejection": float(survives.mean()), "joint_attack_broken": joint_broken}
+        return {
+            "accuracy_with_rejection": float(survives.mean()),
+            "joint_attack_broken": broken["joint attack"],
+            "joint_broken_by": broken,
+            "joint_white_box_survivors": white_survivors,
+            "joint_black_box_extra": broken["joint Square"],
+        }
+
+    def _joint_gradient(self, eps: float, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """:class:`~art_ext.evaluation.JointDetectorAttack`: cross-entropy to a target plus the detector's score."""
+        from art_ext.evaluation.detector import JointDetectorAttack
+
+        cfg = self.cfg
+        return JointDetectorAttack(
+            self.clf,
+            self.detector,
+            eps=eps,
+            norm="inf" if self.linf else 2,
+            max_iter=cfg["joint_iter"],
+            nb_random_init=cfg["joint_restarts"],
+            nb_targets=min(cfg["joint_targets"], self.k - 1),
+            batch_size=self.batch_size,
+            detector_logit=self.detector_logit,
+            bpda=self.use_bpda == "only",
+            seed=self.seed,
+            verbose=False,
+        ).generate(x, labels)
+
+    def _extended_detector(self):
+        """The 2N / NULL labeling detector (its extended classifier holds the detector), else ``None``."""
+        from art_ext.defences.detector.evasion.two_n_labeling import _ExtendedLabelDetector
+
+        return self.detector if isinstance(self.detector, _ExtendedLabelDetector) else None
+
+    def _joint_extended_targets(self, eps: float, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """APGD-T on the 2N / NULL model itself, towards the *clean* output of another class: reaching it means
+        misclassified and not flagged at once, one objective with no trade-off between two losses (the attack an
+        adversary who knows the 2N outputs runs). Targets: the N-class view's most likely wrong classes."""
+        from art_ext.estimators.two_n_view import outputs_logits
+        from art_ext.evaluation._views import attack_view
+
+        extended = self._extended_detector().classifier
+        view = attack_view(extended, not outputs_logits(extended), bpda=self.use_bpda == "only", eot=self.eot_samples)
+        attack = self._apgd(view, eps, self.cfg["apgd_t_iter"], targeted=True)
+        return self._over_targets(
+            eps,
+            x,
+            labels,
+            min(self.cfg["joint_targets"], self.k - 1),
+            lambda x, t: attack.generate(x, y=_one_hot(t, extended.nb_classes)),
+            joint=True,
+        )
+
+    def _joint_square(self, eps: float, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Square on the classifier and the detector at once, from forward passes only (no gradient to mask): it
+        minimises ``relu(margin) + relu(score)`` (the true class's logit margin over the best other class, the
+        detector's score above its threshold), with a small reward for a deeper margin, and stops on an input that is
+        misclassified and not flagged."""
+        from art.attacks.evasion import SquareAttack
+
+        from art_ext.evaluation._views import JointScores
+
+        score = self.detector_logit
+        if score is None:
+            from art_ext.evaluation.detector import detector_logit_function
+
+            score = detector_logit_function(self.detector)
+        joint, k = JointScores(self.forward_view, score), self.k
+
+        def margin(outputs, y):
+            true = outputs[:, :k][np.arange(len(y)), y.argmax(1)]
+            others = np.where(y.astype(bool), -np.inf, outputs[:, :k]).max(axis=1)
+            return true - others
+
+        def loss(x_query, y):
+            outputs = joint.predict(x_query, batch_size=self.batch_size)
+            m = margin(outputs, y)
+            return np.maximum(m, 0.0) + np.maximum(outputs[:, k], 0.0) + 0.01 * np.minimum(m, 0.0)
+
+        def evaded(outputs, y):
+            return (margin(outputs, y) < 0) & (outputs[:, k] <= 0)
+
+        return SquareAttack(
+            joint,
+            norm=np.inf if self.linf else 2,
+            adv_criterion=evaded,
+            loss=loss,
+            eps=eps,
+            max_iter=self.cfg["square_queries"],
+            p_init=0.8,
+            nb_restarts=1,
+            batch_size=self.batch_size,
+            verbose=False,
+        ).generate(x, y=_one_hot(labels, k))
 
     # ------------------------------------------------------------------ large eps
     def _large_eps(self) -> dict[str, Any]:
         """One cheap attack at a budget that reaches any input: a working attack must take accuracy to ~0."""
-        from art.attacks.evasion import AutoProjectedGradientDescent
 
         eps = self.span if self.linf else self.span * math.sqrt(float(np.prod(self.x.shape[1:])))
         idx = np.flatnonzero(self.clean_correct)[:100]
         if not len(idx):
             return {"eps": eps, "accuracy": 0.0, "n": 0}
-        view = next(iter(self.views.values()))
-        out = AutoProjectedGradientDescent(
-            view,
-            norm=np.inf if self.linf else 2,
-            eps=eps,
-            eps_step=2 * eps,
-            max_iter=self.cfg["large_eps_iter"],
-            targeted=False,
-            nb_random_init=1,
-            batch_size=self.batch_size,
-            loss_type=None,
-            verbose=False,
-        ).generate(self.x[idx], y=_one_hot(self.labels[idx], self.k))
+        attack = self._apgd(next(iter(self.views.values())), eps, self.cfg["large_eps_iter"], targeted=False)
+        out = attack.generate(self.x[idx], y=_one_hot(self.labels[idx], self.k))
         out = _project(self.x[idx], out, eps, self.linf, self.clip)
         accuracy = float(np.mean(self.predict_labels(out) == self.labels[idx]))
         return {"eps": float(eps), "accuracy": accuracy, "n": int(len(idx))}

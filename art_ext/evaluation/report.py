@@ -113,8 +113,9 @@ class Report:
                 f"accuracy with rejection (correct and not flagged): {100 * d['clean_accuracy_with_rejection']:.1f}%.",
                 "",
                 "Accuracy with rejection counts an attacked input as defended when it is still correct or "
-                "flagged, in the worst case over the classifier attacks and the joint attack (misclassify AND "
-                "evade the detector).",
+                "flagged, in the worst case over the classifier attacks, the joint attack (misclassify AND "
+                "evade the detector, by gradient) and the joint Square attack (the same goal from forward passes "
+                "only).",
                 "",
                 f"Tramèr (2022): a detector with accuracy {100 * t['accuracy_with_rejection']:.1f}% at eps "
                 f"{t['eps']:g} implies a (possibly inefficient) classifier with that robust accuracy at eps "

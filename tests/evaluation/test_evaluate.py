@@ -209,6 +209,30 @@ def test_checks_raise_flags():
         assert needle in text, needle
 
 
+def test_checks_flag_a_detector_that_masks_gradients():
+    """Accuracy with rejection rising with eps, and the joint Square attack beating the gradient joint attack, are
+    the two signs of a detector whose gradient misleads the attack; each gets its own flag."""
+    base = {
+        "eps": 0.1,
+        "robust_accuracy": 0.0,
+        "black_box_extra": 0,
+        "white_box_survivors": 0,
+        "outside_budget": {},
+        "accuracy_with_rejection": 0.5,
+        "joint_white_box_survivors": 50,
+        "joint_black_box_extra": 0,
+    }
+    large = {"eps": 1.0, "accuracy": 0.0, "n": 90}
+    assert run_checks(0.9, [base], large, {"gradient": "ok"}, "no", False, 100) == []
+    masked = {**base, "eps": 0.3, "accuracy_with_rejection": 0.8, "joint_white_box_survivors": 90}
+    masked["joint_black_box_extra"] = 40
+    flags = run_checks(0.9, [base, masked], large, {"gradient": "ok"}, "no", False, 100)
+    assert len(flags) == 2, flags
+    assert "accuracy with rejection rises with eps: 50.0% at eps 0.1 but 80.0% at eps 0.3" in flags[0]
+    assert "black-box beats white-box on the detector at eps 0.3" in flags[1]
+    assert "40 of the 90 inputs" in flags[1]
+
+
 def test_detector_joint_attack_and_report_files(tiny_classifier, data, tmp_path):
     """A toy detector (flags bright images): the joint attack must evade it; reports carry rejection numbers."""
     from art.defences.detector.evasion import EvasionDetector
@@ -249,6 +273,12 @@ def test_detector_joint_attack_and_report_files(tiny_classifier, data, tmp_path)
     assert d["accuracy_with_rejection_by_eps"][0.1] <= d["clean_accuracy_with_rejection"]
     assert d["tramer"]["classifier_eps"] == pytest.approx(0.05)
     assert any("joint attack@0.1" in rec for rec in report.per_sample)
+    summary = report.per_eps[0]
+    assert list(summary["joint_broken_by"]) == ["joint attack", "joint Square"]
+    assert summary["joint_white_box_survivors"] >= summary["joint_black_box_extra"] >= 0
+    squared = [rec for rec in report.per_sample if "joint Square@0.1" in rec]  # the joint attack's survivors
+    assert len(squared) == summary["joint_white_box_survivors"]
+    assert sum(rec["joint Square@0.1"] != "held" for rec in squared) == summary["joint_black_box_extra"]
     paths = report.save(str(tmp_path / "out"))
     assert sorted(os.listdir(tmp_path / "out")) == ["accuracy_vs_eps.png", "per_sample.csv", "report.json", "report.md"]
     payload = json.loads(open(paths["json"]).read())
@@ -299,6 +329,8 @@ def test_two_n_view_brings_its_detector_and_single_inputs_work(data):
         NClassView(two_n, "2n"), x[:4], y[:4], eps=0.1, preset="quick", attack_options=FAST, verbose=False
     )
     assert report.detector is not None and 0.0 <= report.detector["false_positive_rate"] <= 1.0
+    # a 2N detector adds the attack towards the extended model's clean classes
+    assert list(report.per_eps[0]["joint_broken_by"]) == ["joint attack", "joint APGD-T", "joint Square"]
     x_adv = JointDetectorAttack(
         NClassView(two_n, "2n"), TwoNLabelingDetector(two_n), eps=0.1, max_iter=3, verbose=False
     ).generate(x[:1], y[:1])
