@@ -5,7 +5,8 @@ a checkpoint makes the fit resumable: run the same command again after an interr
 the machine's load, and writes the fitted attack and its poison of the 20,000 digits to ``--out``.
 Step 2 (``victims``): trains zoo victims (5 epochs, Adam 1e-3, batch 128) on the poison and on the clean digits and
 reports their clean test accuracy (``--models dev`` or ``held_out``); ``--generator`` may point at a checkpoint of a
-running fit to score an intermediate generator.
+running fit to score an intermediate generator; ``--refresh-bn`` also scores each victim after setting its batch-norm
+statistics to those of its final weights (5 epochs at a constant learning rate leave them behind).
 
 Run: ``ART_EXT_DATA_DIR=path/to/data python benchmarks/learning_to_confuse_goal.py fit --out DIR`` then
 ``... victims --models held_out --out DIR``.
@@ -83,10 +84,19 @@ def _generator_from(path: str):
 
 
 def victims(
-    out: str, generator: str, models: str, seeds: list[int], epochs: int, clean: bool = True, names=None
+    out: str,
+    generator: str,
+    models: str,
+    seeds: list[int],
+    epochs: int,
+    clean: bool = True,
+    names=None,
+    refresh: bool = False,
 ) -> None:
     import keras
     import zoo
+
+    from art_ext.estimators import refresh_batch_norm
 
     x, y = _load("train")
     x, y = x[:N_TRAIN], y[:N_TRAIN]
@@ -108,6 +118,11 @@ def victims(
                 start = time.time()
                 model.fit(train, y, epochs=epochs, batch_size=128, verbose=0)
                 pred = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
+                refreshed = None
+                if refresh:  # the victim's batch-norm statistics set to those of its final weights
+                    refresh_batch_norm(model, [train[i : i + 128] for i in range(0, 128 * 20, 128)])
+                    logits = model.predict(x_test, batch_size=1000, verbose=0)
+                    refreshed = float(np.mean(np.argmax(logits, axis=1) == y_test))
                 row = {
                     "generator": generator,
                     "at": label,
@@ -116,6 +131,7 @@ def victims(
                     "seed": seed,
                     "epochs": epochs,
                     "clean_test_accuracy": float(np.mean(pred == y_test)),
+                    "clean_test_accuracy_bn_refreshed": refreshed,
                     "linf": linf,
                     "train_seconds": time.time() - start,
                 }
@@ -138,12 +154,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--names", nargs="+", help="victims: only these models of the half")
     parser.add_argument("--skip-clean", action="store_true", help="victims: do not train the clean-data victims")
+    parser.add_argument(
+        "--refresh-bn",
+        action="store_true",
+        help="victims: also score each victim after refresh_batch_norm on 20 of its training batches",
+    )
     args = parser.parse_args()
     if args.step == "fit":
         fit(args.out)
     else:
         generator = args.generator or os.path.join(args.out, "generator.keras")
-        victims(args.out, generator, args.models, args.seeds, args.epochs, not args.skip_clean, args.names)
+        victims(
+            args.out, generator, args.models, args.seeds, args.epochs, not args.skip_clean, args.names, args.refresh_bn
+        )
 
 
 if __name__ == "__main__":
