@@ -6,7 +6,8 @@ the machine's load, and writes the fitted attack and its poison of the 20,000 di
 Step 2 (``victims``): trains zoo victims (5 epochs, Adam 1e-3, batch 128) on the poison and on the clean digits and
 reports their clean test accuracy (``--models dev`` or ``held_out``); ``--generator`` may point at a checkpoint of a
 running fit to score an intermediate generator; ``--refresh-bn`` also scores each victim after setting its batch-norm
-statistics to those of its final weights (5 epochs at a constant learning rate leave them behind).
+statistics to those of its final weights on 20 training batches, as the trainers do (5 epochs at a constant learning
+rate leave them behind).
 
 Run: ``ART_EXT_DATA_DIR=path/to/data python benchmarks/learning_to_confuse_goal.py fit --out DIR`` then
 ``... victims --models held_out --out DIR``.
@@ -97,6 +98,7 @@ def victims(
     import zoo
 
     from art_ext.estimators import refresh_batch_norm
+    from art_ext.estimators.batch_norm import REFRESH_BATCHES
 
     x, y = _load("train")
     x, y = x[:N_TRAIN], y[:N_TRAIN]
@@ -120,7 +122,8 @@ def victims(
                 pred = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
                 refreshed = None
                 if refresh:  # the victim's batch-norm statistics set to those of its final weights
-                    refresh_batch_norm(model, [train[i : i + 128] for i in range(0, 128 * 20, 128)])
+                    training_batches = (train[i : i + 128] for i in range(0, len(train), 128))
+                    refresh_batch_norm(model, training_batches, max_batches=REFRESH_BATCHES)
                     logits = model.predict(x_test, batch_size=1000, verbose=0)
                     refreshed = float(np.mean(np.argmax(logits, axis=1) == y_test))
                 row = {

@@ -237,7 +237,7 @@ def evaluate(
     if detector is not None and detector_logit is None:
         from art_ext.evaluation.detector import detector_logit_function
 
-        detector_logit_function(detector)  # raises now, before any work, if it has no gradient
+        detector_logit = detector_logit_function(detector)  # built once; raises now, before any work, if none
     with _numpy_seed(seed):
         return _Evaluation(
             classifier,
@@ -593,12 +593,7 @@ class _Evaluation:
 
         from art_ext.evaluation._views import JointScores
 
-        score = self.detector_logit
-        if score is None:
-            from art_ext.evaluation.detector import detector_logit_function
-
-            score = detector_logit_function(self.detector)
-        joint, k = JointScores(self.forward_view, score), self.k
+        joint, k = JointScores(self.forward_view, self.detector_logit), self.k
 
         def margin(outputs, y):
             true = outputs[:, :k][np.arange(len(y)), y.argmax(1)]
