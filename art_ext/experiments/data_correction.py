@@ -23,6 +23,7 @@ import numpy as np
 
 from art_ext.data import load_dataset
 from art_ext.experiments.harness import Run, accuracy, cached_classifier, set_seed, train_model
+from art_ext.metrics import accuracy_interval
 from art_ext.models import get_model
 
 LOCAL = ("d1", "d2", "d3", "d4", "d5")
@@ -148,22 +149,25 @@ def _load(dataset: str, source: str, n_train: int | None):
     return x, y, x_test, y_test
 
 
-def _correct(local, x, y, confidence, s, max_iter=None, steps=None, verbose=False):
-    """Run the attack with this study's budget; return the corrected inputs and the attack.
+def _correct(local, x, y, confidence, s=None, max_iter=None, steps=None, verbose=False):
+    """Run the attack with study settings ``s``'s budget (``None``: the attack's defaults); return the corrected inputs
+    and the attack.
 
     ``confidence`` is a margin in logits (the paper's units), or ``None`` for the attack's default margin.
     """
     from art_ext.attacks.evasion import EnsembleDataCorrection
 
     margin = {} if confidence is None else {"confidence": confidence, "confidence_units": "logit"}
-    attack = EnsembleDataCorrection(
-        local,
-        **margin,
-        learning_rate=s["attack"]["learning_rate"],
-        max_iter=max_iter or s["attack"]["max_iter"],
-        binary_search_steps=steps or s["binary_search_steps"],
-        verbose=verbose,
+    budget = (
+        {}
+        if s is None
+        else dict(
+            learning_rate=s["attack"]["learning_rate"],
+            max_iter=max_iter or s["attack"]["max_iter"],
+            binary_search_steps=steps or s["binary_search_steps"],
+        )
     )
+    attack = EnsembleDataCorrection(local, **margin, **budget, verbose=verbose)
     return attack.generate(x, y), attack
 
 
@@ -448,9 +452,211 @@ def _poisoning(run: Run, dataset: str, s: dict, train, x_test, y_test, order, ve
     run.figure(fig, "mnist_poisoning", "Fig. 2 reproduced: poisoned unknown models on original and corrected inputs.")
 
 
-def run(scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True) -> dict:
-    """Reproduce Tables 6-7 and Fig. 2 / Table 8 (MNIST; CIFAR-10 too at ``paper`` scale); write the results folder."""
+# ---------------------------------------------------------------------------------------------- CIFAR-10, CPU scale
+
+#: CIFAR-10 at CPU scale (``--dataset cifar10``, smoke or small scale): the reference models of
+#: :mod:`~art_ext.experiments.cifar_models`. Two correct the inputs; the other two, of families the correction never
+#: sees, are the unknown models (a harder transfer than the paper's, whose unknown models share the local
+#: architectures).
+CIFAR_LOCAL = ("resnet20", "vgg11_bn_half")
+CIFAR_UNKNOWN = ("plain_cnn", "mobilenet")
+#: The paper's CIFAR-10 unknown models (Table 7), paired with ours in order.
+PAPER_UNKNOWN = dict(zip(CIFAR_UNKNOWN, UNKNOWN))
+#: Goal of issue #22: every unknown model at least this accurate on the corrected inputs.
+CIFAR_GOAL = 0.99
+
+
+def _reference_models(names, scale: str, seed: int, verbose: bool, cache_dir=None) -> dict:
+    """The reference models ``names``: loaded from the cache at small scale (``FileNotFoundError`` naming the
+    command that trains them), trained on the spot at smoke scale (tiny networks, seconds)."""
+    from art_ext.experiments import cifar_models
+
+    if scale != "smoke":
+        return {n: cifar_models.reference_model(n, seed, scale, cache_dir=cache_dir) for n in names}
+    x, y = load_dataset("cifar10", "train")
+    return {
+        n: cifar_models.train_reference_model(n, x, y, seed, scale, cache_dir=cache_dir, verbose=verbose)[0]
+        for n in names
+    }
+
+
+def _corrected(local: dict, x, y, indices, confidence, budget, scale: str, seed: int, cache_dir, verbose) -> dict:
+    """Correct ``x`` against the reference models ``local`` with margin ``confidence`` in logits (``None``: the
+    default margin) and ``budget`` (study settings as :func:`_correct` takes them; ``None``: the defaults); cached
+    as ``.npz`` under ``<cache>/corrections`` with the attack's per-input record, so a rerun scores the same
+    corrected inputs without recomputing them."""
+    import os
+    import time
+
+    from art_ext.experiments import cifar_models
+    from art_ext.experiments.harness import cache_key, default_cache_dir
+    from art_ext.persistence import atomic_write
+
+    key = cache_key(
+        local=[os.path.basename(cifar_models.model_path(n, seed, scale, cache_dir=cache_dir)) for n in local],
+        indices=np.asarray(indices).tolist(),
+        confidence=confidence,
+        budget=budget,
+        default_margin=_default_margin(),
+    )
+    path = os.path.join(cache_dir or default_cache_dir(), "corrections", f"edc-cifar10-{key}.npz")
+    if os.path.isfile(path):
+        with np.load(path) as saved:
+            return {k: saved[k] for k in saved.files}
+    start = time.perf_counter()
+    x_c, attack = _correct(list(local.values()), x, y, confidence, budget, verbose=verbose)
+    record = dict(
+        x_corrected=x_c,
+        success=attack.success_,
+        changed=attack.changed_,
+        l2=attack.l2_,
+        iterations=attack.iterations_,
+        generating_count=np.asarray(attack.generating_count_),
+        seconds=np.asarray(time.perf_counter() - start),
+    )
+    atomic_write(path, lambda tmp: np.savez(tmp, **record), suffix=".npz")
+    return record
+
+
+def _percent_with_interval(correct: int, n: int) -> str:
+    low, high = accuracy_interval(correct, n)
+    return f"{correct / n:.1%} ({low:.1%}-{high:.1%})"
+
+
+def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
+    """Tables 6-7 on CIFAR-10 with the reference models, the library's default correction and the paper's margin."""
+    from art_ext.experiments import cifar_models
+
+    n_test = run.pick(16, 1000, 1000)
+    # smoke: a pipeline check with a token budget; otherwise the attack's own defaults
+    budget = run.pick({"attack": {"learning_rate": 0.1, "max_iter": 10}, "binary_search_steps": 1}, None, None)
+    x_test, y_test = load_dataset("cifar10", "test")
+    idx = np.sort(np.random.default_rng(run.seed).permutation(len(x_test))[: min(n_test, len(x_test))])
+    x, y = x_test[idx], y_test[idx]
+    run.settings["cifar10"] = dict(
+        local=CIFAR_LOCAL,
+        unknown=CIFAR_UNKNOWN,
+        n_test=len(idx),
+        attack=budget
+        or "EnsembleDataCorrection defaults (Adam lr 0.1, 400 iterations x 3 binary-search steps, initial "
+        f"constant 1, margin {_default_margin()}); the paper's row changes only the margin to 0",
+        models_command=cifar_models.command(run.scale, run.seed),
+    )
+    local = _reference_models(CIFAR_LOCAL, run.scale, run.seed, verbose, cache_dir)
+    settings = (("paper's margin 0", 0.0), (f"default (margin {_default_margin()})", None))
+    records = {
+        label: _corrected(local, x, y, idx, margin, budget, run.scale, run.seed, cache_dir, verbose)
+        for label, margin in settings
+    }
+    unknown = _reference_models(CIFAR_UNKNOWN, run.scale, run.seed, verbose, cache_dir)
+    run.table(
+        f"cifar10: reference models (clean test accuracy on the {len(x_test):,} test images)",
+        ["role", "model", "accuracy"],
+        [["local", n, accuracy(c, x_test, y_test)] for n, c in local.items()]
+        + [["unknown", n, accuracy(c, x_test, y_test)] for n, c in unknown.items()],
+    )
+
+    def hits(classifier, inputs) -> int:
+        return int((classifier.predict(inputs).argmax(1) == y).sum())
+
+    p7, p6 = PAPER_TABLE7["cifar10"], PAPER_TABLE6["cifar10"]
+    rows = [["generating count (inputs needing correction)", f"{p7['count']}/1000", *[""] * len(settings)]]
+    summary = {}
+    for name, classifier in unknown.items():
+        before = hits(classifier, x)
+        after = [hits(classifier, r["x_corrected"]) for r in records.values()]
+        paper = p7[PAPER_UNKNOWN[name]]
+        rows.append(
+            [
+                f"unknown {name} ({PAPER_UNKNOWN[name].capitalize()} in the paper): original -> corrected",
+                f"{paper[0]:.1%} -> {paper[1]:.1%}",
+                *(f"{before / len(x):.1%} -> {_percent_with_interval(a, len(x))}" for a in after),
+            ]
+        )
+        summary[name] = {"original": before / len(x), **{lab: a / len(x) for lab, a in zip(records, after)}}
+    for label, r in records.items():
+        changed = r["changed"].astype(bool)
+        rows[0][2 + list(records).index(label)] = f"{int(r['generating_count'])}/{len(x)}"
+        l2 = r["l2"][changed]
+        summary[label] = dict(
+            generating_count=int(r["generating_count"]),
+            local_success=float(r["success"].mean()),
+            changed=int(changed.sum()),
+            l2_mean=float(l2.mean()) if l2.size else 0.0,
+            l2_std=float(l2.std()) if l2.size else 0.0,
+            l2_max=float(l2.max()) if l2.size else 0.0,
+            mean_iterations=float(r["iterations"][changed].mean()) if l2.size else 0.0,
+            seconds=float(r["seconds"]),
+        )
+    rows.append(["local models meeting the margin", "", *(f"{summary[lab]['local_success']:.1%}" for lab in records)])
+    for stat, paper_value in (("mean", p6["mean"]), ("std", p6["std"]), ("max", p6["max"])):
+        rows.append(
+            [
+                f"{stat} L2 of the changed inputs: [0, 1] units / 0-255 units",
+                f"? / {paper_value}",
+                *(f"{summary[lab][f'l2_{stat}']:.3f} / {255 * summary[lab][f'l2_{stat}']:.2f}" for lab in records),
+            ]
+        )
+    rows.append(
+        [
+            "mean Adam iterations (changed inputs, summed over the search)",
+            f"<= {p6['iterations']}",
+            *(f"{summary[lab]['mean_iterations']:.0f}" for lab in records),
+        ]
+    )
+    met = all(summary[n][lab] >= CIFAR_GOAL for n in unknown for lab in records if lab.startswith("default"))
+    run.table(
+        "cifar10: Tables 6-7, the paper beside ours (unknown models never seen by the correction)",
+        ["", "paper", *records],
+        rows,
+        note=f"{len(x)} random test images; accuracies with their 95 % Wilson intervals. Local models: "
+        f"{', '.join(CIFAR_LOCAL)}; unknown: {', '.join(CIFAR_UNKNOWN)} (other families; the paper's unknown models "
+        "share the local architectures). The paper's CIFAR-10 correction ran Adam at lr 0.01 for 6000 iterations; "
+        f"both of our rows use {'a smoke budget' if budget else 'the library budget (lr 0.1, 400 iterations x 3'}"
+        f"{'' if budget else ' searches)'}. The paper does not say in which units its L2 is; 0-255 is the likelier. "
+        "Goal (issue #22): every unknown model >= "
+        f"{CIFAR_GOAL:.0%} on the inputs corrected with the defaults: {'met' if met else 'missed'}.",
+    )
+    summary["goal_met"] = met
+    run.results["cifar10"] = summary
+    first = CIFAR_UNKNOWN[0]
+    default = records[settings[1][0]]
+    run.figure(
+        _image_grid(x, default["x_corrected"], y, default["changed"].astype(bool), unknown[first]),
+        "cifar10_grid",
+        f"Original (top) and corrected (bottom) CIFAR-10 inputs at the default margin; titles: prediction of the "
+        f"unknown {first} (green = true class).",
+    )
+
+
+DATASETS = ("mnist", "cifar10")
+
+
+def run(
+    scale: str = "small", seed: int = 0, out_dir: str | None = None, verbose: bool = True, dataset: str | None = None
+) -> dict:
+    """Reproduce Tables 6-7 and Fig. 2 / Table 8 (MNIST; CIFAR-10 too at ``paper`` scale); write the results folder.
+
+    :param dataset: ``None`` for the scale's data sets; ``cifar10`` at smoke or small scale runs Tables 6-7 on
+        CIFAR-10 with the CPU-sized reference models of :mod:`~art_ext.experiments.cifar_models` (trained by
+        ``art-ext reproduce cifar-models --dataset cifar10``), written to ``results/data-correction-cifar10-<scale>``
+        by default; ``mnist`` the MNIST study alone.
+    :raises ValueError: For an unknown data set.
+    :raises FileNotFoundError: At small scale on CIFAR-10, if a reference model is not trained yet (the message
+        names the command).
+    """
+    import os
+
+    if dataset is not None and dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "cifar10" and scale != "paper":
+        if out_dir is None:
+            out_dir = os.path.join("results", f"data-correction-cifar10-{scale}")
+        study = Run("data-correction", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
+        _cifar_study(study, verbose)
+        return study.finish()
     study = Run("data-correction", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
-    for dataset in ("mnist", "cifar10") if scale == "paper" else ("mnist",):
-        _study(study, dataset, verbose)
+    default = ("mnist", "cifar10") if scale == "paper" else ("mnist",)
+    for name in default if dataset is None else (dataset,):
+        _study(study, name, verbose)
     return study.finish()

@@ -10,29 +10,8 @@ from art_ext.experiments import cifar_models as cm
 from art_ext.persistence import load_keras
 
 
-def _write_random_cifar(folder, n_train=320, n_test=64):
-    rng = np.random.default_rng(0)
-    np.savez(
-        folder / "cifar10.npz",
-        x_train=rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
-        y_train=rng.integers(0, 10, n_train),
-        x_test=rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
-        y_test=rng.integers(0, 10, n_test),
-    )
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    """Random images as ``$ART_EXT_DATA_DIR/cifar10.npz`` and an empty ``$ART_EXT_CACHE``."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    _write_random_cifar(folder)
-    monkeypatch.setenv("ART_EXT_DATA_DIR", str(folder))
-    monkeypatch.setenv("ART_EXT_CACHE", str(tmp_path / "cache"))
-    return tmp_path
-
-
-def test_cli_smoke_run_trains_caches_and_reports_every_model(data):
+def test_cli_smoke_run_trains_caches_and_reports_every_model(random_cifar):
+    data = random_cifar
     from art_ext.cli import main
 
     out = data / "out"

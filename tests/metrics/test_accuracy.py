@@ -31,3 +31,30 @@ def test_accuracy_rejects_bad_labels(y, match):
 def test_accuracy_rejects_an_empty_batch():
     with pytest.raises(ValueError, match="at least one input"):
         accuracy(_Fixed(), np.zeros((0, 1)), np.zeros(0, int))
+
+
+def test_accuracy_interval_is_wilsons_and_stays_in_the_unit_interval():
+    from art_ext.metrics import accuracy_interval
+
+    low, high = accuracy_interval(1000, 1000)
+    assert high == 1.0 and low == pytest.approx(0.99617, abs=1e-5)  # 100 % of 1,000: 99.6-100 %
+    assert accuracy_interval(0, 10) == (0.0, pytest.approx(0.27753, abs=1e-5))
+    low, high = accuracy_interval(5, 10)
+    assert low == pytest.approx(1 - high) and low == pytest.approx(0.23659, abs=1e-5)  # symmetric at 1/2
+    assert accuracy_interval(90, 100, level=0.99)[0] < accuracy_interval(90, 100)[0]  # wider at a higher level
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((3, 0), "n must be a positive integer"),
+        ((11, 10), r"correct must be an integer in \[0, n=10\]"),
+        ((1.5, 10), "correct must be"),
+        ((5, 10, 1.0), r"level must be in \(0, 1\)"),
+    ],
+)
+def test_accuracy_interval_rejects_bad_counts(args, match):
+    from art_ext.metrics import accuracy_interval
+
+    with pytest.raises(ValueError, match=match):
+        accuracy_interval(*args)
