@@ -156,6 +156,38 @@ def load_reference_model(name: str, seed: int = 0, scale: str = "small", dataset
     return wrap(model), record
 
 
+def require_trained(names, seed: int = 0, scale: str = "small", cache_dir=None) -> None:
+    """Check, before any work, that the reference models ``names`` are trained (``smoke`` scale: always true, they
+    are trained on the spot).
+
+    :raises FileNotFoundError: Naming every untrained model and the command that trains them.
+    """
+    if scale == "smoke":
+        return
+    missing = [n for n in names if not os.path.isfile(model_path(n, seed, scale, cache_dir=cache_dir))]
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR-10 reference model(s) {', '.join(missing)} ({scale} scale, seed {seed}) not trained yet; train "
+            f"them with: {command(scale, seed)}" + (f" (cache: ART_EXT_CACHE={cache_dir})" if cache_dir else "")
+        )
+
+
+def reference_models(names, seed: int = 0, scale: str = "small", cache_dir=None, verbose: bool = False) -> dict:
+    """The reference models ``names`` for a CIFAR-10 reproduction at ``scale``: ``{name: classifier}``.
+
+    At ``smoke`` scale they are trained on the spot (tiny networks, seconds; cached like any other); at the other
+    scales they must have been trained by :func:`command`'s command (:func:`require_trained`).
+
+    :raises FileNotFoundError: At ``small`` or ``paper`` scale, naming every untrained model and the command.
+    """
+    names = tuple(names)
+    require_trained(names, seed, scale, cache_dir)
+    if scale == "smoke":
+        x, y = load_dataset("cifar10", "train")
+        return {n: train_reference_model(n, x, y, seed, scale, cache_dir=cache_dir, verbose=verbose)[0] for n in names}
+    return {n: reference_model(n, seed, scale, cache_dir=cache_dir) for n in names}
+
+
 # ---------------------------------------------------------------------------------------------- training
 
 

@@ -466,20 +466,6 @@ PAPER_UNKNOWN = dict(zip(CIFAR_UNKNOWN, UNKNOWN))
 CIFAR_GOAL = 0.99
 
 
-def _reference_models(names, scale: str, seed: int, verbose: bool, cache_dir=None) -> dict:
-    """The reference models ``names``: loaded from the cache at small scale (``FileNotFoundError`` naming the
-    command that trains them), trained on the spot at smoke scale (tiny networks, seconds)."""
-    from art_ext.experiments import cifar_models
-
-    if scale != "smoke":
-        return {n: cifar_models.reference_model(n, seed, scale, cache_dir=cache_dir) for n in names}
-    x, y = load_dataset("cifar10", "train")
-    return {
-        n: cifar_models.train_reference_model(n, x, y, seed, scale, cache_dir=cache_dir, verbose=verbose)[0]
-        for n in names
-    }
-
-
 def _corrected(local: dict, x, y, indices, confidence, budget, scale: str, seed: int, cache_dir, verbose) -> dict:
     """Correct ``x`` against the reference models ``local`` with margin ``confidence`` in logits (``None``: the
     default margin) and ``budget`` (study settings as :func:`_correct` takes them; ``None``: the defaults); cached
@@ -527,6 +513,7 @@ def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
     """Tables 6-7 on CIFAR-10 with the reference models, the library's default correction and the paper's margin."""
     from art_ext.experiments import cifar_models
 
+    cifar_models.require_trained(CIFAR_LOCAL + CIFAR_UNKNOWN, run.seed, run.scale, cache_dir)
     n_test = run.pick(16, 1000, 1000)
     # smoke: a pipeline check with a token budget; otherwise the attack's own defaults
     budget = run.pick({"attack": {"learning_rate": 0.1, "max_iter": 10}, "binary_search_steps": 1}, None, None)
@@ -542,13 +529,13 @@ def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
         f"constant 1, margin {_default_margin()}); the paper's row changes only the margin to 0",
         models_command=cifar_models.command(run.scale, run.seed),
     )
-    local = _reference_models(CIFAR_LOCAL, run.scale, run.seed, verbose, cache_dir)
+    local = cifar_models.reference_models(CIFAR_LOCAL, run.seed, run.scale, cache_dir, verbose)
     settings = (("paper's margin 0", 0.0), (f"default (margin {_default_margin()})", None))
     records = {
         label: _corrected(local, x, y, idx, margin, budget, run.scale, run.seed, cache_dir, verbose)
         for label, margin in settings
     }
-    unknown = _reference_models(CIFAR_UNKNOWN, run.scale, run.seed, verbose, cache_dir)
+    unknown = cifar_models.reference_models(CIFAR_UNKNOWN, run.seed, run.scale, cache_dir, verbose)
     run.table(
         f"cifar10: reference models (clean test accuracy on the {len(x_test):,} test images)",
         ["role", "model", "accuracy"],

@@ -1,6 +1,6 @@
 """Metrics the papers report and ART lacks (accuracy, distortion, filtering accuracy, ...)."""
 
-from art_ext.metrics.accuracy import accuracy, accuracy_interval
+from art_ext.metrics.accuracy import accuracy, accuracy_interval, paired_accuracy_difference
 from art_ext.metrics.distortion import distortion_norms, summarize
 from art_ext.metrics.filtering import (
     accuracy_after_filtering,
@@ -14,6 +14,7 @@ from art_ext.metrics.filtering import (
 __all__ = [
     "accuracy",
     "accuracy_interval",
+    "paired_accuracy_difference",
     "distortion_norms",
     "summarize",
     "accuracy_after_filtering",

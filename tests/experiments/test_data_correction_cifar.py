@@ -38,7 +38,9 @@ def test_cifar_smoke_run_reports_tables_6_7_and_caches_the_corrections(random_ci
 
 
 def test_cifar_small_scale_names_the_command_that_trains_missing_reference_models(random_cifar):
-    with pytest.raises(FileNotFoundError, match="art-ext reproduce cifar-models --dataset cifar10"):
+    with pytest.raises(
+        FileNotFoundError, match="not trained yet; train them with: .*art-ext reproduce cifar-models --dataset cifar10"
+    ):
         dc.run(scale="small", dataset="cifar10", out_dir=str(random_cifar / "out"), verbose=False)
 
 

@@ -58,3 +58,35 @@ def test_accuracy_interval_rejects_bad_counts(args, match):
 
     with pytest.raises(ValueError, match=match):
         accuracy_interval(*args)
+
+
+def test_paired_accuracy_difference_counts_only_the_disagreements():
+    from art_ext.metrics import paired_accuracy_difference
+
+    a = np.array([True] * 90 + [False] * 10)
+    b = np.array([True] * 80 + [False] * 20)  # a is right on 10 inputs where b is wrong, never the other way
+    difference, low, high = paired_accuracy_difference(a, b)
+    assert difference == pytest.approx(0.10) and low > 0 and low < difference < high
+    # adding inputs on which both agree shrinks the interval around the (diluted) difference
+    agree = np.ones(900, bool)
+    d2, low2, high2 = paired_accuracy_difference(np.r_[a, agree], np.r_[b, agree])
+    assert d2 == pytest.approx(0.01) and high2 - low2 < high - low
+    same = paired_accuracy_difference(a, a)
+    assert same == (0.0, 0.0, 0.0)
+    flipped = paired_accuracy_difference(b, a)
+    assert flipped == pytest.approx((-difference, -high, -low))
+
+
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        (np.ones(3, bool), np.ones(4, bool), "one entry per input"),
+        (np.ones(3), np.ones(3), "must be booleans"),
+        (np.ones((2, 2), bool), np.ones((2, 2), bool), "must be 1-D"),
+    ],
+)
+def test_paired_accuracy_difference_rejects_mismatched_inputs(a, b, match):
+    from art_ext.metrics import paired_accuracy_difference
+
+    with pytest.raises(ValueError, match=match):
+        paired_accuracy_difference(a, b)
