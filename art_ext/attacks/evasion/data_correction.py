@@ -165,8 +165,9 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
                The distortion it weighs is measured in units of ``clip_values``, so it does not depend on the
                input scale.
         :param confidence_units: ``"spread"``: ``confidence`` counts standard deviations of each model's logits
-               at the corrected input (the same for every model); ``"logit"``: it counts logits (log-probability
-               ratios), as in the paper and C&W.
+               at the corrected input (the same for every model; it must stay below ``K / sqrt(K - 1)``, 3.33 for
+               10 classes, which no logits reach); ``"logit"``: it counts logits (log-probability ratios), as in
+               the paper and C&W.
         :param batch_size: Inputs corrected together in one batch.
         :param strategy: A ``tf.distribute.Strategy`` whose replicas each correct a contiguous share of every
                batch (results gathered in order); ``None`` runs on one device. The local models must have been
@@ -251,6 +252,17 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
             raise ValueError(
                 f"EnsembleDataCorrection: weights must be non-negative and not all zero, got {self.weights!r}"
             )
+        if self.confidence_units == "spread":
+            # margin / std of K logits is largest with one logit above K - 1 equal ones: K / sqrt(K - 1), approached
+            # only as that logit goes to infinity, so a margin at or above it can never be met
+            k = int(self.estimators[0].nb_classes)
+            bound = k / np.sqrt(k - 1) if k > 1 else 0.0
+            if self.confidence >= bound:
+                raise ValueError(
+                    f"EnsembleDataCorrection: confidence={self.confidence!r} spreads can never be met with {k} "
+                    f"classes: a logit margin divided by the standard deviation of the {k} logits stays below "
+                    f"{k} / sqrt({k} - 1) = {bound:.3g}; use a smaller confidence or confidence_units='logit'"
+                )
         for i, est in enumerate(self.estimators):
             check_built_in_scope(self.strategy, est.model.variables, "EnsembleDataCorrection", f"estimators[{i}].model")
 

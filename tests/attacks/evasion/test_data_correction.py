@@ -320,3 +320,18 @@ def test_strategy_refuses_models_built_outside_its_scope(two_cpu_strategy, ensem
     with pytest.raises(ValueError, match="outside strategy.scope"):
         attack.set_params(strategy=two_cpu_strategy)
     assert attack.strategy is None
+
+
+def test_an_unreachable_spread_margin_is_refused_before_any_work(ensemble):
+    """A margin over the logits' standard deviation is below K / sqrt(K - 1) for any logits (10 classes: 3.33); a
+    larger ``confidence`` would run every iteration and correct nothing, so it is refused, also via set_params."""
+    bound = 10 / np.sqrt(9)
+    logits = np.r_[1e6, np.zeros(9)]  # the supremum: one logit far above nine equal ones
+    assert (logits[0] - logits[1:].max()) / logits.std() == pytest.approx(bound)
+    with pytest.raises(ValueError, match=r"confidence=4\.0 spreads can never be met with 10 classes.*3\.33"):
+        EnsembleDataCorrection(ensemble, confidence=4.0)
+    attack = EnsembleDataCorrection(ensemble, confidence=3.0)  # reachable, if hard
+    with pytest.raises(ValueError, match="can never be met"):
+        attack.set_params(confidence=bound)
+    assert attack.confidence == 3.0
+    EnsembleDataCorrection(ensemble, confidence=4.0, confidence_units="logit")  # logits have no such bound
