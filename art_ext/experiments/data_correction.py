@@ -203,14 +203,22 @@ def _image_grid(x, x_c, y, changed, unknown, n=10):
     return fig
 
 
-def _default_margin() -> str:
-    """The attack's default margin in words, e.g. ``"1 spread"``."""
+def _attack_defaults() -> dict:
+    """The attack's default settings (margin, step size, budget, search): part of the cache key of corrections made
+    with them, so a changed default never loads an old correction."""
     import inspect
 
     from art_ext.attacks.evasion import EnsembleDataCorrection
 
     parameters = inspect.signature(EnsembleDataCorrection).parameters
-    return f"{parameters['confidence'].default:g} {parameters['confidence_units'].default}"
+    names = ("confidence", "confidence_units", "learning_rate", "max_iter", "binary_search_steps", "initial_const")
+    return {name: parameters[name].default for name in names}
+
+
+def _default_margin() -> str:
+    """The attack's default margin in words, e.g. ``"1 spread"``."""
+    defaults = _attack_defaults()
+    return f"{defaults['confidence']:g} {defaults['confidence_units']}"
 
 
 def _study(run: Run, dataset: str, verbose: bool) -> None:
@@ -483,7 +491,7 @@ def _corrected(local: dict, x, y, indices, confidence, budget, scale: str, seed:
         indices=np.asarray(indices).tolist(),
         confidence=confidence,
         budget=budget,
-        default_margin=_default_margin(),
+        attack_defaults=_attack_defaults(),
     )
     path = os.path.join(cache_dir or default_cache_dir(), "corrections", f"edc-cifar10-{key}.npz")
     if os.path.isfile(path):
