@@ -2,7 +2,8 @@
 
 The paper's experiments use LFW / YTF / SFC faces with FaceNet, which are not available offline;
 we run the same protocol on MNIST (``--scale smoke|small``) and CIFAR-10 (``--scale paper``, or
-``--dataset cifar10`` at any scale; at ``small`` scale with CPU-sized models, see ``_MODELS``):
+``--dataset cifar10`` at any scale; below paper scale with the CIFAR-10 reference models of
+:mod:`~art_ext.experiments.cifar_models`, trained by their own cached command, see ``_MODELS``):
 
 1. A target classifier A (the model to protect, also the guide of the denoisers), a black-box
    source model B (another architecture) and a held-out model C (never seen by any denoiser).
@@ -25,10 +26,12 @@ from __future__ import annotations
 import functools
 import os
 
+import keras
 import numpy as np
 
 from art_ext.data import load_dataset
 from art_ext.evaluation import BPDA, evaluate
+from art_ext.experiments import cifar_models
 from art_ext.experiments.harness import Run, accuracy, cache_key, cached_classifier, default_cache_dir, train_model
 from art_ext.models import get_model
 
@@ -69,8 +72,9 @@ def _fig6(x, x_adv, denoised: dict[str, np.ndarray]):
 
 
 #: (target A, black-box source B, held-out C), the extra pair sources, and get_model options, per
-#: (data set, scale). CIFAR-10 at small scale: CPU-sized models (VGG-11/16 and Kwon's D1 at a quarter width, D2
-#: at half width; D1 with batch norm, which it needs to train in a few epochs); at paper scale: Kwon's models.
+#: (data set, scale). CIFAR-10 below paper scale: the reference models of :mod:`~art_ext.experiments.cifar_models`
+#: (four families, 85 % clean; :data:`_REFERENCE` marks them), so every role is a model worth attacking; at paper
+#: scale: Kwon's models, trained by this run.
 _MODELS = {
     ("mnist", "smoke"): (("deepconfuse_victim", "simple_cnn", "simple_mlp"), ("kwon_d1",), {}),
     ("mnist", "small"): (
@@ -78,15 +82,7 @@ _MODELS = {
         ("kwon_d1", "kwon_d2", "kwon_d3", "kwon_d4"),
         {},
     ),
-    ("cifar10", "small"): (
-        ("vgg_small", "kwon_cifar_d2", "deepconfuse_victim"),
-        ("simple_cnn", "kwon_cifar_d1", "vgg16_bn"),
-        {
-            "kwon_cifar_d2": {"width_scale": 0.5},
-            "vgg16_bn": {"width_scale": 0.25},
-            "kwon_cifar_d1": {"width_scale": 0.25, "batch_norm": True},
-        },
-    ),
+    ("cifar10", "small"): (("resnet20", "vgg11_bn_half", "plain_cnn"), ("mobilenet",), {}),
     ("cifar10", "paper"): (
         ("vgg_small", "kwon_cifar_d1", "kwon_cifar_d2"),
         ("kwon_cifar_d3", "kwon_cifar_d4", "kwon_cifar_d5", "kwon_cifar_du1"),
@@ -95,7 +91,12 @@ _MODELS = {
 }
 _MODELS[("mnist", "paper")] = _MODELS[("mnist", "small")]
 _MODELS[("cifar10", "smoke")] = _MODELS[("cifar10", "small")]
+#: (data set, scale) whose classifiers are the cached CIFAR-10 reference models (trained on all 50,000 training
+#: images by ``art-ext reproduce cifar-models``), not trained by this run.
+_REFERENCE = {("cifar10", "smoke"), ("cifar10", "small")}
 DATASETS = ("mnist", "cifar10")
+#: Adam learning rate of the knowledge-transfer fine-tuning of a reference model (teacher and student).
+KT_FINE_TUNE_RATE = 1e-4
 
 
 def run(
@@ -120,23 +121,29 @@ def run(
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if dataset != default_dataset and out_dir is None:
         out_dir = os.path.join("results", f"uddn-{dataset}-{scale}")
+    models, extra, model_options = _MODELS[(dataset, scale)]
+    reference = (dataset, scale) in _REFERENCE
+    if reference:  # before any work: the reference models are trained by their own (long) command
+        cifar_models.require_trained((*models, *extra), seed, scale)
     run = Run("uddn", scale=scale, seed=seed, out_dir=out_dir, verbose=verbose)
-    cpu_cifar = dataset == "cifar10" and scale != "paper"
     source = "embedded" if dataset == "mnist" and scale == "smoke" else "auto"
-    n_clf, clf_epochs = run.pick((3000, 3), (20000, 8) if cpu_cifar else (50000, 6), (40000, 30))
+    # classifiers trained by this run: images, epochs; the reference models saw all training images (n_clf 0: the
+    # denoisers' images are then the first training images, which the classifiers saw, as HGD's were)
+    n_clf, clf_epochs = (0, 0) if reference else run.pick((3000, 3), (50000, 6), (40000, 30))
     clf_batch = run.pick(32, 128, 128)  # enough steps for the batch-norm statistics of the smoke models
     batch_key = {"batch": clf_batch} if clf_batch != 128 else {}  # part of every cache key (128: the default)
     n_denoise, den_epochs = run.pick((50, 2), (2000, 8), (10000, 30))
     n_test, n_adaptive, pgd_iter = run.pick((50, 20, 3), (2000, 100, 10), (1000, 500, 40))
     widths = run.pick((8, 8, 8, 8, 8), (16, 32, 32, 32, 32), (64, 128, 256, 256, 256))
     eps = 0.3 if dataset == "mnist" else 8 / 255
-    models, extra, model_options = _MODELS[(dataset, scale)]
     run.settings.update(
         dataset=dataset,
         source=source,
-        n_classifier_train=n_clf,
-        classifier_epochs=clf_epochs,
-        classifier_batch=clf_batch,
+        **(
+            {"classifiers": f"CIFAR-10 reference models ({cifar_models.command(scale, seed)})"}
+            if reference
+            else {"n_classifier_train": n_clf, "classifier_epochs": clf_epochs, "classifier_batch": clf_batch}
+        ),
         n_denoiser_clean=n_denoise,
         denoiser_epochs=den_epochs,
         n_test=n_test,
@@ -161,6 +168,8 @@ def run(
 
     @functools.cache  # each model is loaded (or trained) once, however often it is asked for
     def classifier(name):
+        if reference:
+            return cifar_models.reference_models((name,), seed, scale, verbose=verbose)[name]
         options = model_options.get(name, {})
         return cached_classifier(
             name,
@@ -195,11 +204,18 @@ def run(
         **{f"black {k}": v for k, v in black.items()},
     }
 
+    # the classifiers, in every denoiser's cache key
+    classifiers_key = (
+        {"classifiers": [*models, *extra], "recipe": cifar_models.RECIPE_VERSION}
+        if reference
+        else {"n_clf": n_clf, "clf_epochs": clf_epochs}
+    )
+
     # ---- denoiser training pairs, made once on the target (guide) classifier
     maker = UDDN(
         target, guide="pixels", widths=(1, 1, 1, 1, 1), eps_range=(0.0, eps), seed=seed, attacks_per_image=None
     )
-    x_denoise = x_train[n_clf : n_clf + n_denoise]  # images the classifiers never saw
+    x_denoise = x_train[n_clf : n_clf + n_denoise]  # images the classifiers this run trains never saw
     x_noisy, x_clean = maker.make_pairs(x_denoise)
     run.settings["n_denoiser_pairs"] = len(x_noisy)
 
@@ -212,8 +228,7 @@ def run(
         key = cache_key(
             data=dataset,
             source=source,
-            n_clf=n_clf,
-            clf_epochs=clf_epochs,
+            **classifiers_key,
             n=n_denoise,
             **batch_key,
             epochs=den_epochs,
@@ -305,22 +320,42 @@ def run(
     kt_idx = np.random.default_rng(seed).permutation(len(x_noisy))[:n_kt]
     kt_labels = np.argmax(target.predict(x_clean[kt_idx]), axis=1)  # unsupervised pairs: the target's labels
 
+    # Reference models (trained for 85 % on all training images): teacher and student start from A's weights and
+    # are fine-tuned (Adam at KT_FINE_TUNE_RATE), as training them from scratch on the few thousand pairs here would
+    # lose most of A's accuracy; the classifiers this run trains: both from scratch, as in the paper.
+    kt_epochs = run.pick(1, 3, 3) if reference else clf_epochs
+
+    def copy_of_target():
+        model = keras.models.clone_model(target.model)
+        model.set_weights(target.model.get_weights())
+        return model
+
     def distil(model):
         # batch 32: enough steps for the student's batch-norm statistics on this small set
         distiller = DistillationTrainer(
-            wrap(model), preprocessor=uddn, nb_epochs=clf_epochs, batch_size=32, seed=seed, verbose=verbose
+            wrap(model),
+            preprocessor=uddn,
+            nb_epochs=kt_epochs,
+            batch_size=32,
+            seed=seed,
+            verbose=verbose,
+            **({"teacher": copy_of_target(), "learning_rate": KT_FINE_TUNE_RATE} if reference else {}),
         )
         distiller.fit(np.concatenate([x_noisy[kt_idx], x_train[:n_kt]]), np.concatenate([kt_labels, y_train[:n_kt]]))
         run.results["distillation_history"] = distiller.history_
 
     student = cached_classifier(
         f"uddn_student_{models[0]}",
-        lambda: build(models[0]),
+        copy_of_target if reference else lambda: build(models[0]),
         distil,
         key={
             "data": dataset,
             "source": source,
-            "n_clf": n_clf,
+            **(
+                {"classifiers": classifiers_key, "kt_epochs": kt_epochs, "fine_tune_rate": KT_FINE_TUNE_RATE}
+                if reference
+                else {"n_clf": n_clf}
+            ),
             "n": n_denoise,
             "epochs": den_epochs,
             "widths": widths,
