@@ -149,15 +149,16 @@ def _load(dataset: str, source: str, n_train: int | None):
     return x, y, x_test, y_test
 
 
-def _correct(local, x, y, confidence, s=None, max_iter=None, steps=None, verbose=False):
+def _correct(local, x, y, confidence, s=None, max_iter=None, steps=None, verbose=False, units="logit"):
     """Run the attack with study settings ``s``'s budget (``None``: the attack's defaults); return the corrected inputs
     and the attack.
 
-    ``confidence`` is a margin in logits (the paper's units), or ``None`` for the attack's default margin.
+    ``confidence`` is a margin in ``units`` (default logits, the paper's units), or ``None`` for the attack's default
+    margin.
     """
     from art_ext.attacks.evasion import EnsembleDataCorrection
 
-    margin = {} if confidence is None else {"confidence": confidence, "confidence_units": "logit"}
+    margin = {} if confidence is None else {"confidence": confidence, "confidence_units": units}
     budget = (
         {}
         if s is None
@@ -472,10 +473,15 @@ CIFAR_UNKNOWN = ("plain_cnn", "mobilenet")
 PAPER_UNKNOWN = dict(zip(CIFAR_UNKNOWN, UNKNOWN))
 #: Goal of issue #22: every unknown model at least this accurate on the corrected inputs.
 CIFAR_GOAL = 0.99
+#: Margin in logit spreads chosen for CIFAR-10 on the DEV fold (one local reference model corrects, the other scores;
+#: the unknown models are never looked at): data_correction results page, "CIFAR-10 at CPU scale".
+CIFAR_DEV_MARGIN = 2.0
 
 
-def _corrected(local: dict, x, y, indices, confidence, budget, scale: str, seed: int, cache_dir, verbose) -> dict:
-    """Correct ``x`` against the reference models ``local`` with margin ``confidence`` in logits (``None``: the
+def _corrected(
+    local: dict, x, y, indices, confidence, budget, scale: str, seed: int, cache_dir, verbose, units="logit"
+) -> dict:
+    """Correct ``x`` against the reference models ``local`` with margin ``confidence`` in ``units`` (``None``: the
     default margin) and ``budget`` (study settings as :func:`_correct` takes them; ``None``: the defaults); cached
     as ``.npz`` under ``<cache>/corrections`` with the attack's per-input record, so a rerun scores the same
     corrected inputs without recomputing them."""
@@ -490,6 +496,7 @@ def _corrected(local: dict, x, y, indices, confidence, budget, scale: str, seed:
         local=[os.path.basename(cifar_models.model_path(n, seed, scale, cache_dir=cache_dir)) for n in local],
         indices=np.asarray(indices).tolist(),
         confidence=confidence,
+        **({"units": units} if confidence is not None and units != "logit" else {}),
         budget=budget,
         attack_defaults=_attack_defaults(),
     )
@@ -498,7 +505,7 @@ def _corrected(local: dict, x, y, indices, confidence, budget, scale: str, seed:
         with np.load(path) as saved:
             return {k: saved[k] for k in saved.files}
     start = time.perf_counter()
-    x_c, attack = _correct(list(local.values()), x, y, confidence, budget, verbose=verbose)
+    x_c, attack = _correct(list(local.values()), x, y, confidence, budget, verbose=verbose, units=units)
     record = dict(
         x_corrected=x_c,
         success=attack.success_,
@@ -518,7 +525,8 @@ def _percent_with_interval(correct: int, n: int) -> str:
 
 
 def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
-    """Tables 6-7 on CIFAR-10 with the reference models, the library's default correction and the paper's margin."""
+    """Tables 6-7 on CIFAR-10 with the reference models: the paper's margin, the library's default and the margin
+    chosen for CIFAR-10 on the DEV fold (:data:`CIFAR_DEV_MARGIN`)."""
     from art_ext.experiments import cifar_models
 
     cifar_models.require_trained(CIFAR_LOCAL + CIFAR_UNKNOWN, run.seed, run.scale, cache_dir)
@@ -538,10 +546,15 @@ def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
         models_command=cifar_models.command(run.scale, run.seed),
     )
     local = cifar_models.reference_models(CIFAR_LOCAL, run.seed, run.scale, cache_dir, verbose)
-    settings = (("paper's margin 0", 0.0), (f"default (margin {_default_margin()})", None))
+    dev_label = f"margin {CIFAR_DEV_MARGIN:g} spreads (chosen on DEV)"
+    settings = (
+        ("paper's margin 0", 0.0, "logit"),
+        (f"default (margin {_default_margin()})", None, "spread"),
+        (dev_label, CIFAR_DEV_MARGIN, "spread"),
+    )
     records = {
-        label: _corrected(local, x, y, idx, margin, budget, run.scale, run.seed, cache_dir, verbose)
-        for label, margin in settings
+        label: _corrected(local, x, y, idx, margin, budget, run.scale, run.seed, cache_dir, verbose, units)
+        for label, margin, units in settings
     }
     unknown = cifar_models.reference_models(CIFAR_UNKNOWN, run.seed, run.scale, cache_dir, verbose)
     run.table(
@@ -599,7 +612,7 @@ def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
             *(f"{summary[lab]['mean_iterations']:.0f}" for lab in records),
         ]
     )
-    met = all(summary[n][lab] >= CIFAR_GOAL for n in unknown for lab in records if lab.startswith("default"))
+    met = {lab: all(summary[n][lab] >= CIFAR_GOAL for n in unknown) for lab in records}
     run.table(
         "cifar10: Tables 6-7, the paper beside ours (unknown models never seen by the correction)",
         ["", "paper", *records],
@@ -609,8 +622,10 @@ def _cifar_study(run: Run, verbose: bool, cache_dir=None) -> None:
         "share the local architectures). The paper's CIFAR-10 correction ran Adam at lr 0.01 for 6000 iterations; "
         f"both of our rows use {'a smoke budget' if budget else 'the library budget (lr 0.1, 400 iterations x 3'}"
         f"{'' if budget else ' searches)'}. The paper does not say in which units its L2 is; 0-255 is the likelier. "
-        "Goal (issue #22): every unknown model >= "
-        f"{CIFAR_GOAL:.0%} on the inputs corrected with the defaults: {'met' if met else 'missed'}.",
+        f"The last row's margin was chosen on the DEV fold (one local model corrects, the other scores). Goal (issue "
+        f"#22): every unknown model >= {CIFAR_GOAL:.0%} on the corrected inputs: "
+        + "; ".join(f"{lab}: {'met' if ok else 'missed'}" for lab, ok in met.items())
+        + ".",
     )
     summary["goal_met"] = met
     run.results["cifar10"] = summary

@@ -15,9 +15,10 @@ def test_cifar_smoke_run_reports_tables_6_7_and_caches_the_corrections(random_ci
     assert main(argv) == 0
     payload = json.loads((out / "results.json").read_text())
     summary = payload["results"]["cifar10"]
-    assert set(dc.CIFAR_UNKNOWN) <= set(summary) and isinstance(summary["goal_met"], bool)
-    rows = {label: summary[label] for label in summary if label.startswith(("paper's", "default"))}
-    assert len(rows) == 2
+    assert set(dc.CIFAR_UNKNOWN) <= set(summary)
+    rows = {label: summary[label] for label in summary if label.startswith(("paper's", "default", "margin"))}
+    assert len(rows) == 3 and set(summary["goal_met"]) == set(rows)
+    assert all(isinstance(met, bool) for met in summary["goal_met"].values())
     for record in rows.values():
         assert 0 <= record["generating_count"] <= payload["settings"]["cifar10"]["n_test"]
         assert 0.0 <= record["local_success"] <= 1.0 and record["l2_mean"] >= 0.0
@@ -26,7 +27,7 @@ def test_cifar_smoke_run_reports_tables_6_7_and_caches_the_corrections(random_ci
     report = (out / "report.md").read_text()
     assert "the paper beside ours" in report and "80.5% -> 100.0%" in report  # the paper's Du1 next to ours
     assert (out / "cifar10_grid.png").is_file()
-    assert len(list((random_cifar / "cache" / "corrections").iterdir())) == 2
+    assert len(list((random_cifar / "cache" / "corrections").iterdir())) == 3
 
     # a rerun scores the cached corrections: the attack does not run again, the numbers are the same
     def refuse(*args, **kwargs):
