@@ -26,6 +26,7 @@ from art_ext.estimators.classification import classifier_logits
 from art_ext.metrics import distortion_norms
 from art_ext.params import (
     BOOL,
+    NON_NEGATIVE_INT,
     NON_NEGATIVE_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,
@@ -113,6 +114,7 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         "binary_search_steps",
         "initial_const",
         "confidence_units",
+        "refine_steps",
         "batch_size",
         "strategy",
         "verbose",
@@ -126,6 +128,7 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         "binary_search_steps": [POSITIVE_INT],
         "initial_const": [POSITIVE_REAL],
         "confidence_units": [Options(["spread", "logit"])],
+        "refine_steps": [NON_NEGATIVE_INT],
         "batch_size": [POSITIVE_INT],
         "strategy": [None, STRATEGY],
         "verbose": [BOOL],
@@ -141,6 +144,7 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         binary_search_steps: int = 3,
         initial_const: float = 1.0,
         confidence_units: str = "spread",
+        refine_steps: int = 0,
         batch_size: int = 128,
         strategy: tf.distribute.Strategy | None = None,
         verbose: bool = True,
@@ -168,6 +172,11 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
                at the corrected input (the same for every model; it must stay below ``K / sqrt(K - 1)``, 3.33 for
                10 classes, which no logits reach); ``"logit"``: it counts logits (log-probability ratios), as in
                the paper and C&W.
+        :param refine_steps: Adam steps a sample keeps running after it first meets the margin (at most
+               ``max_iter`` in all), keeping its least-distorted iterate that still meets the margin: once the hinge
+               is satisfied only the distortion term pulls, so the correction shrinks back towards the margin, as
+               C&W's (and the paper's) run over all iterations does. 0 (default) stops each sample at its first
+               success, which is fastest and, at Adam's first large steps, overshoots the smallest correction.
         :param batch_size: Inputs corrected together in one batch.
         :param strategy: A ``tf.distribute.Strategy`` whose replicas each correct a contiguous share of every
                batch (results gathered in order); ``None`` runs on one device. The local models must have been
@@ -185,6 +194,7 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         self.binary_search_steps = binary_search_steps
         self.initial_const = initial_const
         self.confidence_units = confidence_units
+        self.refine_steps = refine_steps
         self.batch_size = batch_size
         self.strategy = strategy
         self.verbose = verbose
@@ -307,13 +317,16 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
         y_spec = tf.TensorSpec([None, self.estimators[0].nb_classes], tf.float32)
         per_sample = tf.TensorSpec([None], tf.float32)
         kappa = float(self.confidence)
+        refine = int(self.refine_steps)
+        not_yet = tf.constant(np.iinfo(np.int32).max)  # steps left of a sample that has not met the margin yet
 
         @tf.function(input_signature=[x_spec, y_spec, per_sample])
         def optimise(x, y_onehot, const):
-            """Run up to ``max_iter`` Adam steps from ``w = 0``; stop each sample at its first success.
+            """Run up to ``max_iter`` Adam steps from ``w = 0``; each sample stops ``refine_steps`` steps after its
+            first success, its least-distorted success kept.
 
-            Samples that succeed leave the batch (their state is dropped, their result written out), so the
-            remaining steps cost only what the samples still searching need.
+            Samples that stop leave the batch (their state is dropped, their result written out), so the
+            remaining steps cost only what the samples still running need.
             """
             n = tf.shape(x)[0]
             w0 = to_tanh_space(x, clip_min, clip_max)
@@ -324,48 +337,60 @@ class EnsembleDataCorrection(ValidatedParams, EvasionAttack):
                 # x + (box(w0 + dw) - box(w0)): exactly x at dw = 0, in the box up to rounding
                 return tf.clip_by_value(x + from_tanh_space(w0 + dw, clip_min, clip_max) - base, clip_min, clip_max)
 
-            def record(ids, hit, x_c, found, x_found):
-                rows = tf.expand_dims(tf.boolean_mask(ids, hit), 1)
-                x_found = tf.tensor_scatter_nd_update(x_found, rows, tf.boolean_mask(x_c, hit))
-                found = tf.tensor_scatter_nd_update(found, rows, tf.ones(tf.shape(rows)[:1], tf.bool))
-                return found, x_found
+            def l2_squared(x_c, xa):
+                # distortion in units of the box (clip_values): the same trade-off at any input scale
+                return tf.reduce_sum(tf.square((x_c - xa) / scale), axis=axes)
 
-            def step(i, active, found, x_found, iters):
-                ids, xa, ya, ca, w0a, basea, dw, m, v = active
+            def record(ids, hit, x_c, l2sq, found, x_found, best):
+                """Write out the successes ``hit`` that are less distorted than the sample's best so far."""
+                better = hit & (l2sq < tf.gather(best, ids))
+                rows = tf.expand_dims(tf.boolean_mask(ids, better), 1)
+                x_found = tf.tensor_scatter_nd_update(x_found, rows, tf.boolean_mask(x_c, better))
+                found = tf.tensor_scatter_nd_update(found, rows, tf.ones(tf.shape(rows)[:1], tf.bool))
+                best = tf.tensor_scatter_nd_update(best, rows, tf.boolean_mask(l2sq, better))
+                return found, x_found, best
+
+            def step(i, active, found, x_found, best, iters):
+                ids, xa, ya, ca, w0a, basea, dw, m, v, left = active
                 with tf.GradientTape() as tape:
                     tape.watch(dw)
                     x_c = corrected(xa, w0a, basea, dw)
                     scores = self._scores(forwards, x_c, ya)
-                    # distortion in units of the box (clip_values): the same trade-off at any input scale
-                    l2sq = tf.reduce_sum(tf.square((x_c - xa) / scale), axis=axes)
+                    l2sq = l2_squared(x_c, xa)
                     hinge = tf.reduce_sum(weights * tf.maximum(-scores, -kappa), axis=0)
                     loss = tf.reduce_sum(l2sq + ca * hinge)
-                # record the first success (evaluated before this step's update) and drop it from the batch
+                # record successes (evaluated before this step's update); a sample's first success starts its
+                # countdown of refine_steps, and it leaves the batch when that reaches 0
                 hit = self._met(scores)
-                found, x_found = record(ids, hit, x_c, found, x_found)
+                found, x_found, best = record(ids, hit, x_c, l2sq, found, x_found, best)
+                left = tf.where(hit, tf.minimum(left, refine), left)
                 grad = tape.gradient(loss, dw)
                 t = tf.cast(i + 1, tf.float32)
                 m = beta1 * m + (1.0 - beta1) * grad
                 v = beta2 * v + (1.0 - beta2) * tf.square(grad)
                 dw = dw - lr * (m / (1.0 - beta1**t)) / (tf.sqrt(v / (1.0 - beta2**t)) + eps)
-                keep = ~hit
+                left = tf.where(left == not_yet, left, left - 1)
+                keep = left >= 0
                 rows = tf.expand_dims(tf.boolean_mask(ids, keep), 1)
                 iters = tf.tensor_scatter_nd_add(iters, rows, tf.ones(tf.shape(rows)[:1], tf.int32))
-                active = tuple(tf.boolean_mask(t, keep) for t in (ids, xa, ya, ca, w0a, basea, dw, m, v))
-                return i + 1, active, found, x_found, iters
+                active = tuple(tf.boolean_mask(t, keep) for t in (ids, xa, ya, ca, w0a, basea, dw, m, v, left))
+                return i + 1, active, found, x_found, best, iters
 
             def not_finished(i, active, *_):
                 return (i < max_iter) & (tf.size(active[0]) > 0)
 
             zeros = tf.zeros_like(x)
-            active = (tf.range(n), x, y_onehot, const, w0, base, zeros, zeros, zeros)
-            init = (tf.constant(0), active, tf.zeros([n], tf.bool), x, tf.zeros([n], tf.int32))
-            _, active, found, x_found, iters = tf.while_loop(not_finished, step, init)
-            ids, xa, ya, _, w0a, basea, dw, _, _ = active
+            countdown = tf.fill([n], not_yet)
+            active = (tf.range(n), x, y_onehot, const, w0, base, zeros, zeros, zeros, countdown)
+            inf = tf.fill([n], np.float32(np.inf))
+            init = (tf.constant(0), active, tf.zeros([n], tf.bool), x, inf, tf.zeros([n], tf.int32))
+            _, active, found, x_found, best, iters = tf.while_loop(not_finished, step, init)
+            ids, xa, ya, _, w0a, basea, dw, _, _, _ = active
 
             def check_last():
                 x_last = corrected(xa, w0a, basea, dw)
-                return record(ids, self._met(self._scores(forwards, x_last, ya)), x_last, found, x_found)
+                met = self._met(self._scores(forwards, x_last, ya))
+                return record(ids, met, x_last, l2_squared(x_last, xa), found, x_found, best)[:2]
 
             # the last update is checked too (not on an empty batch: TF's fused conv kernels reject those)
             found, x_found = tf.cond(tf.size(ids) > 0, check_last, lambda: (found, x_found))

@@ -172,6 +172,7 @@ def test_mismatched_estimators_raise(ensemble):
         ({"verbose": "yes"}, "verbose"),
         ({"confidence_units": "probability"}, "confidence_units"),
         ({"strategy": "mirrored"}, "strategy"),
+        ({"refine_steps": -1}, "refine_steps"),
     ],
 )
 def test_bad_params_raise(ensemble, params, message):
@@ -335,3 +336,28 @@ def test_an_unreachable_spread_margin_is_refused_before_any_work(ensemble):
         attack.set_params(confidence=bound)
     assert attack.confidence == 3.0
     EnsembleDataCorrection(ensemble, confidence=4.0, confidence_units="logit")  # logits have no such bound
+
+
+def test_refine_steps_shrink_the_correction_and_keep_the_margin(ensemble, wrong_inputs, reference):
+    """After the first success the distortion term alone pulls the correction back towards the margin; the least
+    distorted iterate that still meets it is kept, so no input gets a larger correction and the margin holds."""
+    attack, x_ref = reference
+    refined = EnsembleDataCorrection(ensemble, refine_steps=30, **_COMPARE)
+    x_c = refined.generate(*wrong_inputs)
+    assert np.array_equal(refined.success_, attack.success_)
+    ok = refined.success_ & refined.changed_
+    assert ok.sum() >= 8
+    assert np.all(refined.l2_[ok] <= attack.l2_[ok] + 1e-6)
+    assert refined.l2_[ok].mean() < 0.9 * attack.l2_[ok].mean()
+    assert refined.iterations_[ok].sum() > attack.iterations_[ok].sum()
+    x, y = wrong_inputs
+    z = np.stack([c.predict(x_c[ok]) for c in ensemble])  # every local model meets the default margin (1 spread)
+    true = z[:, np.arange(ok.sum()), y[ok]]
+    other = np.where(np.eye(10, dtype=bool)[y[ok]][None], -np.inf, z).max(axis=2)
+    assert np.all((true - other) / z.std(axis=2) >= 1.0 - 1e-4)
+
+
+def test_refine_steps_zero_is_the_first_success(ensemble, wrong_inputs, reference):
+    attack, x_ref = reference
+    same = EnsembleDataCorrection(ensemble, refine_steps=0, **_COMPARE)
+    np.testing.assert_array_equal(same.generate(*wrong_inputs), x_ref)
