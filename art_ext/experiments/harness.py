@@ -153,6 +153,13 @@ def cached_classifier(
     return wrap(model, **wrap_options)
 
 
+def copy_model(model: keras.Model) -> keras.Model:
+    """A new Keras model of ``model``'s architecture with a copy of its weights (to fine-tune without touching it)."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def train_model(
     model: keras.Model,
     x: np.ndarray,

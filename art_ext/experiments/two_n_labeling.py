@@ -30,7 +30,7 @@ import os
 
 import numpy as np
 
-from art_ext.experiments.harness import Run, cached_classifier, train_model
+from art_ext.experiments.harness import Run, cached_classifier, copy_model, train_model
 
 EPS_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 DATASETS = ("mnist", "cifar10")
@@ -54,23 +54,19 @@ def _settings(run: Run, dataset: str = "mnist") -> dict:
     mnist = dict(data="mnist", arch="deepconfuse_victim", substitute_arch="kwon_d3")
     cifar = dict(data="cifar10", arch="vgg19_bn", substitute_arch="vgg16_bn")
     if dataset == "cifar10" and run.scale != "paper":  # the reference models, fine-tuned (module docstring)
-
-        def cpu(smoke, small):
-            return small if run.scale == "small" else smoke
-
         return dict(
             data="cifar10",
             reference=True,
             arch="resnet20",
             substitute_arch="vgg11_bn_half",
-            n_train=cpu(300, 20000),
-            n_test=cpu(64, 2000),
-            epochs=cpu(1, 3),
-            defence_epochs=cpu(1, 5),
-            wb_steps=cpu(3, 20),
-            pgd_steps=cpu(3, 20),
+            n_train=run.pick(300, 20000, None),
+            n_test=run.pick(64, 2000, None),
+            epochs=run.pick(1, 3, None),
+            defence_epochs=run.pick(1, 5, None),
+            wb_steps=run.pick(3, 20, None),
+            pgd_steps=run.pick(3, 20, None),
             eps_pgd=8 / 255,
-            n_eval=cpu(10, 100),
+            n_eval=run.pick(10, 100, None),
         )
     return run.pick(
         dict(
@@ -148,9 +144,7 @@ def _train_all(run: Run, s: dict, x, y) -> dict:
         )
 
     def copy_of_substitute():
-        model = keras.models.clone_model(substitute.model)
-        model.set_weights(substitute.model.get_weights())
-        return model
+        return copy_model(substitute.model)
 
     def build(n=10):
         """A model of the defended architecture with ``n`` outputs: fresh, or the substitute's copy (its last layer

@@ -26,13 +26,20 @@ from __future__ import annotations
 import functools
 import os
 
-import keras
 import numpy as np
 
 from art_ext.data import load_dataset
 from art_ext.evaluation import BPDA, evaluate
 from art_ext.experiments import cifar_models
-from art_ext.experiments.harness import Run, accuracy, cache_key, cached_classifier, default_cache_dir, train_model
+from art_ext.experiments.harness import (
+    Run,
+    accuracy,
+    cache_key,
+    cached_classifier,
+    copy_model,
+    default_cache_dir,
+    train_model,
+)
 from art_ext.models import get_model
 
 #: The paper's LFW / FaceNet numbers (Tables 1-3): clean / white-box / black-box.
@@ -326,9 +333,7 @@ def run(
     kt_epochs = run.pick(1, 3, 3) if reference else clf_epochs
 
     def copy_of_target():
-        model = keras.models.clone_model(target.model)
-        model.set_weights(target.model.get_weights())
-        return model
+        return copy_model(target.model)
 
     def distil(model):
         # batch 32: enough steps for the student's batch-norm statistics on this small set
