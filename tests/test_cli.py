@@ -95,7 +95,7 @@ def _user_error(argv, capsys) -> str:
 
 def test_dataset_option_is_refused_by_reproductions_without_it(tmp_path, capsys):
     assert "--dataset is not an option" in _user_error(
-        ["reproduce", "learning-to-confuse", "--scale", "smoke", "--dataset", "mnist", "--out", str(tmp_path)], capsys
+        ["reproduce", "demo", "--scale", "smoke", "--dataset", "mnist", "--out", str(tmp_path)], capsys
     )
     assert "invalid choice" in _user_error(["reproduce", "uddn", "--dataset", "imagenet"], capsys)
 

@@ -39,3 +39,39 @@ def test_fit_generator_runs_the_library_schedule_and_caches(mnist_small, tmp_pat
     again, seconds, cached = fit_generator(x, y, x_val, y_val, cfg, 3, 0, verbose=False, tag="t")
     assert cached and seconds == 0.0
     np.testing.assert_array_equal(again.noise(x_val), attack.noise(x_val))
+
+
+def test_run_refuses_an_unknown_dataset(tmp_path):
+    import pytest
+
+    from art_ext.experiments.learning_to_confuse import run
+
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        run(scale="smoke", dataset="imagenet", out_dir=str(tmp_path), verbose=False)
+    assert not any(tmp_path.iterdir())  # refused before any work
+
+
+def test_cifar_victims_below_paper_scale_are_families_the_generator_never_sees():
+    from art_ext.experiments.harness import Run
+    from art_ext.experiments.learning_to_confuse import VICTIMS, _settings
+
+    for scale in ("smoke", "small"):
+        cfg = _settings(Run("t", scale=scale, seed=0, out_dir=None, verbose=False), "cifar10")
+        (surrogate, _), *held_out = cfg["victims"]
+        assert cfg["surrogate"] == surrogate == "vgg_small"
+        assert [name for name, _ in held_out] == ["resnet20", "plain_cnn", "mobilenet_cifar"]
+        assert cfg["n_val"] > 0  # the generator is selected on training images, not on the reported test images
+    paper = _settings(Run("t", scale="paper", seed=0, out_dir=None, verbose=False), "cifar10")
+    assert paper["victims"] == VICTIMS["cifar10"] and paper["surrogate"] == "vgg11_bn"
+
+
+def test_data_validation_images_are_disjoint_training_images(monkeypatch):
+    from art_ext.experiments import learning_to_confuse as module
+
+    x = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1)
+    y = np.arange(100) % 10
+    monkeypatch.setattr(module, "load_dataset", lambda name, split: (x, y) if split == "train" else (x[:20], y[:20]))
+    (x_train, _, x_test, _), (x_val, _) = module._data("cifar10", 60, 10, 0, n_val=30)
+    assert len(x_train) == 60 and len(x_val) == 30 and len(x_test) == 10
+    assert not set(x_train.ravel()) & set(x_val.ravel())
+    assert module._data("mnist", 60, 10, 0)[1] is None
