@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset",
         choices=("mnist", "cifar10"),
         default=None,
-        help="data set, for reproductions that take one (uddn, cifar-models); default: the scale's",
+        help="data set (every reproduction but demo); default: the scale's",
     )
     ev = sub.add_parser(
         "evaluate",

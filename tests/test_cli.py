@@ -100,6 +100,21 @@ def test_dataset_option_is_refused_by_reproductions_without_it(tmp_path, capsys)
     assert "invalid choice" in _user_error(["reproduce", "uddn", "--dataset", "imagenet"], capsys)
 
 
+def test_every_reproduction_but_the_demo_takes_a_dataset():
+    """The ``--dataset`` help says so; a reproduction that stops taking one must change it."""
+    import argparse
+    import importlib
+    import inspect
+
+    from art_ext.experiments import REPRODUCTIONS
+
+    for name, path in REPRODUCTIONS.items():
+        takes = "dataset" in inspect.signature(importlib.import_module(path).run).parameters
+        assert takes == (name != "demo"), name
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert "every reproduction but demo" in commands.choices["reproduce"].format_help()
+
+
 @pytest.mark.parametrize("seed", ["-1", str(2**32), "1.5", "x"])
 def test_bad_seed_is_a_one_line_user_error(seed, tmp_path, capsys):
     assert "--seed" in _user_error(["demo", "--scale", "smoke", "--seed", seed, "--out", str(tmp_path)], capsys)
