@@ -4,9 +4,15 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import art  # noqa: F401  (see below)
 import numpy as np
 import pytest
 import tensorflow as tf
+
+# ART configures logging when it is first imported (logging.config.dictConfig, which shuts down every handler that
+# exists at that moment); first imported inside a test, that breaks pytest's output capture and the test fails in its
+# teardown with "I/O operation on closed file" (e.g. `pytest tests/test_cli.py` alone). Importing it here, at
+# collection, keeps every test file runnable on its own.
 
 # Two logical CPU devices for the tf.distribute tests (MirroredStrategy over "/cpu:0" and "/cpu:1"). Logical devices
 # can only be configured before TensorFlow initialises its runtime, hence here, at import; ops without a strategy
