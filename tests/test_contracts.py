@@ -16,6 +16,7 @@ import hashlib
 import os
 import pickle
 import random
+import re
 
 import numpy as np
 import pytest
@@ -415,11 +416,16 @@ def _params(test: str, name: str) -> dict:
 
 def _bad_param_cases(test: str):
     return [
-        pytest.param(name, param, value, id=f"{name}-{param}={value!r}"[:80])
+        pytest.param(name, param, value, id=f"{name}-{param}={_stable_repr(value)}"[:80])
         for name in _cases(test)
         for param, values in _params(test, name).items()
         for value in values
     ]
+
+
+def _stable_repr(value) -> str:
+    """``repr`` without memory addresses, so every pytest-xdist worker collects the same test ids."""
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(value))
 
 
 # ---------------------------------------------------------------------------------------------- parameters
