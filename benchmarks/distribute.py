@@ -155,7 +155,7 @@ def learning_to_confuse(strategy):
         optimizer.build(generator.trainable_variables)
         victim_optimizer.build(victim.trainable_variables)
     generator_step = attack._build_generator_step(resolved, victim, generator, optimizer, BATCH)
-    victim_step, _ = attack._build_steps(resolved, victim, frozen, victim_optimizer, BATCH)
+    victim_step, _, _ = attack._build_steps(resolved, victim, frozen, victim_optimizer, BATCH)
     x, y = _data()
     batches = [_shard(resolved, x[i : i + BATCH], y[i : i + BATCH].astype(np.int32)) for i in range(0, len(x), BATCH)]
 

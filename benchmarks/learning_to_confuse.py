@@ -45,7 +45,7 @@ def main() -> None:
         optimizer.build(generator.trainable_variables)
         victim_optimizer.build(victim.trainable_variables)
         generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, BATCH)
-        victim_step, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, BATCH)
+        victim_step, _, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, BATCH)
 
         @tf.function
         def generator_alone(xb, generator=generator, optimizer=optimizer):

@@ -408,13 +408,12 @@ def _eps_curve(run: Run, attack, data, cfg: dict, seed: int) -> dict:
     import matplotlib.pyplot as plt
 
     x, y, x_test, y_test = data
-    noise = attack.noise(x)
     name, options = VICTIMS["mnist"][1]
     fractions = (0.0, 0.25, 0.5, 0.75, 1.0)
     curve = {}
     for f in fractions:
         eps = f * cfg["eps"]
-        x_poison = np.clip(x + eps * noise, 0.0, 1.0).astype(np.float32)
+        x_poison = attack.perturb(x, eps=eps)
         curve[eps] = accuracy(_victim(name, options, x_poison, y, cfg["victim_epochs_eval"], seed), x_test, y_test)
     run.table(
         f"Accuracy vs eps (MNIST, victim {name}, the eps-{cfg['eps']} noise rescaled)",
@@ -482,7 +481,7 @@ def _dataset(run: Run, dataset: str, seed: int, verbose: bool) -> dict:
     victim = table1.pop("_poisoned_victim")
     out["table1"] = table1
     if dataset == "cifar10":  # the same noise rescaled to the evasion literature's budget
-        x_extra = np.clip(x + CIFAR_EXTRA_EPS * attack.noise(x), *attack.clip_values).astype(np.float32)
+        x_extra = attack.perturb(x, eps=CIFAR_EXTRA_EPS)
         extra = _table1(run, dataset, x_extra, data, cfg, seed, CIFAR_EXTRA_EPS, clean_scores)
         extra.pop("_poisoned_victim")
         out["table1_8_255"] = extra

@@ -86,6 +86,20 @@ def test_fit_records_history_and_poison_respects_budget(fitted, data):
     assert np.abs(x_poison - x).max() > 0.05  # the generator does perturb
 
 
+def test_perturb_rescales_the_fitted_noise_to_another_budget_exactly(fitted, data):
+    (x, _), _ = data
+    noise = fitted.noise(x)
+    for eps in (0.0, 0.1, 0.5):
+        x_eps = fitted.perturb(x, eps=eps)
+        assert x_eps.dtype == np.float32 and np.abs(x_eps.astype(np.float64) - x).max() <= eps
+        assert x_eps.min() >= 0.0 and x_eps.max() <= 1.0
+        np.testing.assert_allclose(x_eps, np.clip(x + eps * noise, 0.0, 1.0), atol=1e-6)
+    np.testing.assert_array_equal(fitted.perturb(x[:8]), fitted.perturb(x[:8], eps=fitted.eps))
+    for bad in (-0.1, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match="LearningToConfuse.perturb: eps must be"):
+            fitted.perturb(x[:8], eps=bad)
+
+
 def test_poison_budget_is_exact_with_other_clip_values():
     """A generator saturating at +-1 on inputs at the box edges: the budget and range still hold exactly."""
     x = np.concatenate(
@@ -352,6 +366,37 @@ def test_mirrored_strategy_matches_one_device(data, two_cpu_strategy):
     np.testing.assert_allclose(poisons[1], poisons[0], atol=1e-4)
     with pytest.raises(ValueError, match=r"generator was built outside strategy.scope\(\)"):
         toy_attack(strategy=two_cpu_strategy).fit(x, y, nb_epochs=1, batch_size=32)
+
+
+def test_fused_generator_and_victim_step_equals_the_two_steps_in_turn(data):
+    """The fit runs the victim's own step inside the generator step's function: the same updates as the generator
+    step followed by the victim step -- the unrolled update reads the victim's weights and batch-norm statistics
+    before the victim's step changes them."""
+    (x, y), _ = data
+    attack = toy_attack()
+    strategy = tf.distribute.get_strategy()
+    batches = [(tf.constant(x[i : i + 32]), tf.constant(y[i : i + 32].astype(np.int32))) for i in (0, 32, 64)]
+    weights = []
+    for fused in (False, True):
+        with seeded(0):
+            inputs = keras.Input(SHAPE)
+            hidden = keras.layers.BatchNormalization()(keras.layers.Dense(16)(keras.layers.Flatten()(inputs)))
+            victim = keras.Model(inputs, keras.layers.Dense(CLASSES)(keras.layers.ReLU()(hidden)))
+            generator, frozen = tiny_generator(), tiny_generator()
+        optimizer, victim_optimizer = keras.optimizers.Adam(1e-2), keras.optimizers.SGD(0.1)
+        optimizer.build(generator.trainable_variables)
+        victim_optimizer.build(victim.trainable_variables)
+        victim_step, victim_replica, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, 32)
+        then = victim_replica if fused else None
+        generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, 32, then=then)
+        for xb, yb in batches:
+            generator_step(xb, yb, xb, yb, yb)
+            if not fused:
+                victim_step(xb, yb)
+        weights.append([v.numpy() for v in victim.variables + generator.variables])
+    assert any(np.abs(w).max() > 0 for w in weights[0])
+    for unfused, fused in zip(*weights):
+        np.testing.assert_allclose(fused, unfused, atol=1e-5)
 
 
 def test_surrogate_classifier_preprocessing_and_probabilities_are_honoured(data):
