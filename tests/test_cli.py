@@ -5,7 +5,8 @@ import pytest
 from art_ext.cli import build_parser, main
 
 
-def test_demo_runs_at_smoke_scale(tmp_path, capsys):
+def test_demo_runs_at_smoke_scale(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ART_EXT_CACHE", str(tmp_path / "cache"))  # trains everything, whatever the user's cache holds
     assert main(["demo", "--scale", "smoke", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "pipeline check" in report and "demo.png" in report

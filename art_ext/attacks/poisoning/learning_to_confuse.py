@@ -709,14 +709,15 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param x: Clean inputs, NHWC within ``clip_values``.
         :param batch_size: Batch size of the generator.
         :param eps: The budget, in the units of ``clip_values``; default the fitted ``eps``. Another value rescales
-            the fitted noise to that budget (the paper's accuracy-vs-eps curve) without fitting again.
+            the fitted noise to that budget (the paper's accuracy-vs-eps curve) without fitting again; a value
+            beyond the width of ``clip_values`` acts as that width.
         :return: float32 poisoned inputs with ``|result - x| <= eps`` exactly.
         :raises ValueError: If the attack is not fitted, or on bad inputs.
         """
         validate_params({"eps": [NON_NEGATIVE_REAL, None]}, {"eps": eps}, "LearningToConfuse.perturb")
-        eps = self.eps if eps is None else float(eps)
-        x, noise = self._raw_noise(x, batch_size)
         lo, hi = self.clip_values
+        eps = self.eps if eps is None else min(float(eps), float(hi) - float(lo))  # beyond the range: the same
+        x, noise = self._raw_noise(x, batch_size)
         lower = np.maximum(_inside(x, -eps), np.float32(lo))
         upper = np.minimum(_inside(x, eps), np.float32(hi))
         return np.clip(x + np.float32(eps) * noise, lower, upper).astype(np.float32)

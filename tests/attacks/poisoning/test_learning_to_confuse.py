@@ -95,7 +95,10 @@ def test_perturb_rescales_the_fitted_noise_to_another_budget_exactly(fitted, dat
         assert x_eps.min() >= 0.0 and x_eps.max() <= 1.0
         np.testing.assert_allclose(x_eps, np.clip(x + eps * noise, 0.0, 1.0), atol=1e-6)
     np.testing.assert_array_equal(fitted.perturb(x[:8]), fitted.perturb(x[:8], eps=fitted.eps))
-    for bad in (-0.1, float("nan"), "0.1"):
+    np.testing.assert_array_equal(fitted.perturb(x[:8], eps=np.float32(0.1)), fitted.perturb(x[:8], eps=0.1))
+    huge = fitted.perturb(x[:8], eps=1e300)  # beyond the range of clip_values: the whole range, no inf * 0
+    assert np.isfinite(huge).all() and np.array_equal(huge, fitted.perturb(x[:8], eps=1.0))
+    for bad in (-0.1, float("nan"), float("inf"), True, "0.1"):
         with pytest.raises(ValueError, match="LearningToConfuse.perturb: eps must be"):
             fitted.perturb(x[:8], eps=bad)
 
@@ -368,24 +371,27 @@ def test_mirrored_strategy_matches_one_device(data, two_cpu_strategy):
         toy_attack(strategy=two_cpu_strategy).fit(x, y, nb_epochs=1, batch_size=32)
 
 
-def test_fused_generator_and_victim_step_equals_the_two_steps_in_turn(data):
+@pytest.mark.parametrize("distributed", [False, True], ids=["one-device", "mirrored"])
+def test_fused_generator_and_victim_step_equals_the_two_steps_in_turn(data, two_cpu_strategy, distributed):
     """The fit runs the victim's own step inside the generator step's function: the same updates as the generator
     step followed by the victim step -- the unrolled update reads the victim's weights and batch-norm statistics
-    before the victim's step changes them."""
+    before the victim's step changes them -- on one device and under a MirroredStrategy."""
+    from art_ext.attacks.poisoning.learning_to_confuse import _shard
+
     (x, y), _ = data
-    attack = toy_attack()
-    strategy = tf.distribute.get_strategy()
-    batches = [(tf.constant(x[i : i + 32]), tf.constant(y[i : i + 32].astype(np.int32))) for i in (0, 32, 64)]
+    strategy = two_cpu_strategy if distributed else tf.distribute.get_strategy()
+    attack = toy_attack(strategy=strategy if distributed else None)
+    batches = [_shard(strategy, x[i : i + 32], y[i : i + 32].astype(np.int32)) for i in (0, 32, 64)]
     weights = []
     for fused in (False, True):
-        with seeded(0):
+        with strategy.scope(), seeded(0):
             inputs = keras.Input(SHAPE)
             hidden = keras.layers.BatchNormalization()(keras.layers.Dense(16)(keras.layers.Flatten()(inputs)))
             victim = keras.Model(inputs, keras.layers.Dense(CLASSES)(keras.layers.ReLU()(hidden)))
             generator, frozen = tiny_generator(), tiny_generator()
-        optimizer, victim_optimizer = keras.optimizers.Adam(1e-2), keras.optimizers.SGD(0.1)
-        optimizer.build(generator.trainable_variables)
-        victim_optimizer.build(victim.trainable_variables)
+            optimizer, victim_optimizer = keras.optimizers.Adam(1e-2), keras.optimizers.SGD(0.1)
+            optimizer.build(generator.trainable_variables)
+            victim_optimizer.build(victim.trainable_variables)
         victim_step, victim_replica, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, 32)
         then = victim_replica if fused else None
         generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, 32, then=then)
