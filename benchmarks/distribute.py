@@ -138,9 +138,9 @@ def uddn(strategy):
 
 
 def learning_to_confuse(strategy):
-    """One batch of a ``LearningToConfuse`` round: its generator step (the unrolled, second-order one) and its victim
-    step, compiled by the attack for ``strategy`` on the default generator and imaginary victim, fed the batch as
-    ``fit`` feeds it (split across the replicas)."""
+    """One batch of a ``LearningToConfuse`` round: its generator step (the unrolled, second-order one) with the
+    victim's step in the same compiled function, as ``fit`` runs them, for ``strategy`` on the default generator and
+    imaginary victim, fed the batch as ``fit`` feeds it (split across the replicas)."""
     from art_ext.attacks.poisoning import LearningToConfuse
     from art_ext.attacks.poisoning.learning_to_confuse import _shard
     from art_ext.models import get_model
@@ -154,15 +154,14 @@ def learning_to_confuse(strategy):
         optimizer, victim_optimizer = keras.optimizers.Adam(1e-3), keras.optimizers.SGD(0.01)
         optimizer.build(generator.trainable_variables)
         victim_optimizer.build(victim.trainable_variables)
-    generator_step = attack._build_generator_step(resolved, victim, generator, optimizer, BATCH)
-    victim_step, _, _ = attack._build_steps(resolved, victim, frozen, victim_optimizer, BATCH)
+    _, victim_replica, _ = attack._build_steps(resolved, victim, frozen, victim_optimizer, BATCH)
+    step = attack._build_generator_step(resolved, victim, generator, optimizer, BATCH, then=victim_replica)
     x, y = _data()
     batches = [_shard(resolved, x[i : i + BATCH], y[i : i + BATCH].astype(np.int32)) for i in range(0, len(x), BATCH)]
 
     def run():
         for xb, yb in batches:
-            generator_step(xb, yb, xb, yb, yb)
-            victim_step(xb, yb)
+            float(step(xb, yb, xb, yb, yb))  # fit reads the step's accuracy every batch
 
     return run, len(batches)
 

@@ -5,7 +5,8 @@ costs at least ~3 victim steps (forward + backward through the victim, then back
 backward, plus the generator's forward/backward). Compared, in one run, on the same batches:
 
 * ART ``TensorFlowV2Classifier.fit`` step of the victim (what a user trains the victim with),
-* LearningToConfuse's generator step alone, and a whole ``fit`` round per batch (generator step + victim step),
+* LearningToConfuse's generator step alone, the fit's per-batch step (the generator step with the victim's step in
+  the same compiled function) against the two as separate calls, and a whole ``fit`` round per batch,
 * the generator network's own forward, backward and Adam step (no victim): the part of the generator step that is
   not the unrolled victim, so that ``generator - generator net`` is the second-order victim part.
 
@@ -45,7 +46,10 @@ def main() -> None:
         optimizer.build(generator.trainable_variables)
         victim_optimizer.build(victim.trainable_variables)
         generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, BATCH)
-        victim_step, _, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, BATCH)
+        victim_step, victim_replica, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, BATCH)
+        fused_step = attack._build_generator_step(  # what fit runs per batch
+            strategy, victim, generator, optimizer, BATCH, then=victim_replica
+        )
 
         @tf.function
         def generator_alone(xb, generator=generator, optimizer=optimizer):
@@ -59,12 +63,14 @@ def main() -> None:
             for i in range(0, len(x), BATCH)
         ]
         # Taking turns within each repeat, so a slow spell of the shared machine hits all three alike.
-        art_fit, gen_only, victim_only, gen_net = best_times(
+        art_fit, gen_only, victim_only, gen_net, fused, separate = best_times(
             [
                 lambda: classifier.fit(x, y, batch_size=BATCH, nb_epochs=1, verbose=False),  # noqa: B023
                 lambda: [generator_step(xb, yb, xb, yb, yb) for xb, yb in batches],  # noqa: B023
                 lambda: [victim_step(xb, yb) for xb, yb in batches],  # noqa: B023
                 lambda: [generator_alone(xb) for xb, _ in batches],  # noqa: B023
+                lambda: [float(fused_step(xb, yb, xb, yb, yb)) for xb, yb in batches],  # noqa: B023
+                lambda: [(float(generator_step(xb, yb, xb, yb, yb)), victim_step(xb, yb)) for xb, yb in batches],  # noqa: B023
             ],
             REPEATS,
         )
@@ -84,6 +90,8 @@ def main() -> None:
                 fit_round / art_fit,
                 ms(gen_net),
                 (gen_only - gen_net) / art_fit,
+                ms(fused),
+                ms(separate),
             )
         )
     print(
@@ -92,12 +100,13 @@ def main() -> None:
     )
     print(
         f"{'victim':20s} {'ART fit step':>12s} {'our victim':>11s} {'generator':>10s} {'fit round':>10s} "
-        f"{'gen/ART':>8s} {'fit/ART':>8s} {'gen net':>8s} {'(gen-net)/ART':>14s}"
+        f"{'gen/ART':>8s} {'fit/ART':>8s} {'gen net':>8s} {'(gen-net)/ART':>14s} {'fused step':>11s} "
+        f"{'two calls':>10s}"
     )
     for r in rows:
         print(
             f"{r[0]:20s} {r[1]:12.1f} {r[2]:11.1f} {r[3]:10.1f} {r[4]:10.1f} {r[5]:7.2f}x {r[6]:7.2f}x "
-            f"{r[7]:8.1f} {r[8]:13.2f}x"
+            f"{r[7]:8.1f} {r[8]:13.2f}x {r[9]:11.1f} {r[10]:10.1f}"
         )
 
 
