@@ -405,8 +405,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 
         ``then(x, y)``, if given, is a per-replica step run after it on the same batch inside the same compiled
         function -- the fit passes the victim's own step, so TensorFlow overlaps the victim's independent work
-        (the frozen generator's noise) with the generator step's, and the pair costs one dispatch (7-13 % less
-        time per batch than two calls, measured with the paper's victim).
+        (the frozen generator's noise) with the generator step's, and the pair costs one dispatch (timed against
+        two calls by ``benchmarks/learning_to_confuse.py``).
 
         Under a distributed strategy each replica takes its share of the batch; the unrolled update uses the
         gradient of the *global* batch (the replicas' gradients of their losses scaled to the global batch, summed
