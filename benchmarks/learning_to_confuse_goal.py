@@ -7,7 +7,8 @@ Step 2 (``victims``): trains zoo victims (5 epochs, Adam 1e-3, batch 128) on the
 reports their clean test accuracy (``--models dev`` or ``held_out``); ``--generator`` may point at a checkpoint of a
 running fit to score an intermediate generator; ``--refresh-bn`` also scores each victim after setting its batch-norm
 statistics to those of its final weights on 20 training batches, as the trainers do (5 epochs at a constant learning
-rate leave them behind).
+rate leave them behind). ``fit --label-specific`` fits the label-specific variant (targets ``(y + 1) mod 10``); the
+victims report the share of test digits classified as that target (``next_class_success``) either way.
 
 Run: ``ART_EXT_DATA_DIR=path/to/data python benchmarks/learning_to_confuse_goal.py fit --out DIR`` then
 ``... victims --models held_out --out DIR``.
@@ -35,7 +36,12 @@ def _loadavg() -> list[float]:
     return list(os.getloadavg())
 
 
-def fit(out: str) -> None:
+def next_class(y: np.ndarray) -> np.ndarray:
+    """The label-specific variant's targets (the paper's Fig. 11): each class to the next."""
+    return (y + 1) % 10
+
+
+def fit(out: str, label_specific: bool = False) -> None:
     from art_ext.attacks.poisoning import LearningToConfuse
 
     x, y = _load("train")
@@ -45,7 +51,7 @@ def fit(out: str) -> None:
     with open(log, "a") as handle:
         handle.write(json.dumps({"event": "start", "time": time.time(), "load": _loadavg()}) + "\n")
     start = time.time()
-    attack = LearningToConfuse(eps=EPS, seed=SEED)
+    attack = LearningToConfuse(eps=EPS, seed=SEED, target_fn=next_class if label_specific else None)
     attack.fit(x, y, checkpoint=os.path.join(out, "checkpoint.npz"))
     seconds = time.time() - start
     attack.save(os.path.join(out, "generator.keras"))
@@ -134,6 +140,7 @@ def victims(
                     "seed": seed,
                     "epochs": epochs,
                     "clean_test_accuracy": float(np.mean(pred == y_test)),
+                    "next_class_success": float(np.mean(pred == next_class(y_test))),
                     "clean_test_accuracy_bn_refreshed": refreshed,
                     "linf": linf,
                     "train_seconds": time.time() - start,
@@ -158,13 +165,18 @@ def main() -> None:
     parser.add_argument("--names", nargs="+", help="victims: only these models of the half")
     parser.add_argument("--skip-clean", action="store_true", help="victims: do not train the clean-data victims")
     parser.add_argument(
+        "--label-specific",
+        action="store_true",
+        help="fit: the label-specific variant, targets (y + 1) mod 10 (victims always report that success)",
+    )
+    parser.add_argument(
         "--refresh-bn",
         action="store_true",
         help="victims: also score each victim after refresh_batch_norm on 20 of its training batches",
     )
     args = parser.parse_args()
     if args.step == "fit":
-        fit(args.out)
+        fit(args.out, args.label_specific)
     else:
         generator = args.generator or os.path.join(args.out, "generator.keras")
         victims(
