@@ -9,6 +9,7 @@ running fit to score an intermediate generator; ``--refresh-bn`` also scores eac
 statistics to those of its final weights on 20 training batches, as the trainers do (5 epochs at a constant learning
 rate leave them behind). ``fit --label-specific`` fits the label-specific variant (targets ``(y + 1) mod 10``); the
 victims report the share of test digits classified as that target (``next_class_success``) either way.
+``history`` prints the fresh victims' scores of every round recorded in ``OUT/checkpoint.npz`` (also of a running fit).
 
 Run: ``ART_EXT_DATA_DIR=path/to/data python benchmarks/learning_to_confuse_goal.py fit --out DIR`` then
 ``... victims --models held_out --out DIR``.
@@ -152,9 +153,25 @@ def victims(
             handle.write(json.dumps(row) + "\n")
 
 
+def history(out: str) -> None:
+    """Print each scored round of the fit's checkpoint (fresh victims on the held-out 5%) and a summary per stage."""
+    with np.load(os.path.join(out, "checkpoint.npz")) as data:
+        rounds = json.loads(str(data["meta"]))["state"]["history"]
+    for record in rounds:
+        print(json.dumps(record))
+    for key in ("fresh_victim_val_accuracy", "fresh_victim_target_success"):
+        for stage in sorted({r["stage"] for r in rounds}):
+            values = [r[key] for r in rounds if r["stage"] == stage and key in r]
+            if values:
+                print(
+                    f"stage {stage}: {key} median {np.median(values):.3f}, best "
+                    f"{(max if 'success' in key else min)(values):.3f} over {len(values)} scored rounds"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("fit", "victims"))
+    parser.add_argument("step", choices=("fit", "victims", "history"))
     parser.add_argument("--out", required=True)
     parser.add_argument(
         "--generator", help="victims: a generator.keras or checkpoint .npz (default: OUT/generator.keras)"
@@ -177,6 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.step == "fit":
         fit(args.out, args.label_specific)
+    elif args.step == "history":
+        history(args.out)
     else:
         generator = args.generator or os.path.join(args.out, "generator.keras")
         victims(
