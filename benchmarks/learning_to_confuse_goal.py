@@ -73,8 +73,9 @@ def fit(out: str, label_specific: bool = False) -> None:
         )
 
 
-def _generator_from(path: str):
-    """The fitted attack of a ``generator.keras`` file, or the latest generator of a running fit's checkpoint."""
+def _generator_from(path: str, kept: bool = False):
+    """The fitted attack of a ``generator.keras`` file, or the latest generator of a running fit's checkpoint (with
+    ``kept``: the generator its stage keeps so far, ``keep_best``'s choice by the fresh victims on the held-out 5%)."""
     from art_ext.attacks.poisoning import LearningToConfuse
     from art_ext.models.generators import default_generator
 
@@ -82,13 +83,15 @@ def _generator_from(path: str):
         return LearningToConfuse.load(path, verbose=False), "final"
     with np.load(path) as data:
         meta = json.loads(str(data["meta"]))
-        weights = [data[f"frozen_{i}"] for i in range(sum(k.startswith("frozen_") for k in data.files))]
+        name = "best" if kept and meta["best"] else "frozen"
+        weights = [data[f"{name}_{i}"] for i in range(sum(k.startswith(f"{name}_") for k in data.files))]
     generator = default_generator((28, 28, 1))
     for v, w in zip(generator.variables, weights):
         v.assign(w)
     attack = LearningToConfuse(eps=EPS, verbose=False)
     attack.generator_, attack.nb_classes_ = generator, 10
-    return attack, f"stage {meta['state']['stage'] + 1}, round {meta['state']['round']} of that stage"
+    at = f"stage {meta['state']['stage'] + 1}, round {meta['state']['round']} of that stage"
+    return attack, at + (", the stage's kept generator" if name == "best" else "")
 
 
 def victims(
@@ -100,6 +103,7 @@ def victims(
     clean: bool = True,
     names=None,
     refresh: bool = False,
+    kept: bool = False,
 ) -> None:
     import keras
     import zoo
@@ -110,7 +114,7 @@ def victims(
     x, y = _load("train")
     x, y = x[:N_TRAIN], y[:N_TRAIN]
     x_test, y_test = _load("test")
-    attack, label = _generator_from(generator)
+    attack, label = _generator_from(generator, kept)
     x_poison, _ = attack.poison(x, y)
     linf = float(np.abs(x_poison.astype(np.float64) - x).max())
     names = [n for n in (zoo.DEV if models == "dev" else zoo.HELD_OUT) if not names or n in names]
@@ -187,6 +191,11 @@ def main() -> None:
         help="fit: the label-specific variant, targets (y + 1) mod 10 (victims always report that success)",
     )
     parser.add_argument(
+        "--kept",
+        action="store_true",
+        help="victims: with a checkpoint --generator, score the generator its stage keeps so far (keep_best)",
+    )
+    parser.add_argument(
         "--refresh-bn",
         action="store_true",
         help="victims: also score each victim after refresh_batch_norm on 20 of its training batches",
@@ -199,7 +208,15 @@ def main() -> None:
     else:
         generator = args.generator or os.path.join(args.out, "generator.keras")
         victims(
-            args.out, generator, args.models, args.seeds, args.epochs, not args.skip_clean, args.names, args.refresh_bn
+            args.out,
+            generator,
+            args.models,
+            args.seeds,
+            args.epochs,
+            not args.skip_clean,
+            args.names,
+            args.refresh_bn,
+            args.kept,
         )
 
 
