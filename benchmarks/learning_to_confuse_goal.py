@@ -163,13 +163,13 @@ def history(out: str) -> None:
         rounds = json.loads(str(data["meta"]))["state"]["history"]
     for record in rounds:
         print(json.dumps(record))
-    for key in ("fresh_victim_val_accuracy", "fresh_victim_target_success"):
+    for key, best in (("fresh_victim_val_accuracy", min), ("fresh_victim_target_success", max)):
         for stage in sorted({r["stage"] for r in rounds}):
             values = [r[key] for r in rounds if r["stage"] == stage and key in r]
             if values:
                 print(
-                    f"stage {stage}: {key} median {np.median(values):.3f}, best "
-                    f"{(max if 'success' in key else min)(values):.3f} over {len(values)} scored rounds"
+                    f"stage {stage}: {key} median {np.median(values):.3f}, best {best(values):.3f} "
+                    f"over {len(values)} scored rounds"
                 )
 
 
