@@ -65,12 +65,9 @@ def _victims(run: Run, dataset: str) -> list[tuple[str, dict]]:
     """Table 1's victims: the imaginary victim first, then the architectures the generator never saw."""
     if dataset == "mnist" or run.scale == "paper":
         return VICTIMS[dataset]
-    from art_ext.experiments.cifar_models import REFERENCE_MODELS, SMOKE_OPTIONS
+    from art_ext.experiments.cifar_models import architecture
 
-    held_out = [
-        (REFERENCE_MODELS[n][0], SMOKE_OPTIONS[n] if run.scale == "smoke" else REFERENCE_MODELS[n][1])
-        for n in _CIFAR_HELD_OUT
-    ]
+    held_out = [architecture(n, run.scale) for n in _CIFAR_HELD_OUT]
     return [("vgg_small", {"width_scale": 1 / 16} if run.scale == "smoke" else {}), *held_out]
 
 

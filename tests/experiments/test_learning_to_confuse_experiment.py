@@ -55,11 +55,11 @@ def test_cifar_victims_below_paper_scale_are_families_the_generator_never_sees()
     from art_ext.experiments.harness import Run
     from art_ext.experiments.learning_to_confuse import VICTIMS, _settings
 
-    for scale in ("smoke", "small"):
+    for scale, resnet in (("smoke", "resnet"), ("small", "resnet20")):  # smoke: the shallow tiny ResNet
         cfg = _settings(Run("t", scale=scale, seed=0, out_dir=None, verbose=False), "cifar10")
         (surrogate, _), *held_out = cfg["victims"]
         assert cfg["surrogate"] == surrogate == "vgg_small"
-        assert [name for name, _ in held_out] == ["resnet20", "plain_cnn", "mobilenet_cifar"]
+        assert [name for name, _ in held_out] == [resnet, "plain_cnn", "mobilenet_cifar"]
         assert cfg["n_val"] > 0  # the generator is selected on training images, not on the reported test images
     paper = _settings(Run("t", scale="paper", seed=0, out_dir=None, verbose=False), "cifar10")
     assert paper["victims"] == VICTIMS["cifar10"] and paper["surrogate"] == "vgg11_bn"
