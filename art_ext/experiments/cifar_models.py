@@ -44,18 +44,16 @@ REFERENCE_MODELS: dict[str, tuple[str, dict]] = {
     "mobilenet": ("mobilenet_cifar", {}),
 }
 
-#: Tiny variants for the ``smoke`` scale (a pipeline check in seconds): same families, a few filters each.
-SMOKE_OPTIONS: dict[str, dict] = {
+#: Tiny variants for the ``smoke`` scale (a pipeline check in seconds), in the form of :data:`REFERENCE_MODELS`:
+#: same families, a few filters each.
+SMOKE_MODELS: dict[str, tuple[str, dict]] = {
     # 16 filters in the first stage: narrower ResNets crash TF 2.21's oneDNN kernels in eager input gradients; depth 8
     # (one block per stage): tracing a 20-layer graph dominated every CIFAR-10 smoke run
-    "resnet20": {"depth": 8, "widths": (16, 16, 16)},
-    "vgg11_bn_half": {"width_scale": 1 / 16, "dense_units": 64},
-    "plain_cnn": {"widths": (4, 8, 8)},
-    "mobilenet": {"width_scale": 1 / 16},
+    "resnet20": ("resnet", {"depth": 8, "widths": (16, 16, 16)}),
+    "vgg11_bn_half": ("vgg11_bn", {"width_scale": 1 / 16, "dense_units": 64}),
+    "plain_cnn": ("plain_cnn", {"widths": (4, 8, 8)}),
+    "mobilenet": ("mobilenet_cifar", {"width_scale": 1 / 16}),
 }
-
-#: ``smoke``-scale architectures that differ from the reference one (a shallower ResNet of the same family).
-SMOKE_ARCHITECTURES: dict[str, str] = {"resnet20": "resnet"}
 
 #: Training epochs per model at ``small`` scale (chosen from the measured step times, docs/results/cifar_models.rst).
 SMALL_EPOCHS: dict[str, int] = {"resnet20": 25, "vgg11_bn_half": 20, "plain_cnn": 25, "mobilenet": 30}
@@ -82,9 +80,7 @@ RECIPE_VERSION = 1
 
 def architecture(name: str, scale: str = "small") -> tuple[str, dict]:
     """``(get_model architecture, options)`` of reference model ``name`` at ``scale`` (the tiny variant at smoke)."""
-    arch, options = REFERENCE_MODELS[name]
-    if scale == "smoke":
-        return SMOKE_ARCHITECTURES.get(name, arch), {**options, **SMOKE_OPTIONS[name]}
+    arch, options = (SMOKE_MODELS if scale == "smoke" else REFERENCE_MODELS)[name]
     return arch, dict(options)
 
 
