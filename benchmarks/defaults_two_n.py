@@ -47,7 +47,7 @@ PGD_EPS, PGD_STEPS = 0.3, 10
 #: Budgets of the adaptive evaluation (``--adaptive``), as fractions of the input range.
 ADAPTIVE_EPS_FRACTIONS = (0.3, 0.1)
 #: Trainer settings compared on the dev split.
-CONFIGS = {"default": {}, "paper": {"optimizer": "paper"}}
+CONFIGS = {"default": {}, "paper": {"optimizer": "paper"}, "batch64": {"fit": {"batch_size": 64}}}
 
 
 def fresh_classifier(name: str, variant: str, seed: int):
@@ -70,7 +70,9 @@ def trained(name: str, variant: str, config: str, seed: int, x, y, cache: str):
         clf.model.load_weights(path)
     else:
         start = time.perf_counter()
-        TwoNLabelingTrainer(clf, seed=seed, **CONFIGS[config]).fit(x, y, nb_epochs=EPOCHS)
+        options = dict(CONFIGS[config])
+        fit_options = options.pop("fit", {})
+        TwoNLabelingTrainer(clf, seed=seed, **options).fit(x, y, nb_epochs=EPOCHS, **fit_options)
         seconds = time.perf_counter() - start
         clf.model.save_weights(path)
     return clf, seconds
