@@ -449,17 +449,7 @@ def run(
 
     # ---- adaptive attacks on the defended classifier
     xa, ya = x_test[:n_adaptive], y_test[:n_adaptive]
-
-    def pgd_accuracy(clf, pre, attacked_view):
-        """Accuracy of ``clf`` behind ``pre`` on PGD made on ``clf`` behind ``attacked_view``."""
-        attacked = wrap(clf.model, preprocessing_defences=attacked_view) if attacked_view is not None else clf
-        x_adv = ProjectedGradientDescent(
-            attacked, eps=eps, eps_step=2.5 * eps / pgd_iter, max_iter=pgd_iter, batch_size=128, verbose=False
-        ).generate(xa)
-        return 100 * accuracy(wrap(clf.model, preprocessing_defences=pre) if pre is not None else clf, x_adv, ya)
-
-    rows = []
-    for name in (
+    attacked_defences = (
         "none",
         "DAE",
         "U-Net (pixel loss)",
@@ -470,7 +460,18 @@ def run(
         strong_row,
         "UDDN + distillation",
         *baselines,
-    ):
+    )
+
+    def pgd_accuracy(clf, pre, attacked_view):
+        """Accuracy of ``clf`` behind ``pre`` on PGD made on ``clf`` behind ``attacked_view``."""
+        attacked = wrap(clf.model, preprocessing_defences=attacked_view) if attacked_view is not None else clf
+        x_adv = ProjectedGradientDescent(
+            attacked, eps=eps, eps_step=2.5 * eps / pgd_iter, max_iter=pgd_iter, batch_size=128, verbose=False
+        ).generate(xa)
+        return 100 * accuracy(wrap(clf.model, preprocessing_defences=pre) if pre is not None else clf, x_adv, ya)
+
+    rows = []
+    for name in attacked_defences:
         clf, pre = defended[name]
         if pre is None:
             acc = pgd_accuracy(clf, None, None)
@@ -493,18 +494,7 @@ def run(
     n_eval, preset = run.pick((10, "quick"), (n_adaptive, "quick"), (n_adaptive, "standard"))
     options = run.pick({"apgd_iter": 10, "apgd_t_iter": 10, "targets": 2, "square_queries": 100}, {}, {})
     rows = []
-    for name in (
-        "none",
-        "DAE",
-        "U-Net (pixel loss)",
-        "UDDN (logits)",
-        "UDDN (features)",
-        ensemble_row,
-        guided_row,
-        strong_row,
-        "UDDN + distillation",
-        *baselines,
-    ):
+    for name in attacked_defences:
         clf, pre = defended[name]
         report = evaluate(
             clf if pre is None else wrap(clf.model, preprocessing_defences=pre),
