@@ -1,6 +1,7 @@
 """A zoo of MNIST classifiers for choosing defaults on models we do not report on.
 
-Eight Keras architectures, defined here and nowhere in the package, split in two halves:
+Ten Keras architectures, defined here and nowhere in the package, split in two halves (each with batch-norm networks,
+so that a default for them can be chosen without looking at the held-out half):
 
 * :data:`DEV` -- choose a component's defaults on these;
 * :data:`HELD_OUT` -- report the goals on these only (never tune on them).
@@ -76,6 +77,37 @@ def _vgg_small(x):
     return keras.layers.Dense(256, activation="relu")(x)
 
 
+def _bn_vgg_small(x):
+    """The small VGG with batch norm after every convolution."""
+    for filters in (32, 64):
+        for _ in range(2):
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    return keras.layers.Dense(256, activation="relu")(x)
+
+
+def _preact_block(x, filters, strides):
+    """A pre-activation residual block (He et al. 2016, "Identity mappings"): BN-ReLU-conv twice, identity shortcut."""
+    y = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=strides, use_bias=False)(y)
+    y = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(y)
+    y = keras.layers.ReLU()(keras.layers.BatchNormalization()(y))
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    return keras.layers.Add()([y, shortcut])
+
+
+def _preact_resnet(x):
+    x = keras.layers.Conv2D(16, 3, padding="same", use_bias=False)(x)
+    for filters, strides in ((16, 1), (32, 2), (64, 2)):
+        x = _preact_block(x, filters, strides)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+    return keras.layers.GlobalAveragePooling2D()(x)
+
+
 def _lenet_tanh(x):
     x = keras.layers.Conv2D(6, 5, padding="same", activation="tanh")(x)
     x = keras.layers.AveragePooling2D(2)(x)
@@ -132,13 +164,15 @@ ARCHITECTURES = {
     "plain_cnn": _plain_cnn,
     "strided_wide_cnn": _strided_wide_cnn,
     "vgg_small": _vgg_small,
+    "bn_vgg_small": _bn_vgg_small,
+    "preact_resnet": _preact_resnet,
     "lenet_tanh": _lenet_tanh,
     "bn_cnn": _bn_cnn,
     "resnet_small": _resnet_small,
     "separable_gap": _separable_gap,
 }
 #: Choose defaults on these.
-DEV = ("mlp", "plain_cnn", "strided_wide_cnn", "vgg_small")
+DEV = ("mlp", "plain_cnn", "strided_wide_cnn", "vgg_small", "bn_vgg_small", "preact_resnet")
 #: Report on these only.
 HELD_OUT = ("lenet_tanh", "bn_cnn", "resnet_small", "separable_gap")
 

@@ -16,6 +16,17 @@ def test_halves_partition_the_architectures():
     assert len(zoo.DEV) >= 3 and len(zoo.HELD_OUT) >= 3
 
 
+def test_each_half_has_batch_norm_networks():
+    """Defaults for batch-norm networks must be choosable without the held-out half."""
+    import keras
+
+    def has_batch_norm(name):
+        return any(isinstance(layer, keras.layers.BatchNormalization) for layer in zoo.build(name).layers)
+
+    for half in (zoo.DEV, zoo.HELD_OUT):
+        assert sum(map(has_batch_norm, half)) >= 2, half
+
+
 @pytest.mark.parametrize("name", sorted(zoo.ARCHITECTURES))
 def test_architectures_build(name):
     model = zoo.build(name, seed=0)
