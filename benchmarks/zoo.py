@@ -24,6 +24,7 @@ Trained weights are cached (``$ART_EXT_ZOO_CACHE``, default ``~/.cache/art_ext/z
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from pathlib import Path
@@ -68,28 +69,23 @@ def _strided_wide_cnn(x):
     return keras.layers.Dense(256, activation="relu")(x)
 
 
-def _vgg_small(x):
-    for filters in (32, 64):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Flatten()(x)
-    return keras.layers.Dense(256, activation="relu")(x)
-
-
-def _bn_vgg_small(x):
-    """The small VGG with batch norm after every convolution."""
+def _vgg_small(x, batch_norm: bool = False):
+    """Two blocks of two 3x3 convolutions; with ``batch_norm``, batch norm (and no bias) after every convolution."""
     for filters in (32, 64):
         for _ in range(2):
-            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+            if batch_norm:
+                x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+                x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+            else:
+                x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Flatten()(x)
     return keras.layers.Dense(256, activation="relu")(x)
 
 
 def _preact_block(x, filters, strides):
-    """A pre-activation residual block (He et al. 2016, "Identity mappings"): BN-ReLU-conv twice, identity shortcut."""
+    """A pre-activation residual block (He et al. 2016, "Identity mappings"): BN-ReLU-conv twice; identity shortcut,
+    a 1x1 projection where the shape changes."""
     y = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
@@ -164,7 +160,7 @@ ARCHITECTURES = {
     "plain_cnn": _plain_cnn,
     "strided_wide_cnn": _strided_wide_cnn,
     "vgg_small": _vgg_small,
-    "bn_vgg_small": _bn_vgg_small,
+    "bn_vgg_small": functools.partial(_vgg_small, batch_norm=True),
     "preact_resnet": _preact_resnet,
     "lenet_tanh": _lenet_tanh,
     "bn_cnn": _bn_cnn,
