@@ -154,8 +154,9 @@ def learning_to_confuse(strategy):
         optimizer, victim_optimizer = keras.optimizers.Adam(1e-3), keras.optimizers.SGD(0.01)
         optimizer.build(generator.trainable_variables)
         victim_optimizer.build(victim.trainable_variables)
-    _, victim_replica, _ = attack._build_steps(resolved, victim, frozen, victim_optimizer, BATCH)
-    step = attack._build_generator_step(resolved, victim, generator, optimizer, BATCH, then=victim_replica)
+    logits = attack._logits_fn("deepconfuse_victim")
+    _, victim_replica, _ = attack._build_steps(resolved, victim, logits, frozen, victim_optimizer, BATCH)
+    step = attack._build_generator_step(resolved, victim, logits, generator, optimizer, BATCH, then=victim_replica)
     x, y = _data()
     batches = [_shard(resolved, x[i : i + BATCH], y[i : i + BATCH].astype(np.int32)) for i in range(0, len(x), BATCH)]
 

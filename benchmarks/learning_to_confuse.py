@@ -45,10 +45,11 @@ def main() -> None:
         optimizer, victim_optimizer = keras.optimizers.Adam(1e-3), keras.optimizers.SGD(0.01)
         optimizer.build(generator.trainable_variables)
         victim_optimizer.build(victim.trainable_variables)
-        generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, BATCH)
-        victim_step, victim_replica, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, BATCH)
+        logits = attack._logits_fn(name)
+        generator_step = attack._build_generator_step(strategy, victim, logits, generator, optimizer, BATCH)
+        victim_step, victim_replica, _ = attack._build_steps(strategy, victim, logits, frozen, victim_optimizer, BATCH)
         fused_step = attack._build_generator_step(  # what fit runs per batch
-            strategy, victim, generator, optimizer, BATCH, then=victim_replica
+            strategy, victim, logits, generator, optimizer, BATCH, then=victim_replica
         )
 
         @tf.function

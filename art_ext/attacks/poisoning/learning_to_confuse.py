@@ -166,7 +166,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     _estimator_requirements = ()
     _parameter_constraints = {
         "eps": [POSITIVE_REAL],
-        "surrogate": [None, TensorFlowV2Classifier, str, CallableConstraint()],
+        "surrogate": [None, TensorFlowV2Classifier, str, CallableConstraint(), tuple, list],
         "generator": [None, keras.Model],
         "target_fn": [None, CallableConstraint()],
         "nb_classes": [None, Interval(Integral, 2, None)],
@@ -209,7 +209,10 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         :param surrogate: The imaginary victim's architecture: an ART ``TensorFlowV2Classifier`` (its model is
             cloned with fresh weights), a model name of :func:`art_ext.models.get_model`, or a factory
             ``(input_shape, nb_classes) -> keras.Model`` returning a freshly initialised logits model.
-            Default: ``"deepconfuse_victim"``, the authors' MNIST CNN.
+            Default: ``"deepconfuse_victim"``, the authors' MNIST CNN. A sequence of these is an ensemble of
+            imaginary victims taken in turn, one per round (round ``r`` trains ``surrogate[r % len(surrogate)]``),
+            so the generator learns noise that confuses each architecture's training, not one architecture's
+            (an extension of the paper, which uses one; a round costs what its surrogate's steps cost).
         :param generator: A Keras model mapping inputs to noise of the same shape in ``[-1, 1]`` (``tanh``
             output; it is clipped to ``[-1, 1]`` anyway). Default: :func:`art_ext.models.generators.default_generator`
             (the authors' auto-encoder for 28x28 images, a U-Net for colour images of at least 32x32, a small conv
@@ -280,20 +283,42 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self.eps = float(self.eps)
         if not isinstance(self.schedule, str):
             self.schedule = self._check_schedule(self.schedule)
-        if isinstance(self.surrogate, str):
+        if isinstance(self.surrogate, (tuple, list)):
+            if not self.surrogate:
+                raise ValueError("LearningToConfuse: surrogate must hold at least one surrogate when a sequence")
+            self.surrogate = tuple(self.surrogate)
+        for surrogate in self._surrogates():
+            self._check_surrogate(surrogate)
+
+    def _surrogates(self) -> tuple:
+        """The imaginary victims' surrogates taken in turn, one per round (the default: the authors' CNN)."""
+        if self.surrogate is None:
+            return ("deepconfuse_victim",)
+        return self.surrogate if isinstance(self.surrogate, tuple) else (self.surrogate,)
+
+    @staticmethod
+    def _check_surrogate(surrogate) -> None:
+        """One surrogate: a known model name, an ART classifier of a Keras model whose logits can be read, or a
+        factory."""
+        if isinstance(surrogate, str):
             from art_ext.models import list_models
 
-            if self.surrogate not in list_models():
+            if surrogate not in list_models():
                 raise ValueError(
-                    f"LearningToConfuse: unknown surrogate model {self.surrogate!r}; choose one of {list_models()}"
+                    f"LearningToConfuse: unknown surrogate model {surrogate!r}; choose one of {list_models()}"
                 )
-        if isinstance(self.surrogate, TensorFlowV2Classifier):
-            if not isinstance(self.surrogate.model, keras.Model):
+        elif isinstance(surrogate, TensorFlowV2Classifier):
+            if not isinstance(surrogate.model, keras.Model):
                 raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
             try:
-                classifier_logits(self.surrogate)
+                classifier_logits(surrogate)
             except ValueError as err:
                 raise ValueError(f"LearningToConfuse: surrogate: {err}") from err
+        elif not callable(surrogate):
+            raise ValueError(
+                "LearningToConfuse: each surrogate of a sequence must be a model name, a TensorFlowV2Classifier or "
+                f"a factory (input_shape, nb_classes) -> keras.Model, got {surrogate!r}"
+            )
 
     @staticmethod
     def _check_schedule(schedule) -> tuple[tuple[float, str, float], ...]:
@@ -334,9 +359,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             if end > start
         ]
 
-    def _victim_factory(self, input_shape: tuple[int, ...], nb_classes: int) -> Callable[[], keras.Model]:
-        """A zero-argument factory of freshly initialised imaginary victims."""
-        surrogate = "deepconfuse_victim" if self.surrogate is None else self.surrogate
+    @staticmethod
+    def _victim_factory(surrogate, input_shape: tuple[int, ...], nb_classes: int) -> Callable[[], keras.Model]:
+        """A zero-argument factory of freshly initialised imaginary victims of ``surrogate``."""
         if isinstance(surrogate, TensorFlowV2Classifier):
             return lambda: keras.models.clone_model(surrogate.model)
         if isinstance(surrogate, str):
@@ -347,12 +372,12 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 
     # ------------------------------------------------------------------ TF graphs
 
-    def _logits_fn(self) -> Callable[..., tf.Tensor]:
-        """``logits(call, x, training, fit)``: the imaginary victim's logits, where ``call(x, training=...)`` is its
-        network. A surrogate ART classifier's preprocessing and output type are honoured (its ``preprocessing``
-        and ``preprocessing_defences`` applied as ART's ``fit`` / ``predict`` apply them, probabilities turned into
-        log-probabilities: :func:`~art_ext.estimators.classifier_logits`)."""
-        surrogate = self.surrogate
+    @staticmethod
+    def _logits_fn(surrogate) -> Callable[..., tf.Tensor]:
+        """``logits(call, x, training, fit)``: the logits of an imaginary victim of ``surrogate``, where
+        ``call(x, training=...)`` is its network. A surrogate ART classifier's preprocessing and output type are
+        honoured (its ``preprocessing`` and ``preprocessing_defences`` applied as ART's ``fit`` / ``predict`` apply
+        them, probabilities turned into log-probabilities: :func:`~art_ext.estimators.classifier_logits`)."""
         if isinstance(surrogate, TensorFlowV2Classifier):
 
             def logits(call, x, training, fit):
@@ -369,6 +394,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self,
         strategy: tf.distribute.Strategy,
         victim: keras.Model,
+        logits_fn: Callable[..., tf.Tensor],
         frozen: keras.Model,
         optimizer: keras.optimizers.Optimizer,
         batch_size: int,
@@ -376,7 +402,6 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         """The victim step (``optimizer``: the victim's SGD), its per-replica function and the prediction, traced
         once per fit: ``(victim_step, victim_replica, predict)``."""
         eps, (lo, hi) = self.eps, self.clip_values
-        logits_fn = self._logits_fn()
 
         def victim_replica(x, y):
             x_poison = _noisy(frozen, x, False, eps, lo, hi)
@@ -396,6 +421,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         self,
         strategy: tf.distribute.Strategy,
         victim: keras.Model,
+        logits_fn: Callable[..., tf.Tensor],
         generator: keras.Model,
         optimizer: keras.optimizers.Optimizer,
         batch_size: int,
@@ -416,7 +442,6 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         lr = tf.constant(self.victim_learning_rate, tf.float32)
         sign = 1.0 if self.target_fn is not None else -1.0  # descent towards targets / ascent on the true labels
         unroll = int(self.unroll_steps)
-        logits_fn = self._logits_fn()
 
         def functional(theta, non_trainable):
             return lambda x, training: victim.stateless_call(theta, non_trainable, x, training=training)[0]
@@ -555,37 +580,46 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         from art_ext.models.generators import default_generator
 
         strategy = resolve_strategy(self.strategy)
-        make_victim = self._victim_factory(x.shape[1:], nb_classes)
+        surrogates = self._surrogates()
+        factories = [self._victim_factory(s, x.shape[1:], nb_classes) for s in surrogates]
         if self.generator is not None:
             check_built_in_scope(self.strategy, self.generator.variables, "LearningToConfuse", "generator")
         with strategy.scope():  # the fit's own networks and optimizers
-            victim = make_victim()
-        if tuple(victim.output_shape[1:]) != (nb_classes,) or tuple(victim.input_shape[1:]) != x.shape[1:]:
-            raise ValueError(
-                f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
-                f"expected {x.shape[1:]} to ({nb_classes},)"
-            )
+            victims = [make_victim() for make_victim in factories]
+        for victim in victims:
+            if tuple(victim.output_shape[1:]) != (nb_classes,) or tuple(victim.input_shape[1:]) != x.shape[1:]:
+                raise ValueError(
+                    f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
+                    f"expected {x.shape[1:]} to ({nb_classes},)"
+                )
         with strategy.scope():
             generator = self.generator if self.generator is not None else default_generator(x.shape[1:])
             frozen = keras.models.clone_model(generator)
-            victim_optimizer = keras.optimizers.SGD(self.victim_learning_rate)
-            victim_optimizer.build(victim.trainable_variables)
+            victim_optimizers = [keras.optimizers.SGD(self.victim_learning_rate) for _ in victims]
+            for victim, victim_optimizer in zip(victims, victim_optimizers):
+                victim_optimizer.build(victim.trainable_variables)
         if tuple(generator.output_shape[1:]) != x.shape[1:]:
             raise ValueError(
                 f"the generator must output the input shape {x.shape[1:]}, got {generator.output_shape[1:]}"
             )
         self._copy_weights(generator, frozen)
-        victim_step, victim_replica, predict = self._build_steps(strategy, victim, frozen, victim_optimizer, batch_size)
+        logits_fns = [self._logits_fn(s) for s in surrogates]
+        # Per surrogate: (victim_step, victim_replica, predict); round r trains the victim of surrogate r % k.
+        steps = [
+            self._build_steps(strategy, victim, logits_fn, frozen, victim_optimizer, batch_size)
+            for victim, logits_fn, victim_optimizer in zip(victims, logits_fns, victim_optimizers)
+        ]
         stages = self._stages(nb_epochs)
         scoring = x_val is not None
         config = {k: v for k, v in self.get_config().items() if k != "verbose"}
         fingerprint = _fingerprint(x, y, targets, config, nb_epochs, batch_size, x_val)
 
-        def val_accuracy(labels: np.ndarray) -> float:
+        def val_accuracy(turn: int, labels: np.ndarray) -> float:
+            predict = steps[turn][2]
             pred = np.concatenate([predict(tf.constant(x_val[s])).numpy() for s in batches(len(x_val), _EVAL_BATCH)])
             return float(np.mean(pred == labels))
 
-        def victim_pass(generator_step=None, clean_batch: str = "same") -> float:
+        def victim_pass(turn: int, generator_step=None, clean_batch: str = "same") -> float:
             accs = []
             order = _shuffled_batches(rng, len(x), batch_size)
             independent = generator_step is not None and clean_batch == "independent"
@@ -598,15 +632,16 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                     accs.append(float(generator_step(xb, yb, xc, yc, tb)))  # the victim's step included
                     bar.set_postfix(victim_clean_acc=f"{np.mean(accs[-50:]):.3f}", refresh=False)
                 else:
-                    victim_step(xb, yb)
+                    steps[turn][0](xb, yb)
             return float(np.mean(accs)) if accs else float("nan")
 
-        def evaluate(record: dict) -> float:
-            """Score the victim (fresh, trained on the frozen generator's poison only) on ``x_val``."""
-            record["fresh_victim_val_accuracy"] = val_accuracy(y_val)
+        def evaluate(turn: int, record: dict) -> float:
+            """Score the victim of surrogate ``turn`` (fresh, trained on the frozen generator's poison only) on
+            ``x_val``."""
+            record["fresh_victim_val_accuracy"] = val_accuracy(turn, y_val)
             if self.target_fn is None:
                 return record["fresh_victim_val_accuracy"]
-            record["fresh_victim_target_success"] = val_accuracy(self._targets(y_val, nb_classes))
+            record["fresh_victim_target_success"] = val_accuracy(turn, self._targets(y_val, nb_classes))
             return -record["fresh_victim_target_success"]
 
         state = {"stage": 0, "round": 0, "best_score": float("inf"), "history": []}
@@ -630,16 +665,20 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                 for v, w in zip(optimizer.variables, optimizer_weights):
                     v.assign(w)
                 optimizer_weights = None
-            generator_step = self._build_generator_step(
-                strategy, victim, generator, optimizer, batch_size, then=victim_replica
-            )
+            generator_steps = [  # traced on first use
+                self._build_generator_step(strategy, victim, logits_fn, generator, optimizer, batch_size, then=replica)
+                for victim, logits_fn, (_, replica, _) in zip(victims, logits_fns, steps)
+            ]
             first_of_fit = stage_index == 0
             for r in range(state["round"], rounds):
-                running = [victim_pass(generator_step, clean_batch) for _ in range(self.victim_epochs)]
+                turn = (done + r) % len(victims)
+                running = [victim_pass(turn, generator_steps[turn], clean_batch) for _ in range(self.victim_epochs)]
                 # This round's victim started fresh and trained only on the previous round's (frozen) poison.
                 record = {"round": done + r + 1, "stage": stage_index + 1, "victim_clean_accuracy": running[-1]}
+                if len(victims) > 1:
+                    record["surrogate"] = turn
                 if scoring and not (first_of_fit and r == 0):  # round 1's victim saw the untrained generator
-                    score = evaluate(record)
+                    score = evaluate(turn, record)
                     if score < state["best_score"]:
                         state["best_score"], best_weights = score, [v.numpy() for v in frozen.variables]
                 self.history_.append(record)
@@ -650,29 +689,33 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                         fresh_val_acc=f"{record['fresh_victim_val_accuracy']:.3f}",
                     )
                 self._copy_weights(generator, frozen)
-                self._copy_weights(make_victim(), victim)
+                self._copy_weights(factories[turn](), victims[turn])
                 bar.update()
                 if checkpoint is not None:
                     state["stage"], state["round"] = stage_index, r + 1
                     _save_checkpoint(checkpoint, fingerprint, state, generator, frozen, best_weights, optimizer, rng)
             if scoring:
-                # One more fresh victim, on the stage's final generator; then the stage's kept generator.
+                # One more fresh victim (of the next surrogate in turn), on the stage's final generator; then the
+                # stage's kept generator.
+                turn = (done + rounds) % len(victims)
                 for _ in range(self.victim_epochs):
-                    victim_pass()
+                    victim_pass(turn)
                 record = {
                     "round": done + rounds,
                     "stage": stage_index + 1,
                     "final": True,
                     "victim_clean_accuracy": float("nan"),
                 }
-                score = evaluate(record)
+                if len(victims) > 1:
+                    record["surrogate"] = turn
+                score = evaluate(turn, record)
                 self.history_.append(record)
                 logger.info("stage %d, final fresh victim: %s", stage_index + 1, record)
                 if self.keep_best and best_weights is not None and state["best_score"] < score:
                     for v, w in zip(frozen.variables, best_weights):
                         v.assign(w)
                     self._copy_weights(frozen, generator)  # the next stage continues from the kept generator
-                self._copy_weights(make_victim(), victim)
+                self._copy_weights(factories[turn](), victims[turn])
             done += rounds
             state = {"stage": stage_index + 1, "round": 0, "best_score": float("inf"), "history": self.history_}
             best_weights = None
@@ -740,8 +783,16 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         return {
             **{name: getattr(self, name) for name in _SAVED_PARAMS},
             "clip_values": list(self.clip_values),
-            "surrogate": self.surrogate if isinstance(self.surrogate, str) else None,
+            "surrogate": self._saved_surrogate(),
         }
+
+    def _saved_surrogate(self) -> str | list[str] | None:
+        """The surrogate as saved: a model name, a list of names, or ``None`` for anything else (not serialisable)."""
+        if isinstance(self.surrogate, str):
+            return self.surrogate
+        if isinstance(self.surrogate, tuple) and all(isinstance(s, str) for s in self.surrogate):
+            return list(self.surrogate)
+        return None
 
     def save(self, path: str) -> None:
         """
@@ -794,6 +845,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         memo[id(self.surrogate)] = self.surrogate
+        for surrogate in self._surrogates():
+            memo[id(surrogate)] = surrogate
         memo[id(self.strategy)] = self.strategy
         for key, value in self.__dict__.items():
             if key != "_noise_fns":
@@ -815,14 +868,13 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         return cache[id(generator)]
 
     def _check_image_shape(self, shape: tuple[int, ...]) -> None:
-        """``x`` must be an NHWC batch of the shape the given generator and surrogate classifier take."""
+        """``x`` must be an NHWC batch of the shape the given generator and surrogate classifiers take."""
         if len(shape) != 4:
             raise ValueError(f"x must be a batch of images (n, H, W, C), got shape {tuple(shape)}")
-        models = {
-            "generator": self.generator,
-            "surrogate": self.surrogate.model if isinstance(self.surrogate, TensorFlowV2Classifier) else None,
-        }
-        for name, model in models.items():
+        models = [("generator", self.generator)] + [
+            ("surrogate", s.model) for s in self._surrogates() if isinstance(s, TensorFlowV2Classifier)
+        ]
+        for name, model in models:
             if model is not None and tuple(model.input_shape[1:]) != tuple(shape[1:]):
                 raise ValueError(
                     f"x must have samples of shape {tuple(model.input_shape[1:])} (the {name}'s input), "
@@ -832,8 +884,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     def _nb_classes(self, y) -> int:
         if self.nb_classes is not None:
             return int(self.nb_classes)
-        if isinstance(self.surrogate, TensorFlowV2Classifier):
-            return int(self.surrogate.nb_classes)
+        classifiers = [s for s in self._surrogates() if isinstance(s, TensorFlowV2Classifier)]
+        if classifiers:
+            return int(classifiers[0].nb_classes)
         y = np.asarray(y)
         if y.ndim == 2:
             return int(y.shape[1])

@@ -36,10 +36,11 @@ def tiny_generator():
 
 
 def toy_attack(**kwargs) -> LearningToConfuse:
-    """The toy problem's attack: a tiny MLP as imaginary victim, a tiny generator, fast learning rates."""
+    """The toy problem's attack: a tiny MLP as imaginary victim (unless ``surrogate`` is given), a tiny generator,
+    fast learning rates."""
+    kwargs.setdefault("surrogate", tiny_mlp)
     return LearningToConfuse(
         eps=0.5,
-        surrogate=tiny_mlp,
         generator=tiny_generator(),
         nb_classes=CLASSES,
         victim_learning_rate=0.1,
@@ -265,6 +266,9 @@ def test_checkpoint_resumes_an_interrupted_fit(data, tmp_path, monkeypatch):
         ({"clean_batch": "other"}, "clean_batch"),
         ({"target_fn": 3}, "target_fn"),
         ({"surrogate": "no_such_model"}, "surrogate"),
+        ({"surrogate": ()}, "surrogate must hold at least one"),
+        ({"surrogate": ("deepconfuse_victim", "no_such_model")}, "unknown surrogate model 'no_such_model'"),
+        ({"surrogate": ("deepconfuse_victim", 3)}, "each surrogate of a sequence must be"),
         ({"generator": "ae"}, "generator"),
         ({"nb_classes": 1}, "nb_classes"),
     ],
@@ -345,6 +349,57 @@ def test_deepcopy_shares_the_surrogate_classifier():
     assert copy.deepcopy(attack).surrogate is surrogate
 
 
+def tiny_cnn(input_shape, nb_classes):
+    """A second imaginary-victim family for the toy problem: a small conv net with batch normalisation."""
+    inputs = keras.Input(input_shape)
+    hidden = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(inputs)
+    hidden = keras.layers.ReLU()(keras.layers.BatchNormalization()(hidden))
+    features = keras.layers.GlobalAveragePooling2D()(hidden)
+    return keras.Model(inputs, keras.layers.Dense(nb_classes)(features))
+
+
+def test_a_sequence_of_surrogates_takes_turns_one_per_round(data, tmp_path):
+    """Round r trains an imaginary victim of surrogate r % k (recorded in the history); each round's fresh victim
+    is scored; a classifier in the sequence is honoured, the fitted attack saves and loads, and deepcopy shares
+    the classifiers."""
+    import copy
+
+    (x, y), (x_val, y_val) = data
+    surrogates = (tiny_mlp, wrap(tiny_cnn(SHAPE, CLASSES)))
+    attack = toy_attack(surrogate=list(surrogates), schedule="constant")
+    assert attack.surrogate == surrogates  # a list is kept as a tuple
+    attack.fit(x[:256], y[:256], nb_epochs=3, batch_size=32, x_val=x_val, y_val=y_val)
+    rounds = [(h["round"], h["surrogate"], h.get("final", False)) for h in attack.history_]
+    assert rounds == [(1, 0, False), (2, 1, False), (3, 0, False), (3, 1, True)]
+    assert all(0.0 <= h["fresh_victim_val_accuracy"] <= 1.0 for h in attack.history_[1:])
+    x_poison, _ = attack.poison(x[:64], y[:64])
+    assert np.abs(x_poison - x[:64]).max() <= 0.5 + 1e-6
+    assert copy.deepcopy(attack).surrogate[1] is surrogates[1]
+    assert attack.get_config()["surrogate"] is None  # a factory and a classifier are not serialisable
+
+    named = LearningToConfuse(eps=0.3, surrogate=["simple_mlp", "deepconfuse_victim"], verbose=False)
+    assert named.get_config()["surrogate"] == ["simple_mlp", "deepconfuse_victim"]
+    named.generator_, named.nb_classes_ = attack.generator_, CLASSES
+    path = str(tmp_path / "ltc.keras")
+    named.save(path)
+    assert LearningToConfuse.load(path, verbose=False).surrogate == ("simple_mlp", "deepconfuse_victim")
+    named.set_params(surrogate="simple_mlp")
+    assert named.get_config()["surrogate"] == "simple_mlp"
+
+
+def test_a_sequence_of_surrogates_checks_every_surrogate_before_work(data):
+    (x, y), _ = data
+    wide = wrap(tiny_mlp((12, 12, 1), CLASSES))
+    attack = LearningToConfuse(surrogate=(tiny_mlp, wide), generator=tiny_generator(), verbose=False)
+    with pytest.raises(ValueError, match=r"x must have samples of shape \(12, 12, 1\) \(the surrogate's input\)"):
+        attack.fit(x, y)
+    wrong_classes = LearningToConfuse(
+        surrogate=(tiny_mlp, lambda shape, n: tiny_mlp(shape, n + 1)), nb_classes=CLASSES, verbose=False
+    )
+    with pytest.raises(ValueError, match="the surrogate maps"):
+        wrong_classes.fit(x[:64], y[:64], nb_epochs=1)
+
+
 def bn_free_generator():
     """A generator without batch normalisation, so per-replica batch statistics cannot differ from one device's."""
     inputs = keras.Input(SHAPE)
@@ -392,9 +447,10 @@ def test_fused_generator_and_victim_step_equals_the_two_steps_in_turn(data, two_
             optimizer, victim_optimizer = keras.optimizers.Adam(1e-2), keras.optimizers.SGD(0.1)
             optimizer.build(generator.trainable_variables)
             victim_optimizer.build(victim.trainable_variables)
-        victim_step, victim_replica, _ = attack._build_steps(strategy, victim, frozen, victim_optimizer, 32)
+        logits_fn = attack._logits_fn(attack.surrogate)
+        victim_step, victim_replica, _ = attack._build_steps(strategy, victim, logits_fn, frozen, victim_optimizer, 32)
         then = victim_replica if fused else None
-        generator_step = attack._build_generator_step(strategy, victim, generator, optimizer, 32, then=then)
+        generator_step = attack._build_generator_step(strategy, victim, logits_fn, generator, optimizer, 32, then=then)
         for xb, yb in batches:
             generator_step(xb, yb, xb, yb, yb)
             if not fused:
@@ -429,7 +485,7 @@ def test_surrogate_classifier_preprocessing_and_probabilities_are_honoured(data)
     surrogate = classifier(preprocessing=(0.5, 0.25))
     attack = LearningToConfuse(eps=0.5, surrogate=surrogate, generator=tiny_generator(), seed=0, verbose=False)
     expected = np.log(model((x[:8] - 0.5) / 0.25, training=False).numpy())
-    got = attack._logits_fn()(model, tf.constant(x[:8]), False, False).numpy()
+    got = attack._logits_fn(surrogate)(model, tf.constant(x[:8]), False, False).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     attack.fit(x[:128], y[:128], nb_epochs=1, batch_size=32, validation_split=0)
     assert np.abs(attack.perturb(x[:8]) - x[:8]).max() <= 0.5
