@@ -42,7 +42,9 @@ def next_class(y: np.ndarray) -> np.ndarray:
     return (y + 1) % 10
 
 
-def fit(out: str, label_specific: bool = False) -> None:
+def fit(out: str, label_specific: bool = False, rounds: int | None = None, victim_epochs: int | None = None) -> None:
+    """Fit with the defaults, or (for a trial on the DEV victims) another number of rounds or victim passes per
+    round."""
     from art_ext.attacks.poisoning import LearningToConfuse
 
     x, y = _load("train")
@@ -50,10 +52,14 @@ def fit(out: str, label_specific: bool = False) -> None:
     os.makedirs(out, exist_ok=True)
     log = os.path.join(out, "fit_log.jsonl")
     with open(log, "a") as handle:
-        handle.write(json.dumps({"event": "start", "time": time.time(), "load": _loadavg()}) + "\n")
+        start_record = {"event": "start", "time": time.time(), "load": _loadavg()}
+        start_record.update(rounds=rounds, victim_epochs=victim_epochs)
+        handle.write(json.dumps(start_record) + "\n")
     start = time.time()
-    attack = LearningToConfuse(eps=EPS, seed=SEED, target_fn=next_class if label_specific else None)
-    attack.fit(x, y, checkpoint=os.path.join(out, "checkpoint.npz"))
+    options = {} if victim_epochs is None else {"victim_epochs": victim_epochs}
+    attack = LearningToConfuse(eps=EPS, seed=SEED, target_fn=next_class if label_specific else None, **options)
+    rounds = {} if rounds is None else {"nb_epochs": rounds}
+    attack.fit(x, y, checkpoint=os.path.join(out, "checkpoint.npz"), **rounds)
     seconds = time.time() - start
     attack.save(os.path.join(out, "generator.keras"))
     x_poison, _ = attack.poison(x, y)
@@ -200,9 +206,13 @@ def main() -> None:
         action="store_true",
         help="victims: also score each victim after refresh_batch_norm on 20 of its training batches",
     )
+    parser.add_argument("--rounds", type=int, help="fit: rounds instead of the default (a trial, not the goal)")
+    parser.add_argument(
+        "--victim-epochs", type=int, help="fit: passes of the imaginary victim per round (default: the attack's)"
+    )
     args = parser.parse_args()
     if args.step == "fit":
-        fit(args.out, args.label_specific)
+        fit(args.out, args.label_specific, args.rounds, args.victim_epochs)
     elif args.step == "history":
         history(args.out)
     else:
