@@ -8,7 +8,9 @@ reports their clean test accuracy (``--models dev`` or ``held_out``); ``--genera
 running fit to score an intermediate generator; ``--refresh-bn`` also scores each victim after setting its batch-norm
 statistics to those of its final weights on 20 training batches, as the trainers do (5 epochs at a constant learning
 rate leave them behind). ``fit --label-specific`` fits the label-specific variant (targets ``(y + 1) mod 10``); the
-victims report the share of test digits classified as that target (``next_class_success``) either way.
+victims report the share of test digits classified as that target (``next_class_success``) either way;
+``fit --rounds N --victim-epochs K`` fits with another budget of rounds or passes per round (a trial on the DEV
+victims, not the goal).
 ``history`` prints the fresh victims' scores of every round recorded in ``OUT/checkpoint.npz`` (also of a running fit).
 
 Run: ``ART_EXT_DATA_DIR=path/to/data python benchmarks/learning_to_confuse_goal.py fit --out DIR`` then
@@ -58,8 +60,8 @@ def fit(out: str, label_specific: bool = False, rounds: int | None = None, victi
     start = time.time()
     options = {} if victim_epochs is None else {"victim_epochs": victim_epochs}
     attack = LearningToConfuse(eps=EPS, seed=SEED, target_fn=next_class if label_specific else None, **options)
-    rounds = {} if rounds is None else {"nb_epochs": rounds}
-    attack.fit(x, y, checkpoint=os.path.join(out, "checkpoint.npz"), **rounds)
+    fit_options = {} if rounds is None else {"nb_epochs": rounds}
+    attack.fit(x, y, checkpoint=os.path.join(out, "checkpoint.npz"), **fit_options)
     seconds = time.time() - start
     attack.save(os.path.join(out, "generator.keras"))
     x_poison, _ = attack.poison(x, y)

@@ -130,7 +130,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     After ``victim_epochs`` passes (one round) the frozen generator is refreshed with the trained one
     and the imaginary victim restarts from a fresh initialisation, so every round's victim is a fresh
     model trained on the previous round's poison: its accuracy on ``x_val`` (if given to :meth:`fit`)
-    is the per-round fresh-victim accuracy, recorded in ``history_``.
+    is the per-round fresh-victim accuracy, recorded in ``history_``. With a sequence of surrogates the
+    rounds take them in turn (the imaginary victim of the ``i``-th round, counting from 0, is of
+    ``surrogate[i % k]``).
 
     Readings of details the paper leaves open (from the authors' code): the unrolled victim runs in training
     mode (batch statistics for BN) on both the poisoned and the clean batch; the victim uses plain SGD; the clean
@@ -186,7 +188,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     def __init__(
         self,
         eps: float = 0.3,
-        surrogate: TensorFlowV2Classifier | str | Callable[..., keras.Model] | None = None,
+        surrogate: TensorFlowV2Classifier | str | Callable[..., keras.Model] | tuple | list | None = None,
         generator: keras.Model | None = None,
         target_fn: Callable[[np.ndarray], np.ndarray] | None = None,
         nb_classes: int | None = None,
@@ -210,16 +212,19 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             cloned with fresh weights), a model name of :func:`art_ext.models.get_model`, or a factory
             ``(input_shape, nb_classes) -> keras.Model`` returning a freshly initialised logits model.
             Default: ``"deepconfuse_victim"``, the authors' MNIST CNN. A sequence of these is an ensemble of
-            imaginary victims taken in turn, one per round (round ``r`` trains ``surrogate[r % len(surrogate)]``),
-            so the generator learns noise that confuses each architecture's training, not one architecture's
-            (an extension of the paper, which uses one; a round costs what its surrogate's steps cost).
+            imaginary victims taken in turn, one per round (the ``i``-th round, counting from 0, trains
+            ``surrogate[i % len(surrogate)]``; ``history_`` records its index as ``"surrogate"``), so the generator
+            learns noise that confuses each architecture's training, not one architecture's (an extension of the
+            paper, which uses one; a round costs what its surrogate's steps cost). ``keep_best`` then judges the
+            generators by the first surrogate's fresh victims only, so that the scores compared come from one
+            architecture.
         :param generator: A Keras model mapping inputs to noise of the same shape in ``[-1, 1]`` (``tanh``
             output; it is clipped to ``[-1, 1]`` anyway). Default: :func:`art_ext.models.generators.default_generator`
             (the authors' auto-encoder for 28x28 images, a U-Net for colour images of at least 32x32, a small conv
             auto-encoder otherwise). It is trained in place.
         :param target_fn: Label-specific variant: maps class indices to target classes (e.g.
             ``lambda y: (y + 1) % 10``); the generator then *descends* on the clean loss towards the targets.
-        :param nb_classes: Number of classes; default: the surrogate classifier's, else ``max(y) + 1`` at fit.
+        :param nb_classes: Number of classes; default: the surrogate classifiers', else ``max(y) + 1`` at fit.
         :param clip_values: ``(min, max)`` of valid inputs; poisoned inputs are clipped to it.
         :param victim_learning_rate: SGD learning rate of the imaginary victim, in the unrolled step and in
             its own training (authors: 0.01).
@@ -246,7 +251,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             shuffling); local: the global random state is not touched.
         :param verbose: Show a progress bar.
         :param strategy: A ``tf.distribute.Strategy`` to fit under (``None``: one device). Each batch is split
-            across the replicas; the imaginary victim, the generators and their optimizers are created in its
+            across the replicas; the imaginary victims, the generators and their optimizers are created in its
             scope; a ``generator`` you pass must have been built in ``strategy.scope()``.
         """
         super().__init__()
@@ -286,9 +291,19 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         if isinstance(self.surrogate, (tuple, list)):
             if not self.surrogate:
                 raise ValueError("LearningToConfuse: surrogate must hold at least one surrogate when a sequence")
-            self.surrogate = tuple(self.surrogate)
-        for surrogate in self._surrogates():
-            self._check_surrogate(surrogate)
+            self.surrogate = tuple(self.surrogate) if len(self.surrogate) > 1 else self.surrogate[0]
+        surrogates = self._surrogates()
+        for index, surrogate in enumerate(surrogates):
+            self._check_surrogate(surrogate, "surrogate" if len(surrogates) == 1 else f"surrogate[{index}]")
+        classes = {
+            f"surrogate[{i}]" if len(surrogates) > 1 else "surrogate": int(s.nb_classes)
+            for i, s in enumerate(surrogates)
+            if isinstance(s, TensorFlowV2Classifier)
+        }
+        if self.nb_classes is not None:
+            classes = {"nb_classes": int(self.nb_classes), **classes}
+        if len(set(classes.values())) > 1:
+            raise ValueError(f"LearningToConfuse: the numbers of classes disagree: {classes}")
 
     def _surrogates(self) -> tuple:
         """The imaginary victims' surrogates taken in turn, one per round (the default: the authors' CNN)."""
@@ -297,27 +312,28 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         return self.surrogate if isinstance(self.surrogate, tuple) else (self.surrogate,)
 
     @staticmethod
-    def _check_surrogate(surrogate) -> None:
-        """One surrogate: a known model name, an ART classifier of a Keras model whose logits can be read, or a
-        factory."""
+    def _check_surrogate(surrogate, name: str) -> None:
+        """One surrogate (``name``: how the errors call it): a known model name, an ART classifier of a Keras model
+        whose logits can be read, or a factory."""
         if isinstance(surrogate, str):
             from art_ext.models import list_models
 
             if surrogate not in list_models():
                 raise ValueError(
-                    f"LearningToConfuse: unknown surrogate model {surrogate!r}; choose one of {list_models()}"
+                    f"LearningToConfuse: unknown {name} model {surrogate!r}; choose one of {list_models()}"
                 )
         elif isinstance(surrogate, TensorFlowV2Classifier):
             if not isinstance(surrogate.model, keras.Model):
-                raise ValueError("LearningToConfuse: the surrogate classifier must wrap a keras.Model")
+                raise ValueError(f"LearningToConfuse: the {name} classifier must wrap a keras.Model")
             try:
                 classifier_logits(surrogate)
             except ValueError as err:
-                raise ValueError(f"LearningToConfuse: surrogate: {err}") from err
-        elif not callable(surrogate):
+                raise ValueError(f"LearningToConfuse: {name}: {err}") from err
+        elif isinstance(surrogate, keras.Model) or not callable(surrogate):
             raise ValueError(
-                "LearningToConfuse: each surrogate of a sequence must be a model name, a TensorFlowV2Classifier or "
-                f"a factory (input_shape, nb_classes) -> keras.Model, got {surrogate!r}"
+                f"LearningToConfuse: {name} must be a model name, a TensorFlowV2Classifier (e.g. "
+                f"art_ext.estimators.wrap(model)) or a factory (input_shape, nb_classes) -> keras.Model, got "
+                f"{type(surrogate).__name__}"
             )
 
     @staticmethod
@@ -399,8 +415,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         optimizer: keras.optimizers.Optimizer,
         batch_size: int,
     ):
-        """The victim step (``optimizer``: the victim's SGD), its per-replica function and the prediction, traced
-        once per fit: ``(victim_step, victim_replica, predict)``."""
+        """The victim step (``optimizer``: the victim's SGD), its per-replica function and the prediction of one
+        imaginary victim, traced once per fit: ``(victim_step, victim_replica, predict)``."""
         eps, (lo, hi) = self.eps, self.clip_values
 
         def victim_replica(x, y):
@@ -427,7 +443,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         batch_size: int,
         then: Callable | None = None,
     ):
-        """The generator step (unrolled victim update, then an Adam step of ``optimizer``), traced once per stage.
+        """The generator step (unrolled update of ``victim``, then an Adam step of ``optimizer``), traced once per
+        stage (and imaginary victim).
 
         ``then(x, y)``, if given, is a per-replica step run after it on the same batch inside the same compiled
         function -- the fit passes the victim's own step, so TensorFlow overlaps the victim's independent work
@@ -586,10 +603,11 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             check_built_in_scope(self.strategy, self.generator.variables, "LearningToConfuse", "generator")
         with strategy.scope():  # the fit's own networks and optimizers
             victims = [make_victim() for make_victim in factories]
-        for victim in victims:
+        for index, victim in enumerate(victims):
             if tuple(victim.output_shape[1:]) != (nb_classes,) or tuple(victim.input_shape[1:]) != x.shape[1:]:
+                name = "surrogate" if len(victims) == 1 else f"surrogate[{index}]"
                 raise ValueError(
-                    f"the surrogate maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
+                    f"the {name} maps {victim.input_shape[1:]} to {victim.output_shape[1:]}, "
                     f"expected {x.shape[1:]} to ({nb_classes},)"
                 )
         with strategy.scope():
@@ -604,7 +622,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
             )
         self._copy_weights(generator, frozen)
         logits_fns = [self._logits_fn(s) for s in surrogates]
-        # Per surrogate: (victim_step, victim_replica, predict); round r trains the victim of surrogate r % k.
+        # Per surrogate: (victim_step, victim_replica, predict); round i (from 0) trains the victim of surrogate i % k.
         steps = [
             self._build_steps(strategy, victim, logits_fn, frozen, victim_optimizer, batch_size)
             for victim, logits_fn, victim_optimizer in zip(victims, logits_fns, victim_optimizers)
@@ -612,6 +630,8 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         stages = self._stages(nb_epochs)
         scoring = x_val is not None
         config = {k: v for k, v in self.get_config().items() if k != "verbose"}
+        if config["surrogate"] is None and self.surrogate is not None:  # a resumed fit must use the same surrogates
+            config["surrogate"] = [_describe(s) for s in surrogates]
         fingerprint = _fingerprint(x, y, targets, config, nb_epochs, batch_size, x_val)
 
         def val_accuracy(turn: int, labels: np.ndarray) -> float:
@@ -679,7 +699,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                     record["surrogate"] = turn
                 if scoring and not (first_of_fit and r == 0):  # round 1's victim saw the untrained generator
                     score = evaluate(turn, record)
-                    if score < state["best_score"]:
+                    if turn == 0 and score < state["best_score"]:  # scores of one architecture compared
                         state["best_score"], best_weights = score, [v.numpy() for v in frozen.variables]
                 self.history_.append(record)
                 logger.info("round %d: %s", done + r + 1, record)
@@ -695,9 +715,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
                     state["stage"], state["round"] = stage_index, r + 1
                     _save_checkpoint(checkpoint, fingerprint, state, generator, frozen, best_weights, optimizer, rng)
             if scoring:
-                # One more fresh victim (of the next surrogate in turn), on the stage's final generator; then the
-                # stage's kept generator.
-                turn = (done + rounds) % len(victims)
+                # One more fresh victim (of the first surrogate, which keep_best judges by), on the stage's final
+                # generator; then the stage's kept generator.
+                turn = 0
                 for _ in range(self.victim_epochs):
                     victim_pass(turn)
                 record = {
@@ -779,7 +799,7 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
         )
 
     def get_config(self) -> dict[str, Any]:
-        """The serialisable parameters (the surrogate only when it is a model name)."""
+        """The serialisable parameters (the surrogate only when it is a model name or a sequence of names)."""
         return {
             **{name: getattr(self, name) for name in _SAVED_PARAMS},
             "clip_values": list(self.clip_values),
@@ -839,9 +859,9 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
     # ------------------------------------------------------------------ helpers
 
     def __deepcopy__(self, memo: dict) -> LearningToConfuse:
-        """A deep copy (the generator included); a surrogate classifier is shared, not copied (it is the user's model
-        and may hold traced functions that cannot be copied), as is a strategy; compiled noise functions are rebuilt
-        on use."""
+        """A deep copy (the generator included); surrogate classifiers are shared, not copied (they are the user's
+        models and may hold traced functions that cannot be copied), as is a strategy; compiled noise functions are
+        rebuilt on use."""
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         memo[id(self.surrogate)] = self.surrogate
@@ -907,6 +927,17 @@ class LearningToConfuse(ValidatedParams, PoisoningAttackBlackBox):
 def _noisy(model: keras.Model, x: tf.Tensor, training: bool, eps: float, lo: float, hi: float) -> tf.Tensor:
     """``clip(x + eps * g(x))`` with ``g(x)`` clipped to ``[-1, 1]``."""
     return tf.clip_by_value(x + eps * tf.clip_by_value(model(x, training=training), -1.0, 1.0), lo, hi)
+
+
+def _describe(surrogate) -> str:
+    """A surrogate as a checkpoint's fingerprint sees it: its name, its classifier's model, or its factory."""
+    if isinstance(surrogate, str):
+        return surrogate
+    if isinstance(surrogate, TensorFlowV2Classifier):
+        model = surrogate.model
+        return f"classifier {model.name} {tuple(model.input_shape)} -> {tuple(model.output_shape)}"
+    name = getattr(surrogate, "__qualname__", type(surrogate).__name__)
+    return f"factory {getattr(surrogate, '__module__', '')}.{name}"
 
 
 def _fingerprint(x, y, targets, config, nb_epochs, batch_size, x_val) -> str:

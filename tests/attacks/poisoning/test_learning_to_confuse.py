@@ -267,8 +267,9 @@ def test_checkpoint_resumes_an_interrupted_fit(data, tmp_path, monkeypatch):
         ({"target_fn": 3}, "target_fn"),
         ({"surrogate": "no_such_model"}, "surrogate"),
         ({"surrogate": ()}, "surrogate must hold at least one"),
-        ({"surrogate": ("deepconfuse_victim", "no_such_model")}, "unknown surrogate model 'no_such_model'"),
-        ({"surrogate": ("deepconfuse_victim", 3)}, "each surrogate of a sequence must be"),
+        ({"surrogate": ("deepconfuse_victim", "no_such_model")}, r"unknown surrogate\[1\] model 'no_such_model'"),
+        ({"surrogate": ("deepconfuse_victim", 3)}, r"surrogate\[1\] must be a model name"),
+        ({"surrogate": keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])}, r"surrogate must be .*wrap"),
         ({"generator": "ae"}, "generator"),
         ({"nb_classes": 1}, "nb_classes"),
     ],
@@ -359,9 +360,10 @@ def tiny_cnn(input_shape, nb_classes):
 
 
 def test_a_sequence_of_surrogates_takes_turns_one_per_round(data, tmp_path):
-    """Round r trains an imaginary victim of surrogate r % k (recorded in the history); each round's fresh victim
-    is scored; a classifier in the sequence is honoured, the fitted attack saves and loads, and deepcopy shares
-    the classifiers."""
+    """Round i (from 0) trains an imaginary victim of surrogate i % k (recorded in the history); each round's fresh
+    victim is scored, the stage's final one on the first surrogate (keep_best compares that architecture's scores);
+    a classifier in the sequence is honoured, the fitted attack saves and loads, and deepcopy shares the
+    classifiers."""
     import copy
 
     (x, y), (x_val, y_val) = data
@@ -370,7 +372,7 @@ def test_a_sequence_of_surrogates_takes_turns_one_per_round(data, tmp_path):
     assert attack.surrogate == surrogates  # a list is kept as a tuple
     attack.fit(x[:256], y[:256], nb_epochs=3, batch_size=32, x_val=x_val, y_val=y_val)
     rounds = [(h["round"], h["surrogate"], h.get("final", False)) for h in attack.history_]
-    assert rounds == [(1, 0, False), (2, 1, False), (3, 0, False), (3, 1, True)]
+    assert rounds == [(1, 0, False), (2, 1, False), (3, 0, False), (3, 0, True)]
     assert all(0.0 <= h["fresh_victim_val_accuracy"] <= 1.0 for h in attack.history_[1:])
     x_poison, _ = attack.poison(x[:64], y[:64])
     assert np.abs(x_poison - x[:64]).max() <= 0.5 + 1e-6
@@ -383,12 +385,17 @@ def test_a_sequence_of_surrogates_takes_turns_one_per_round(data, tmp_path):
     path = str(tmp_path / "ltc.keras")
     named.save(path)
     assert LearningToConfuse.load(path, verbose=False).surrogate == ("simple_mlp", "deepconfuse_victim")
-    named.set_params(surrogate="simple_mlp")
-    assert named.get_config()["surrogate"] == "simple_mlp"
+    named.set_params(surrogate=["simple_mlp"])  # a sequence of one is that surrogate
+    assert named.surrogate == "simple_mlp" and named.get_config()["surrogate"] == "simple_mlp"
 
 
-def test_a_sequence_of_surrogates_checks_every_surrogate_before_work(data):
+def test_a_sequence_of_surrogates_checks_every_surrogate_before_work(data, tmp_path):
     (x, y), _ = data
+    five_classes = wrap(tiny_mlp(SHAPE, CLASSES + 1))
+    with pytest.raises(ValueError, match=r"numbers of classes disagree: .*'surrogate\[0\]': 4, 'surrogate\[1\]': 5"):
+        LearningToConfuse(surrogate=(wrap(tiny_mlp(SHAPE, CLASSES)), five_classes))
+    with pytest.raises(ValueError, match=r"numbers of classes disagree: \{'nb_classes': 4, 'surrogate': 5\}"):
+        LearningToConfuse(surrogate=five_classes, nb_classes=CLASSES)
     wide = wrap(tiny_mlp((12, 12, 1), CLASSES))
     attack = LearningToConfuse(surrogate=(tiny_mlp, wide), generator=tiny_generator(), verbose=False)
     with pytest.raises(ValueError, match=r"x must have samples of shape \(12, 12, 1\) \(the surrogate's input\)"):
@@ -396,8 +403,13 @@ def test_a_sequence_of_surrogates_checks_every_surrogate_before_work(data):
     wrong_classes = LearningToConfuse(
         surrogate=(tiny_mlp, lambda shape, n: tiny_mlp(shape, n + 1)), nb_classes=CLASSES, verbose=False
     )
-    with pytest.raises(ValueError, match="the surrogate maps"):
+    with pytest.raises(ValueError, match=r"the surrogate\[1\] maps"):
         wrong_classes.fit(x[:64], y[:64], nb_epochs=1)
+    # a checkpoint belongs to its surrogates: another ensemble (here, the same two in the other order) is refused
+    path = str(tmp_path / "fit.npz")
+    toy_attack(surrogate=(tiny_mlp, tiny_cnn)).fit(x[:64], y[:64], nb_epochs=1, batch_size=32, checkpoint=path)
+    with pytest.raises(ValueError, match="belongs to a fit with other parameters or data"):
+        toy_attack(surrogate=(tiny_cnn, tiny_mlp)).fit(x[:64], y[:64], nb_epochs=1, batch_size=32, checkpoint=path)
 
 
 def bn_free_generator():
